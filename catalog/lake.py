@@ -1,0 +1,169 @@
+"""The lake's layout and the commit that makes a dataset version visible.
+
+Layout (every path relative to the lake root)::
+
+    NAME/v<N>/manifest.json                      written last; a version exists only once it does
+    NAME/v<N>/data/lang=<code>/part-BBBBB-SSS.arrow   Arrow IPC file shards, Hive-partitioned
+    NAME/v<N>/removed/part-BBBBB-SSS.arrow       one row per input document that was not kept
+    NAME/_staging/<run-id>/...                   what a running job writes before it commits
+
+Publishing claims a version number with ``mkdir`` (atomic, refuses an existing name), moves the
+staged files in, then links the manifest into place with ``os.link``, which, unlike
+``os.rename``, refuses to replace an existing manifest. A run killed at any point therefore leaves
+either a complete version or nothing a reader can see.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MANIFEST = "manifest.json"
+STAGING = "_staging"
+_VERSION_DIR = re.compile(r"^v(\d+)$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+class CatalogError(Exception):
+    """A catalog request that cannot be served (unknown dataset, version, bad name)."""
+
+
+@dataclass(frozen=True)
+class VersionRef:
+    dataset: str
+    version: int
+    path: Path
+
+    @property
+    def spec(self) -> str:
+        return f"{self.dataset}@v{self.version}"
+
+
+def check_name(name: str) -> str:
+    """Dataset names become directory names, so they are restricted to a safe alphabet."""
+    if not _NAME.match(name or ""):
+        raise CatalogError(f"invalid dataset name {name!r}: use letters, digits, '.', '_' or '-'")
+    return name
+
+
+def parse_spec(spec: str) -> tuple[str, int | None]:
+    """``NAME`` or ``NAME@vN`` (``NAME@N`` is accepted too)."""
+    name, _, ver = spec.partition("@")
+    check_name(name)
+    if not ver:
+        return name, None
+    m = re.fullmatch(r"v?(\d+)", ver)
+    if not m:
+        raise CatalogError(f"invalid version {ver!r} in {spec!r}: expected NAME@vN")
+    return name, int(m.group(1))
+
+
+def list_datasets(lake: str | Path) -> list[str]:
+    root = Path(lake)
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and _NAME.match(p.name) and list_versions(root, p.name))
+
+
+def _version_dirs(lake: Path, name: str) -> dict[int, Path]:
+    base = Path(lake) / name
+    if not base.is_dir():
+        return {}
+    found = {}
+    for p in base.iterdir():
+        m = _VERSION_DIR.match(p.name)
+        if m and p.is_dir():
+            found[int(m.group(1))] = p
+    return found
+
+
+def list_versions(lake: str | Path, name: str) -> list[int]:
+    """Published versions only: a directory without its manifest is invisible."""
+    return sorted(v for v, p in _version_dirs(Path(lake), name).items() if (p / MANIFEST).is_file())
+
+
+def resolve(lake: str | Path, spec: str) -> VersionRef:
+    name, version = parse_spec(spec)
+    versions = list_versions(lake, name)
+    if not versions:
+        raise CatalogError(f"no published version of dataset {name!r} in lake {lake}")
+    if version is None:
+        version = versions[-1]
+    elif version not in versions:
+        raise CatalogError(f"{name}@v{version} is not published (published: {', '.join(f'v{v}' for v in versions)})")
+    return VersionRef(name, version, Path(lake) / name / f"v{version}")
+
+
+def load_manifest(lake: str | Path, spec: str) -> tuple[VersionRef, dict[str, Any]]:
+    ref = resolve(lake, spec)
+    with open(ref.path / MANIFEST, encoding="utf-8") as f:
+        return ref, json.load(f)
+
+
+def new_staging_dir(lake: str | Path, name: str) -> Path:
+    """A private directory for one run's output; invisible to readers until committed."""
+    check_name(name)
+    path = Path(lake) / name / STAGING / uuid.uuid4().hex
+    path.mkdir(parents=True)
+    return path
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _claim_version(lake: Path, name: str) -> tuple[int, Path]:
+    """Create ``v<N>`` for the next free N; ``mkdir`` makes exactly one publisher win each N."""
+    while True:
+        taken = _version_dirs(lake, name)
+        n = max(taken, default=0) + 1
+        path = lake / name / f"v{n}"
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        return n, path
+
+
+def write_json_atomic(path: Path, payload: Any, *, replace: bool = False) -> None:
+    """Write JSON through a temp file; with ``replace=False`` an existing file is never replaced."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(payload, f, indent=2, sort_keys=True, ensure_ascii=False)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    try:
+        if replace:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    _fsync_dir(path.parent)
+
+
+def commit_version(lake: str | Path, name: str, staging: Path, manifest: dict[str, Any]) -> VersionRef:
+    """Publish a staged run as the next version: files first, manifest last, never overwritten."""
+    lake = Path(lake)
+    version, vdir = _claim_version(lake, name)
+    for entry in sorted(staging.iterdir()):
+        os.rename(entry, vdir / entry.name)
+    _fsync_dir(vdir)
+    manifest = dict(manifest, dataset=name, version=version)
+    try:
+        write_json_atomic(vdir / MANIFEST, manifest)
+    except FileExistsError:
+        raise CatalogError(f"{name}@v{version} already has a manifest: another publisher won this version") from None
+    shutil.rmtree(staging, ignore_errors=True)
+    return VersionRef(name, version, vdir)

@@ -1,0 +1,1 @@
+"""Training side: tokenizer, streaming dataset over catalog versions, the model, DeepSpeed training."""

@@ -1,0 +1,39 @@
+"""Shared fixtures: the read-only ``../shared`` data (skipped when absent) and pipeline runs."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("CURATION_SHARED", REPO.parent / "shared"))
+
+
+def shared_path(*parts: str) -> Path:
+    """A path under ../shared/data, or a skip with the reason when it is not there."""
+    path = SHARED.joinpath("data", *parts)
+    if not path.exists():
+        pytest.skip(f"shared test data not found: {path} (set CURATION_SHARED or place ../shared beside the repo)")
+    return path
+
+
+def read_jsonl(path: Path, limit: int | None = None) -> list[dict]:
+    out = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            out.append(json.loads(line))
+            if limit and len(out) >= limit:
+                break
+    return out
+
+
+@pytest.fixture(scope="session")
+def sample_version(tmp_path_factory):
+    """The built-in sample published once into a fresh lake: (lake dir, VersionRef, manifest)."""
+    from pipelines.curate import run
+
+    lake = tmp_path_factory.mktemp("lake")
+    ref, manifest = run(["--lake", str(lake), "--dataset", "sample"])
+    return lake, ref, manifest

@@ -1,0 +1,82 @@
+import bz2
+import gzip
+import json
+import lzma
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import zstandard
+
+from transforms.readers import read_input_file, split_suffixes
+from transforms.sources import Source, load_sources, match_inputs, sources_from_inputs
+
+RECORDS = [{"id": "a", "text": "first document", "url": "u1"}, {"text": "no id here"}]
+PAYLOAD = "".join(json.dumps(r) + "\n" for r in RECORDS).encode()
+
+
+def _read(tmp_path, name, data, **src):
+    path = tmp_path / name
+    path.write_bytes(data)
+    source = Source(name="src", paths=(str(path),), **src)
+    [f] = match_inputs([source])
+    return list(read_input_file(f))
+
+
+def test_suffixes():
+    assert split_suffixes("x/a.jsonl.gz") == ("jsonl", ".gz")
+    assert split_suffixes("a.parquet") == ("parquet", None)
+    assert split_suffixes("notes/readme.txt.zst") == ("text", ".zst")
+
+
+def test_every_compression(tmp_path):
+    for suffix, compress in [("", bytes), (".gz", gzip.compress), (".bz2", bz2.compress), (".xz", lzma.compress),
+                             (".zst", lambda b: zstandard.ZstdCompressor().compress(b))]:
+        items = _read(tmp_path, f"data.jsonl{suffix}", compress(PAYLOAD))
+        assert [t for t, _ in items] == ["doc", "doc"], suffix
+        docs = [d for _, d in items]
+        assert docs[0]["id"] == "a" and docs[0]["meta"] == {"url": "u1"}
+        assert docs[1]["id"] == "src:data.jsonl" + suffix + ":2"  # stable id from source, file and line
+
+
+def test_multi_member_gzip(tmp_path):
+    items = _read(tmp_path, "m.jsonl.gz", gzip.compress(PAYLOAD) + gzip.compress(PAYLOAD))
+    assert len(items) == 4 and all(t == "doc" for t, _ in items)
+
+
+def test_bad_lines_are_quarantined_not_fatal(tmp_path):
+    data = PAYLOAD + b'{"id": "broken", \n' + b'{"id": "bin", "text": "\xff\xfe"}\n' + b'[1, 2]\n' + b'{"id": 5, "text": 7}\n'
+    items = _read(tmp_path, "bad.jsonl", data)
+    reasons = [d["reason"] for t, d in items if t == "removed"]
+    assert reasons == ["malformed_json", "invalid_utf8", "not_an_object", "missing_text"]
+    assert sum(t == "doc" for t, _ in items) == 2
+
+
+def test_truncated_gzip_keeps_what_was_read(tmp_path):
+    big = "".join(json.dumps({"id": str(i), "text": "word " * 50}) + "\n" for i in range(400)).encode()
+    blob = gzip.compress(big)
+    items = _read(tmp_path, "cut.jsonl.gz", blob[: len(blob) // 2])
+    assert items[-1][0] == "removed" and items[-1][1]["reason"] == "corrupt_file"
+    assert 0 < sum(t == "doc" for t, _ in items) < 400
+
+
+def test_text_and_parquet(tmp_path):
+    [(tag, doc)] = _read(tmp_path, "note.txt", "Une note en français.\n".encode())
+    assert tag == "doc" and doc["text"].startswith("Une note") and doc["id"] == "src:note.txt"
+    buf = pa.BufferOutputStream()
+    pq.write_table(pa.table({"doc_id": ["p1", "p2"], "body": ["eins", "zwei"], "lang": ["de", "de"]}), buf)
+    items = _read(tmp_path, "t.parquet", buf.getvalue().to_pybytes(), text_field="body", id_field="doc_id")
+    assert [(d["id"], d["text"], d["meta"]) for _, d in items] == [("p1", "eins", {"lang": "de"}), ("p2", "zwei", {"lang": "de"})]
+    items = _read(tmp_path, "broken.parquet", b"PAR1 this is not parquet")
+    assert items[0][1]["reason"] == "corrupt_file"
+
+
+def test_sources_file_and_input_names(tmp_path):
+    (tmp_path / "a.jsonl").write_bytes(PAYLOAD)
+    spec = tmp_path / "sources.yaml"
+    spec.write_text(f"- name: web\n  paths: ['{tmp_path}/*.jsonl']\n  license: CC-BY-4.0\n  lang: fr\n  priority: 2\n")
+    [src] = load_sources(str(spec))
+    assert (src.name, src.license, src.lang, src.priority) == ("web", "CC-BY-4.0", "fr", 2)
+    [f] = match_inputs([src])
+    assert f.relpath == "a.jsonl" and f.size == len(PAYLOAD)
+    names = [s.name for s in sources_from_inputs(["x/fr.jsonl.gz", "y/fr.jsonl", "z/*.txt"])]
+    assert names == ["fr", "fr-2", "input"]

@@ -1,0 +1,32 @@
+"""Removed rows: the one record every non-kept input document leaves behind.
+
+Every input document ends as exactly one of: a row in a shard, or a removed row saying which
+stage removed it and why. That is what makes the manifest's count identity checkable by id.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+STAGE_QUARANTINE = "quarantine"
+STAGE_FILTER = "filter"
+STAGE_DEDUP_EXACT = "dedup-exact"
+STAGE_DEDUP_NEAR = "dedup-near"
+
+
+def removed_row(doc_id: str, source: str, stage: str, reason: str, details: dict[str, Any] | None = None,
+                *, uid: str, lang: str = "und") -> dict[str, Any]:
+    """Build a removed row; ``details`` holds e.g. filter value and threshold, or the kept id."""
+    return {
+        "id": doc_id,
+        "uid": uid,
+        "source": source,
+        "lang": lang,
+        "stage": stage,
+        "reason": reason,
+        "details": json.dumps(details or {}, sort_keys=True, ensure_ascii=False, default=str),
+    }
+
+
+def removed_from_doc(doc: dict[str, Any], stage: str, reason: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return removed_row(doc["id"], doc["source"], stage, reason, details, uid=doc["uid"], lang=doc.get("lang", "und"))
