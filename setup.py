@@ -15,16 +15,30 @@ PIPELINE = [
     "langdetect==1.0.9",
     "PyYAML==6.0.4",
     "zstandard==0.25.0",
+    "stopwordsiso==0.7.1",  # stop-word lists for 58 languages (quality filters)
+    "glin-profanity==4.1.0",  # flagged-word dictionaries for 24 languages (quality filters)
+    "phonenumbers==9.0.43",  # libphonenumber: validated phone detection for PII redaction
+    "charset-normalizer==3.5.3",  # legacy-encoding detection for non-UTF-8 inputs
+    "selectolax==1.0.2",  # HTML to text without regexes
 ]
-DATAFLOW = ["apache-beam[gcp]==2.77.0"]
+KENLM = ["kenlm==0.3.0"]  # optional perplexity filter; builds from source, no model ships with it
+DATAFLOW = ["apache-beam[gcp]==2.77.0"]  # brings google-cloud-storage for gs:// lakes
+S3 = ["apache-beam[aws]==2.77.0", "boto3==1.44.8"]  # s3:// lakes and `catalog push`
 TRAIN = [
     "torch==2.13.0",
     "deepspeed==0.19.8",
-    "tokenizers==0.22.1",
+    "tokenizers==0.23.3",
+    "tqdm==4.70.1",
 ]
 DEV = [
     "pytest==9.2.0",
     "hypothesis==6.170.17",
+    "jsonschema==4.26.0",  # validates manifests against catalog/manifest.schema.json
+    "mlcroissant==1.1.1",  # validates the Croissant export
+    "datasets==5.2.0",  # proves the Hugging Face export loads
+    "selenium==4.51.0",  # drives Debian's chromium in the catalog page test
+    "boto3==1.44.8",
+    "moto[server]==5.2.5",  # a local S3 for the object-store commit protocol tests
 ]
 
 setup(
@@ -45,6 +59,8 @@ setup(
         "dataflow": PIPELINE + DATAFLOW,
         "train": PIPELINE + TRAIN,
         "dev": DEV,
-        "all": PIPELINE + TRAIN + DEV,
+        "s3": PIPELINE + S3,
+        "kenlm": PIPELINE + KENLM,
+        "all": PIPELINE + DATAFLOW + S3 + KENLM + TRAIN + DEV,
     },
 )

@@ -1,16 +1,33 @@
-"""``python -m catalog``: browse the lake.
+"""``python -m catalog``: browse, check and maintain the versions of a lake.
 
-    python -m catalog list [--lake DIR]
-    python -m catalog show NAME[@vN] [--lake DIR] [--json]
+    python -m catalog list                          datasets and versions
+    python -m catalog show NAME[@vN] [--json]       a version's summary or manifest
+    python -m catalog verify NAME[@vN]              recompute every checksum and row count
+    python -m catalog why NAME[@vN] DOC_ID          where a document is, or why it is gone
+    python -m catalog sample NAME[@vN] --lang fr -n 5
+    python -m catalog diff NAME@vA NAME@vB
+    python -m catalog export NAME[@vN] OUT_DIR      Hugging Face folder + Croissant JSON-LD
+    python -m catalog tag NAME@vN TAG               pin a version (gc never collects it)
+    python -m catalog gc [--grace-hours H] [--keep-last N] [--dry-run]
+    python -m catalog push NAME[@vN] s3://BUCKET/PREFIX
+    python -m catalog serve [--port 8000]           browse in a web browser
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import time
+import unicodedata
 
 from catalog import lake as lakelib
 from catalog.report import format_summary
+
+
+def _printable(text: str) -> str:
+    """Crawled text may hold terminal escape sequences: show control characters as escapes."""
+    return "".join(c if c in "\n\t" or unicodedata.category(c) not in ("Cc", "Cf") else f"\\x{ord(c):02x}"
+                   for c in text)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -20,9 +37,10 @@ def cmd_list(args: argparse.Namespace) -> int:
         return 0
     for name in names:
         versions = lakelib.list_versions(args.lake, name)
-        _, latest = lakelib.load_manifest(args.lake, name)
+        _, latest = lakelib.load_manifest(args.lake, f"{name}@v{versions[-1]}")
         c = latest["counts"]
-        print(f"{name:<24} versions: {', '.join(f'v{v}' for v in versions):<20} "
+        shown = ", ".join(f"v{v}" for v in versions[-5:]) + (f" (+{len(versions) - 5} older)" if len(versions) > 5 else "")
+        print(f"{name:<24} versions: {shown:<20} "
               f"latest v{latest['version']}: {c['kept']:,} docs, {len(latest['languages'])} languages, "
               f"{latest['created_at']}")
     return 0
@@ -38,17 +56,171 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    from catalog.verify import verify_version
+
+    ref, manifest = lakelib.load_manifest(args.lake, args.spec)
+    started = time.monotonic()
+    checks = verify_version(ref.path, manifest, threads=args.threads)
+    elapsed = max(time.monotonic() - started, 1e-9)
+    total = sum(c.bytes for c in checks)
+    bad = [c for c in checks if c.problem]
+    for c in bad:
+        print(f"BAD  {ref.spec} {c.path}: {c.problem}")
+    verdict = "FAILED" if bad else "ok"
+    print(f"{ref.spec}: {verdict}: {len(checks) - len(bad)}/{len(checks)} files intact, "
+          f"{total / 1e6:,.1f} MB in {elapsed:.2f} s ({total / 1e6 / elapsed:,.0f} MB/s)")
+    return 1 if bad else 0
+
+
+def cmd_why(args: argparse.Namespace) -> int:
+    from catalog.why import explain, format_explanation
+
+    ref, manifest = lakelib.load_manifest(args.lake, args.spec)
+    answer = explain(ref.path, manifest, args.doc_id)
+    print(json.dumps(answer, ensure_ascii=False) if args.json else _printable(format_explanation(answer, ref.spec)))
+    return 1 if answer["status"] == "unknown" else 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from catalog.read import sample_rows
+
+    ref, manifest = lakelib.load_manifest(args.lake, args.spec)
+    if args.lang and args.lang not in manifest["languages"]:
+        raise lakelib.CatalogError(f"{ref.spec} has no documents in {args.lang!r} "
+                                   f"(languages: {', '.join(sorted(manifest['languages']))})")
+    for row in sample_rows(ref.path, manifest, args.lang, args.n, args.seed):
+        if args.json:
+            print(json.dumps(row, ensure_ascii=False))
+            continue
+        text = row["text"] if len(row["text"]) <= args.chars else row["text"][:args.chars] + " [...]"
+        print(f"--- {_printable(row['id'])}  [{row['lang']} {row['lang_score']:.2f}, {_printable(row['source'])}]")
+        print(_printable(text))
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from catalog.diff import format_diff
+
+    _, a = lakelib.load_manifest(args.lake, args.old)
+    _, b = lakelib.load_manifest(args.lake, args.new)
+    print(format_diff(a, b))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from catalog.export import export_version
+
+    ref, manifest = lakelib.load_manifest(args.lake, args.spec)
+    try:
+        out = export_version(ref.path, manifest, args.out)
+    except FileExistsError as e:
+        raise lakelib.CatalogError(str(e)) from None
+    print(f"exported {ref.spec} to {out}\n"
+          f"  Hugging Face: datasets.load_dataset({str(out)!r}, 'all')  (configs: all, "
+          f"{', '.join(sorted(manifest['languages']))})\n"
+          f"  Croissant:    {out / 'croissant.json'}")
+    return 0
+
+
+def cmd_tag(args: argparse.Namespace) -> int:
+    ref = lakelib.add_tag(args.lake, args.spec, args.tag)
+    print(f"tagged {ref.spec} as {args.tag!r}: gc will never collect it")
+    return 0
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    from catalog.gc import collect
+
+    result = collect(args.lake, grace=args.grace_hours * 3600, keep_last=args.keep_last, dry_run=args.dry_run)
+    for path in result.removed:
+        print(f"{'would remove' if args.dry_run else 'removed'}  {path}")
+    print(f"{'would free' if args.dry_run else 'freed'} {result.bytes / 1e6:,.2f} MB in {len(result.removed)} "
+          f"path(s) (grace {args.grace_hours:g} h)")
+    return 0
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    from catalog.objectstore import S3Store, publish
+
+    ref, manifest = lakelib.load_manifest(args.lake, args.spec)
+    store = S3Store.from_url(args.url, endpoint_url=args.endpoint_url)
+    version = publish(store, ref.dataset, ref.path, manifest)
+    print(f"published {ref.spec} to {args.url.rstrip('/')}/{ref.dataset}/v{version}/ as {ref.dataset}@v{version}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from catalog.serve import make_server
+
+    server = make_server(args.lake, args.host, args.port)
+    host, port = server.server_address[:2]
+    print(f"browsing {args.lake} at http://{host}:{port}/  (Ctrl-C stops)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m catalog", description="Browse the datasets and versions of a lake.")
+    parser = argparse.ArgumentParser(
+        prog="python -m catalog", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Browse, check and maintain the datasets and versions of a lake.\n"
+                    "NAME@vN names a version; NAME alone means its latest version.")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--lake", default="./lake", help="lake root directory (default: ./lake)")
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("list", parents=[common], help="datasets and their published versions")
-    p.set_defaults(func=cmd_list)
-    p = sub.add_parser("show", parents=[common], help="a version's summary, or its manifest with --json")
-    p.add_argument("spec", metavar="NAME[@vN]", help="dataset, optionally with a version (latest when omitted)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, parents=[common], help=help, description=help)
+        p.set_defaults(func=func)
+        return p
+
+    def spec(p: argparse.ArgumentParser) -> None:
+        p.add_argument("spec", metavar="NAME[@vN]", help="dataset, optionally with a version (latest when omitted)")
+
+    add("list", cmd_list, "datasets and their published versions")
+    p = add("show", cmd_show, "a version's summary, or its manifest with --json")
+    spec(p)
     p.add_argument("--json", action="store_true", help="print the manifest as JSON")
-    p.set_defaults(func=cmd_show)
+    p = add("verify", cmd_verify, "recompute every file's sha256 and row count; exit 1 naming any bad file")
+    spec(p)
+    p.add_argument("--threads", type=int, help="files hashed in parallel (default: CPU count, at most 8)")
+    p = add("why", cmd_why, "where a document is kept, or which stage removed it and why")
+    spec(p)
+    p.add_argument("doc_id", metavar="DOC_ID", help="the document's id as in the input (or SOURCE:PATH:LINE)")
+    p.add_argument("--json", action="store_true", help="print the answer as JSON")
+    p = add("sample", cmd_sample, "print a reproducible random sample of documents")
+    spec(p)
+    p.add_argument("--lang", help="only this language code (default: all)")
+    p.add_argument("-n", type=int, default=5, help="how many documents (default 5)")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    p.add_argument("--chars", type=int, default=500, help="cut texts after this many characters (default 500)")
+    p.add_argument("--json", action="store_true", help="print whole rows as JSON lines")
+    p = add("diff", cmd_diff, "what changed between two versions")
+    p.add_argument("old", metavar="NAME@vA")
+    p.add_argument("new", metavar="NAME@vB")
+    p = add("export", cmd_export, "write a Hugging Face datasets folder with Croissant JSON-LD for a version")
+    spec(p)
+    p.add_argument("out", metavar="OUT_DIR", help="an empty or new folder (shards are hard-linked when possible)")
+    p = add("tag", cmd_tag, "pin a version under a name; tagged versions are never garbage-collected")
+    p.add_argument("spec", metavar="NAME@vN")
+    p.add_argument("tag", metavar="TAG")
+    p = add("gc", cmd_gc, "remove leftovers of aborted runs (and with --keep-last, old untagged versions)")
+    p.add_argument("--grace-hours", type=float, default=24.0,
+                   help="only touch files unchanged for this long, so live publishers are safe (default 24)")
+    p.add_argument("--keep-last", type=int, metavar="N", help="also retire published versions older than the newest N")
+    p.add_argument("--dry-run", action="store_true", help="list what would be removed, remove nothing")
+    p = add("push", cmd_push, "publish a local version to S3 (or an S3-compatible store) as its next version there")
+    spec(p)
+    p.add_argument("url", metavar="s3://BUCKET/PREFIX")
+    p.add_argument("--endpoint-url", help="S3-compatible endpoint (MinIO, moto, ...); default: AWS")
+    p = add("serve", cmd_serve, "browse the lake in a web browser (read-only)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
     return parser
 
 

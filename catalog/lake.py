@@ -37,7 +37,7 @@ class CatalogError(Exception):
 class VersionRef:
     dataset: str
     version: int
-    path: Path
+    path: Path | str  # a local directory, or a URL (str: pathlib would fold ``gs://`` to ``gs:/``)
 
     @property
     def spec(self) -> str:
@@ -113,6 +113,19 @@ def new_staging_dir(lake: str | Path, name: str) -> Path:
     return path
 
 
+def is_url(lake: str | Path) -> bool:
+    """A ``gs://``/``s3://`` lake lives on an object store that workers reach without the launcher's disk."""
+    return "://" in str(lake)
+
+
+def new_staging(lake: str | Path, name: str) -> str:
+    """One run's staging location: a fresh local directory, or a fresh prefix on an object store
+    (object stores have no directories, so nothing is created there until the run writes)."""
+    if is_url(lake):
+        return f"{str(lake).rstrip('/')}/{check_name(name)}/{STAGING}/{uuid.uuid4().hex}"
+    return str(new_staging_dir(lake, name))
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -167,3 +180,32 @@ def commit_version(lake: str | Path, name: str, staging: Path, manifest: dict[st
         raise CatalogError(f"{name}@v{version} already has a manifest: another publisher won this version") from None
     shutil.rmtree(staging, ignore_errors=True)
     return VersionRef(name, version, vdir)
+
+
+TAGS = "_tags"
+
+
+def list_tags(lake: str | Path, name: str) -> dict[str, int]:
+    """Tag name -> version. Tagged versions are pinned: ``gc`` never collects them."""
+    base = Path(lake) / check_name(name) / TAGS
+    if not base.is_dir():
+        return {}
+    tags = {}
+    for p in sorted(base.glob("*.json")):
+        with open(p, encoding="utf-8") as f:
+            tags[p.stem] = int(json.load(f)["version"])
+    return tags
+
+
+def add_tag(lake: str | Path, spec: str, tag: str) -> VersionRef:
+    """Point ``tag`` at a published version; an existing tag is never moved (tags are for pinning)."""
+    ref = resolve(lake, spec)
+    if not _NAME.match(tag or "") or _VERSION_DIR.match(tag):
+        raise CatalogError(f"invalid tag {tag!r}: use letters, digits, '.', '_' or '-', and not the form vN")
+    base = Path(lake) / ref.dataset / TAGS
+    base.mkdir(exist_ok=True)
+    try:
+        write_json_atomic(base / f"{tag}.json", {"version": ref.version})
+    except FileExistsError:
+        raise CatalogError(f"tag {tag!r} already points at {ref.dataset}@v{list_tags(lake, ref.dataset)[tag]}") from None
+    return ref

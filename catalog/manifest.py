@@ -23,10 +23,17 @@ class CountMismatch(RuntimeError):
     """The run lost or invented documents: refuse to publish it."""
 
 
-def read_removed(root: Path, infos: list[dict[str, Any]]) -> pa.Table:
+def read_removed(root: str | Path, infos: list[dict[str, Any]]) -> pa.Table:
+    """The removed table under ``root``, a local directory or a ``gs://``/``s3://`` prefix (read via Beam)."""
+    from apache_beam.io.filesystems import CompressionTypes, FileSystems
+
     from transforms.shards import REMOVED_SCHEMA
 
-    tables = [ipc.open_file(pa.memory_map(str(root / i["path"]))).read_all() for i in sorted(infos, key=lambda i: i["path"])]
+    def read(rel: str) -> pa.Table:
+        with FileSystems.open(FileSystems.join(str(root), rel), compression_type=CompressionTypes.UNCOMPRESSED) as f:
+            return ipc.open_file(pa.BufferReader(f.read())).read_all()
+
+    tables = [read(i["path"]) for i in sorted(infos, key=lambda i: i["path"])]
     return pa.concat_tables(tables) if tables else REMOVED_SCHEMA.empty_table()
 
 
@@ -50,13 +57,19 @@ def code_version() -> dict[str, Any]:
 def build_manifest(*, shards: list[dict[str, Any]], removed_infos: list[dict[str, Any]], removed: pa.Table,
                    input_by_source: dict[str, int], pii: dict[str, int], sources: list[dict[str, Any]],
                    inputs: list[dict[str, Any]], options: dict[str, Any], runner: str,
-                   stages: dict[str, Any]) -> dict[str, Any]:
+                   stages: dict[str, Any], filter_skipped: dict[str, dict[str, int]] | None = None) -> dict[str, Any]:
     rows = removed.select(["source", "lang", "stage", "reason"]).to_pylist()
     by_stage = Counter(r["stage"] for r in rows)
     filtered = Counter(r["reason"] for r in rows if r["stage"] == "filter")
     quarantined = Counter(r["reason"] for r in rows if r["stage"] == "quarantine")
     removed_by_lang: dict[str, Counter] = defaultdict(Counter)
     removed_by_source: dict[str, Counter] = defaultdict(Counter)
+    filtered_by_lang: dict[str, Counter] = defaultdict(Counter)
+    filtered_by_source: dict[str, Counter] = defaultdict(Counter)
+    for r in rows:
+        if r["stage"] == "filter":
+            filtered_by_lang[r["lang"]][r["reason"]] += 1
+            filtered_by_source[r["source"]][r["reason"]] += 1
     for r in rows:
         removed_by_lang[r["lang"]][r["stage"]] += 1
         removed_by_source[r["source"]][r["stage"]] += 1
@@ -78,6 +91,9 @@ def build_manifest(*, shards: list[dict[str, Any]], removed_infos: list[dict[str
         "duplicates": {"exact": by_stage.get("dedup-exact", 0), "near": by_stage.get("dedup-near", 0)},
         "quarantined": by_stage.get("quarantine", 0),
         "quarantined_by_reason": dict(sorted(quarantined.items())),
+        "duplicates_by_language": {lang: {"exact": c.get("dedup-exact", 0), "near": c.get("dedup-near", 0)}
+                                   for lang, c in sorted(removed_by_lang.items())
+                                   if c.get("dedup-exact", 0) or c.get("dedup-near", 0)},
     }
     accounted = counts["kept"] + sum(filtered.values()) + sum(counts["duplicates"].values()) + counts["quarantined"]
     if accounted != counts["input"] or len(rows) != sum(by_stage.values()):
@@ -91,6 +107,8 @@ def build_manifest(*, shards: list[dict[str, Any]], removed_infos: list[dict[str
             "kept": kept_by_source.get(name, 0),
             "filtered": removed_by_source[name].get("filter", 0),
             "duplicates": removed_by_source[name].get("dedup-exact", 0) + removed_by_source[name].get("dedup-near", 0),
+            "duplicates_exact": removed_by_source[name].get("dedup-exact", 0),
+            "duplicates_near": removed_by_source[name].get("dedup-near", 0),
             "quarantined": removed_by_source[name].get("quarantine", 0),
         }
 
@@ -104,6 +122,9 @@ def build_manifest(*, shards: list[dict[str, Any]], removed_infos: list[dict[str
         "removed_by_language": {k: dict(sorted(v.items())) for k, v in sorted(removed_by_lang.items())},
         "sources": source_stats,
         "pii": dict(sorted(pii.items())),
+        "filter": {"by_language": {k: dict(sorted(v.items())) for k, v in sorted(filtered_by_lang.items())},
+                   "by_source": {k: dict(sorted(v.items())) for k, v in sorted(filtered_by_source.items())},
+                   "skipped": filter_skipped or {}},
         "stages": stages,
         "lineage": {"inputs": inputs, "options": options, "runner": runner, "code": code_version(),
                     "host": os.uname().nodename if hasattr(os, "uname") else None},

@@ -7,6 +7,7 @@ near dedup -> write shards -> commit a new version of the dataset in the lake.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -27,14 +28,21 @@ from catalog.report import format_summary
 from pipelines.options import STAGES, CurateOptions, parse_stage_list
 from pipelines.sample import write_sample
 from transforms.dedup import ExactDedup, NearDedup
-from transforms.filters import FILTERS_VERSION, FilterConfig, filter_document
-from transforms.langid import IdentifyLanguage, LangIdConfig, default_model_path, hinted_language
+from transforms.dedup_tables import (BANDS_DIR, BANDS_SCHEMA, CLUSTERS_DIR, CLUSTERS_SCHEMA, WriteTable, bands_files,
+                                     cluster_row, is_dedup_removal, read_published)
+from transforms.filter_audit import AUDIT_PATH, WriteFilterAudit, audit_row
+from transforms.filter_config import FilterConfig, load_filter_config
+from transforms.filter_wordlists import coverage as wordlist_coverage
+from transforms.filters import SCORER_VERSION, filter_document
+from transforms.langid import (LANG_CODES, IdentifyLanguage, LangIdConfig, default_model_path, hinted_language,
+                               parse_thresholds)
+from transforms.limits import ReadLimits
 from transforms.minhash import MinHashConfig
 from transforms.normalize import normalize_document
 from transforms.pii import PII_VERSION, redact
 from transforms.readers import read_input_file
 from transforms.removed import STAGE_FILTER, removed_from_doc
-from transforms.shards import WriteDocShards, WriteRemovedTable
+from transforms.shards import WriteDocShards, WriteRemovedTable, write_bytes
 from transforms.sources import InputFile, Source, load_sources, match_inputs, sources_from_inputs
 
 log = logging.getLogger("curate")
@@ -46,12 +54,17 @@ def _tagged(pairs):
         yield beam.pvalue.TaggedOutput(tag, value)
 
 
-def _apply_filter(doc: dict[str, Any], config: FilterConfig):
-    doc, failure = filter_document(doc, config)
+def _apply_filter(doc: dict[str, Any], config: FilterConfig, use_lang_score: bool):
+    """Kept doc or removed row, plus an audit row for a drop and one ``skipped`` per filter that could not run."""
+    doc, failure, skipped = filter_document(doc, config.params_for(doc["lang"], doc["source"]),
+                                            use_lang_score=use_lang_score)
+    out = [("skipped", (name, doc["lang"])) for name in skipped]
     if failure is None:
-        return "doc", doc
+        return out + [("doc", doc)]
     name, value, threshold = failure
-    return "removed", removed_from_doc(doc, STAGE_FILTER, name, {"value": value, "threshold": threshold})
+    details = {"value": value, "threshold": threshold, "filter_config": config.version}
+    return out + [("removed", removed_from_doc(doc, STAGE_FILTER, name, details)),
+                  ("audit", audit_row(doc, name, value, threshold))]
 
 
 def _redact(doc: dict[str, Any]):
@@ -61,6 +74,14 @@ def _redact(doc: dict[str, Any]):
     yield doc
     if counts:
         yield beam.pvalue.TaggedOutput("counts", dict(counts))
+
+
+def _nest_skipped(counts: list[tuple[tuple[str, str], int]]) -> dict[str, dict[str, int]]:
+    """[((filter, lang), n)] -> {filter: {lang: n}}, sorted, for the manifest."""
+    nested: dict[str, dict[str, int]] = {}
+    for (name, lang), n in sorted(counts):
+        nested.setdefault(name, {})[lang] = n
+    return nested
 
 
 def _sum_counts(dicts) -> dict[str, int]:
@@ -81,9 +102,7 @@ class WriteStats(beam.PTransform):
         path = self.path
 
         def write(value):
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "w", encoding="utf-8") as f:
-                json.dump(value, f, sort_keys=True)
+            write_bytes(path, json.dumps(value, sort_keys=True).encode("utf-8"))
 
         return pcoll | beam.Map(write)
 
@@ -93,10 +112,12 @@ def build_pipeline(p: beam.Pipeline, files: list[InputFile], staging: str, opts:
     """Wire every stage; writes shards, the removed table and run statistics under ``staging``."""
     priorities = {f.source.name: f.source.priority for f in files}
     hints = {f.source.name: f.source.lang for f in files}
+    limits = read_limits(opts)
     read = (p
             | "ListFiles" >> beam.Create(files)
             | "Spread" >> beam.Reshuffle()
-            | "Read" >> beam.FlatMap(lambda f: _tagged(list(read_input_file(f)))).with_outputs("doc", "removed"))
+            | "Read" >> beam.FlatMap(lambda f: _tagged(list(read_input_file(f, limits))))
+            .with_outputs("doc", "removed"))
     removed = [read.removed]
     ((read.doc, read.removed) | "AllInputs" >> beam.Flatten()
      | "InputSource" >> beam.Map(lambda d: d["source"])
@@ -111,16 +132,21 @@ def build_pipeline(p: beam.Pipeline, files: list[InputFile], staging: str, opts:
     if "langid" in disabled:
         docs = docs | "LangFromHints" >> beam.Map(lambda d: dict(d, lang=hinted_language(d, hints.get(d["source"]))))
     else:
-        config = LangIdConfig(model_path=opts.lid_model, threshold=opts.lid_threshold)
         docs = (docs
                 | "BatchForLangId" >> beam.BatchElements(min_batch_size=32, max_batch_size=512)
-                | "LangId" >> beam.ParDo(IdentifyLanguage(config)))
+                | "LangId" >> beam.ParDo(IdentifyLanguage(_langid_config(opts))))
 
     if "filter" not in disabled:
-        config = FilterConfig(min_words=opts.min_words, max_special_char_ratio=opts.max_special_char_ratio)
-        filtered = docs | "Filter" >> beam.FlatMap(lambda d: _tagged(_apply_filter(d, config))).with_outputs("doc", "removed")
+        config = load_filter_config(opts.filter_config)
+        use_lang_score = "langid" not in disabled
+        filtered = docs | "Filter" >> beam.FlatMap(
+            lambda d: _tagged(_apply_filter(d, config, use_lang_score))).with_outputs("doc", "removed", "audit", "skipped")
         removed.append(filtered.removed)
         docs = filtered.doc
+        filtered.audit | "FilterAudit" >> WriteFilterAudit(staging, opts.filter_audit_k)
+        (filtered.skipped | "CountSkipped" >> beam.combiners.Count.PerElement()
+         | "SkippedList" >> beam.combiners.ToList()
+         | "SkippedNested" >> beam.Map(_nest_skipped) | "WriteSkipped" >> WriteStats(staging, "filter_skipped"))
 
     if "pii" not in disabled:
         redacted = docs | "RedactPII" >> beam.FlatMap(_redact).with_outputs("counts", main="doc")
@@ -132,19 +158,57 @@ def build_pipeline(p: beam.Pipeline, files: list[InputFile], staging: str, opts:
         removed.append(exact.removed)
         docs = exact.kept
     if "dedup-near" not in disabled:
-        near = docs | "NearDedup" >> NearDedup(priorities, _minhash_config(opts))
+        minhash = _minhash_config(opts)
+        parents = _dedup_parents(opts, minhash)
+        published = (p
+                     | "ListPublished" >> beam.Create([(i, spec, f) for i, (spec, fs) in enumerate(parents) for f in fs])
+                     | "ReadPublished" >> beam.FlatMap(lambda t: read_published(t[2], t[0], t[1])))
+        near = docs | "NearDedup" >> NearDedup(priorities, minhash, [spec for spec, _ in parents], published)
         removed.append(near.removed)
         docs = near.kept
+        (near.bands | "WriteBands" >> WriteTable(staging, BANDS_DIR, BANDS_SCHEMA)
+         | "BandsList" >> beam.combiners.ToList() | "WriteBandsInfo" >> WriteStats(staging, "dedup_bands"))
+    elif opts.dedup_against:
+        raise ValueError("--dedup-against needs the dedup-near stage")
 
     (docs | "WriteShards" >> WriteDocShards(staging, int(opts.shard_target_mb * 1024 * 1024))
      | "ShardList" >> beam.combiners.ToList() | "WriteShardInfo" >> WriteStats(staging, "shards"))
-    (tuple(removed) | "AllRemoved" >> beam.Flatten() | "WriteRemovedTable" >> WriteRemovedTable(staging)
+    all_removed = tuple(removed) | "AllRemoved" >> beam.Flatten()
+    (all_removed | "WriteRemovedTable" >> WriteRemovedTable(staging)
      | "RemovedList" >> beam.combiners.ToList() | "WriteRemovedInfo" >> WriteStats(staging, "removed"))
+    (all_removed | "DedupRemovals" >> beam.Filter(is_dedup_removal) | "ClusterRows" >> beam.Map(cluster_row)
+     | "WriteClusters" >> WriteTable(staging, CLUSTERS_DIR, CLUSTERS_SCHEMA)
+     | "ClustersList" >> beam.combiners.ToList() | "WriteClustersInfo" >> WriteStats(staging, "dedup_clusters"))
+
+
+def read_limits(opts: CurateOptions) -> ReadLimits:
+    return ReadLimits(max_doc_chars=opts.max_doc_chars, oversize=opts.oversize, max_line_bytes=opts.max_line_bytes,
+                      max_file_error_rate=opts.max_file_error_rate)
 
 
 def _minhash_config(opts: CurateOptions) -> MinHashConfig:
     return MinHashConfig(ngram=opts.minhash_ngram, num_perm=opts.minhash_perm, seed=opts.minhash_seed,
-                         threshold=opts.minhash_threshold)
+                         threshold=opts.minhash_threshold, bands=opts.minhash_bands, rows=opts.minhash_rows,
+                         verify=opts.minhash_verify, partitions=opts.minhash_partitions,
+                         bucket_fanout=opts.minhash_bucket_fanout)
+
+
+def _dedup_parents(opts: CurateOptions, config: MinHashConfig) -> list[tuple[str, list[str]]]:
+    """(spec, bands files) of every --dedup-against version; their signatures must be comparable."""
+    parents = []
+    for spec in opts.dedup_against or []:
+        ref, manifest = lakelib.load_manifest(opts.lake, spec)
+        recorded = manifest["stages"].get("dedup-near", {})
+        if {k: recorded.get(k) for k in config.signature_settings()} != config.signature_settings():
+            raise ValueError(f"--dedup-against {ref.spec}: its MinHash settings differ from this run's "
+                             f"({config.signature_settings()})")
+        parents.append((ref.spec, bands_files(ref.path, manifest)))
+    return parents
+
+
+def _langid_config(opts: CurateOptions) -> LangIdConfig:
+    return LangIdConfig(model_path=opts.lid_model, threshold=opts.lid_threshold,
+                        thresholds=parse_thresholds(opts.lid_thresholds))
 
 
 def _stage_record(opts: CurateOptions, disabled: set[str]) -> dict[str, Any]:
@@ -155,11 +219,15 @@ def _stage_record(opts: CurateOptions, disabled: set[str]) -> dict[str, Any]:
     with open(model, "rb") as f:
         model_sha = hashlib.sha256(f.read()).hexdigest()
     stages: dict[str, Any] = {
+        "read": {"enabled": True, **dataclasses.asdict(read_limits(opts)),
+                 "decode": "BOM, UTF-16/32 NUL pattern, ISO-2022/HZ escapes, UTF-8, declared charset, mostly "
+                           "UTF-8 (<= 1 % bad bytes as cp1252), charset-normalizer; HTML/feeds via selectolax"},
         "normalize": {"enabled": True, "form": "NFC, control characters removed, line ends unified"},
         "langid": {"enabled": "langid" not in disabled, "model": os.path.basename(model), "model_sha256": model_sha,
-                   "threshold": opts.lid_threshold, "codes": "lid.176 labels; und below threshold"},
-        "filter": {"enabled": "filter" not in disabled, "version": FILTERS_VERSION,
-                   "min_words": opts.min_words, "max_special_char_ratio": opts.max_special_char_ratio},
+                   **_langid_config(opts).describe(), "codes": LANG_CODES},
+        "filter": ({"enabled": True, "scorer": SCORER_VERSION, **load_filter_config(opts.filter_config).describe(),
+                    "word_lists": wordlist_coverage(), "audit_sample": {"path": AUDIT_PATH, "per_filter": opts.filter_audit_k}}
+                   if "filter" not in disabled else {"enabled": False}),
         "pii": {"enabled": "pii" not in disabled, "version": PII_VERSION},
         "dedup-exact": {"enabled": "dedup-exact" not in disabled,
                         "key": "blake2b-128 of NFKC + lowercase + punctuation removed + whitespace collapsed"},
@@ -168,16 +236,23 @@ def _stage_record(opts: CurateOptions, disabled: set[str]) -> dict[str, Any]:
     return stages
 
 
-def _read_stats(staging: Path, name: str, default):
-    path = staging / STATS_DIR / f"{name}.json"
-    if not path.exists():
+def _read_stats(staging: str, name: str, default):
+    """A ``_stats/<name>.json`` the workers wrote, read through Beam's filesystems (local dir or object store)."""
+    from apache_beam.io.filesystems import FileSystems
+
+    path = FileSystems.join(staging, STATS_DIR, f"{name}.json")
+    if not FileSystems.exists(path):
         return default
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    with FileSystems.open(path) as f:
+        return json.loads(f.read().decode("utf-8"))
 
 
-def resolve_sources(opts: CurateOptions) -> tuple[list[Source], str | None]:
-    """Sources from --sources and --input; the built-in sample when neither is given."""
+def resolve_sources(opts: CurateOptions, sample_dir: str | None = None) -> tuple[list[Source], str | None]:
+    """Sources from --sources and --input; the built-in sample when neither is given.
+
+    The sample goes to ``sample_dir`` (a ``gs://``/``s3://`` prefix when workers cannot see this
+    machine's disk), by default a fresh local temp dir; the second value is where it went.
+    """
     sources: list[Source] = []
     if opts.sources:
         sources += load_sources(opts.sources)
@@ -185,21 +260,32 @@ def resolve_sources(opts: CurateOptions) -> tuple[list[Source], str | None]:
         sources += sources_from_inputs(opts.input)
     if sources:
         return sources, None
-    sample_dir = tempfile.mkdtemp(prefix="curate-sample-")
+    sample_dir = sample_dir or tempfile.mkdtemp(prefix="curate-sample-")
     return load_sources(write_sample(sample_dir)), sample_dir
 
 
 def run(argv: list[str] | None = None) -> tuple[lakelib.VersionRef, dict[str, Any]]:
-    """Run the pipeline and publish the next version; return it with its manifest."""
+    """Run the pipeline and publish the next version; return it with its manifest.
+
+    A ``gs://``/``s3://`` lake is staged on the object store itself, the built-in sample included,
+    and committed there: Dataflow workers cannot see this machine's disk.
+    """
+    from apache_beam.io.filesystems import FileSystems
+
+    from catalog import objectstore
+
     options = PipelineOptions(argv)
     opts = options.view_as(CurateOptions)
     disabled = parse_stage_list(opts.disable)
     lakelib.check_name(opts.dataset)
-    sources, sample_dir = resolve_sources(opts)
+    FileSystems.set_options(options)  # the launcher reads and writes the lake too (S3 endpoint, credentials)
+    remote = lakelib.is_url(opts.lake)
+    if not remote:
+        Path(opts.lake).mkdir(parents=True, exist_ok=True)
+    staging = lakelib.new_staging(opts.lake, opts.dataset)
+    sources, sample_dir = resolve_sources(opts, f"{staging}/_sample" if remote else None)
     try:
         files = match_inputs(sources)
-        Path(opts.lake).mkdir(parents=True, exist_ok=True)
-        staging = lakelib.new_staging_dir(opts.lake, opts.dataset)
         runner = options.view_as(StandardOptions).runner or "DirectRunner"
         print(f"curate: {len(files)} file(s) from {len(sources)} source(s) -> {opts.lake}/{opts.dataset} "
               f"[{runner}; stages off: {', '.join(sorted(disabled)) or 'none'}]", file=sys.stderr)
@@ -216,16 +302,22 @@ def run(argv: list[str] | None = None) -> tuple[lakelib.VersionRef, dict[str, An
             sources=[s.to_json() for s in sources],
             inputs=[{"source": f.source.name, "path": f.relpath if sample_dir else f.path, "bytes": f.size,
                      "mtime": f.mtime} for f in files],
-            options={k: v for k, v in sorted(options.get_all_options(drop_default=True).items())},
+            options={k: v for k, v in sorted(options.get_all_options(drop_default=True).items())
+                     if k not in ("s3_access_key_id", "s3_secret_access_key", "s3_session_token")},  # no credentials
             runner=runner, stages=_stage_record(opts, disabled),
+            filter_skipped=_read_stats(staging, "filter_skipped", {}),
         )
         manifest["lineage"]["wall_seconds"] = round(elapsed, 2)
-        shutil.rmtree(staging / STATS_DIR)
-        ref = lakelib.commit_version(opts.lake, opts.dataset, staging, manifest)
+        manifest["lineage"]["dedup_against"] = [lakelib.resolve(opts.lake, s).spec for s in opts.dedup_against or []]
+        manifest["dedup"] = {name: sorted(_read_stats(staging, f"dedup_{name}", []), key=lambda i: i["path"])
+                             for name in ("bands", "clusters")}
+        FileSystems.delete([f"{staging}/{STATS_DIR}/"] + ([f"{sample_dir}/"] if remote and sample_dir else []))
+        ref = (objectstore.commit_staged(opts.lake, opts.dataset, staging, manifest, options) if remote
+               else lakelib.commit_version(opts.lake, opts.dataset, Path(staging), manifest))
         manifest = dict(manifest, dataset=ref.dataset, version=ref.version)
         return ref, manifest
     finally:
-        if sample_dir:
+        if sample_dir and not remote:
             shutil.rmtree(sample_dir, ignore_errors=True)
 
 

@@ -6,8 +6,11 @@ exact and near duplicates, junk for the filters, personal data for redaction, an
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
+
+from apache_beam.io.filesystems import CompressionTypes, FileSystems
 
 TEXTS: dict[str, list[str]] = {
     "en": [
@@ -137,9 +140,30 @@ def _near_copy(text: str) -> str:
     return " ".join(words).replace(",", ";")
 
 
+def _gzip(data: bytes, name: str) -> bytes:
+    """Gzip with a fixed mtime and the file name in the header, so the sample is the same bytes every run."""
+    buf = io.BytesIO()
+    with gzip.GzipFile(filename=name, mode="wb", fileobj=buf, mtime=0) as f:
+        f.write(data)
+    return buf.getvalue()
+
+
+def _put(path: str, data: bytes) -> None:
+    """Write bytes as they are (Beam would gzip a ``.gz`` name again) on any Beam filesystem."""
+    with FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        f.write(data)
+
+
+def _jsonl(records: list[dict]) -> bytes:
+    return "".join(json.dumps(rec, ensure_ascii=False) + "\n" for rec in records).encode("utf-8")
+
+
 def write_sample(directory: str) -> str:
-    """Write the sample files and their sources file into ``directory``; return the sources path."""
-    os.makedirs(os.path.join(directory, "notes"), exist_ok=True)
+    """Write the sample files and their sources file into ``directory``; return the sources path.
+
+    ``directory`` may be a local path or a ``gs://``/``s3://`` prefix: everything is written
+    through Beam's filesystems, so Dataflow workers can read a sample staged on the object store.
+    """
     news, forum = [], []
     for lang, texts in sorted(TEXTS.items()):
         for i, text in enumerate(texts):
@@ -151,23 +175,18 @@ def write_sample(directory: str) -> str:
     forum += [{"id": f"forum-junk-{i}", "text": t} for i, t in enumerate(JUNK)]
     forum += [{"id": f"forum-pii-{i}", "text": t} for i, t in enumerate(PII)]
     forum.append({"id": "forum-empty", "text": " \n\t "})
-
-    with open(os.path.join(directory, "news.jsonl"), "w", encoding="utf-8") as f:
-        for rec in news:
-            f.write(json.dumps(rec, ensure_ascii=False) + "\n")
-    with gzip.GzipFile(os.path.join(directory, "forum.jsonl.gz"), "wb", mtime=0) as f:
-        for rec in forum:
-            f.write((json.dumps(rec, ensure_ascii=False) + "\n").encode("utf-8"))
-        f.write(b'{"id": "forum-broken", "text": "unterminated\n')
-        f.write(b'{"id": "forum-latin1", "text": "caf\xe9 cr\xe8me"}\n')
+    broken = b'{"id": "forum-broken", "text": "unterminated\n' + b'{"id": "forum-latin1", "text": "caf\xe9 cr\xe8me"}\n'
     complete = gzip.compress(b"".join((json.dumps({"id": f"archive-{i}", "text": TEXTS["de"][i]}) + "\n").encode()
                                       for i in range(2)), mtime=0)
-    with open(os.path.join(directory, "archive.jsonl.gz"), "wb") as f:
-        f.write(complete[: len(complete) * 2 // 3])  # truncated download
-    for name, text in [("ceb-fishing.txt", TEXTS["ceb"][0] + "\n\nSa gabii, ang tibuok pamilya magkaon og sinugba nga isda."),
-                       ("ja-station.txt", TEXTS["ja"][0])]:
-        with open(os.path.join(directory, "notes", name), "w", encoding="utf-8") as f:
-            f.write(text)
+    files = {
+        "news.jsonl": _jsonl(news),
+        "forum.jsonl.gz": _gzip(_jsonl(forum) + broken, "forum.jsonl.gz"),
+        "archive.jsonl.gz": complete[: len(complete) * 2 // 3],  # truncated download
+        "notes/ceb-fishing.txt": (TEXTS["ceb"][0] + "\n\nSa gabii, ang tibuok pamilya magkaon og sinugba nga isda.").encode(),
+        "notes/ja-station.txt": TEXTS["ja"][0].encode("utf-8"),
+    }
+    for name, data in files.items():
+        _put(os.path.join(directory, name), data)
 
     sources = [
         {"name": "sample-news", "paths": [os.path.join(directory, "news.jsonl")], "license": "CC-BY-4.0", "priority": 0},
@@ -176,6 +195,5 @@ def write_sample(directory: str) -> str:
         {"name": "sample-notes", "paths": [os.path.join(directory, "notes", "*.txt")], "license": "CC0-1.0", "priority": 2},
     ]
     path = os.path.join(directory, "sources.json")
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(sources, f, indent=2)
+    _put(path, json.dumps(sources, indent=2).encode("utf-8"))
     return path

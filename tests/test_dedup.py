@@ -2,27 +2,112 @@ import numpy as np
 import pytest
 from datasketch import MinHash
 
-from transforms.dedup import connected_components, exact_key, keep_first, star_edges
-from transforms.minhash import MinHashConfig, band_keys, candidate_probability, shingles, signature
+from hypothesis import given, settings, strategies as st
+
+from transforms.dedup import band_postings, bucket_pairs, exact_key, keep_first, star_clusters, verify_pairs
+from transforms.minhash import (MinHashConfig, _PUNCT, _normal_batch, _normal_bytes, band_hashes, candidate_probability,
+                                dedup_normal_form, estimated_jaccards, has_shingles, shingle_hash32, shingles, signatures)
+
+TEXTS = ["the quick brown fox jumps over the lazy dog and keeps running far away",
+         "Съешь же ещё этих мягких французских булок, да выпей чаю", "ＡＢＣ  déjà-vu, 東京タワー!",
+         "one", "", "  ...  ", "a b", "the quick brown fox jumps over the lazy dog and keeps running far away"]
 
 
-def test_signatures_match_datasketch_bit_for_bit():
+def test_batched_signatures_match_datasketch_bit_for_bit():
     cfg = MinHashConfig(num_perm=128, seed=7, threshold=0.7)
-    for text in ["the quick brown fox jumps over the lazy dog and keeps running far away",
-                 "Съешь же ещё этих мягких французских булок, да выпей чаю",
-                 "one", ""]:
-        sh = shingles(text, cfg.ngram)
-        ref = MinHash(num_perm=128, seed=7)
-        ref.update_batch(sh)
-        assert np.array_equal(signature(sh, cfg), ref.hashvalues)
+    sigs = signatures(TEXTS, cfg)
+    for text, sig in zip(TEXTS, sigs):
+        ref = MinHash(num_perm=128, seed=7, hashfunc=shingle_hash32)
+        ref.update_batch(shingles(text, cfg.ngram))
+        assert np.array_equal(sig, ref.hashvalues), text
+    assert np.array_equal(signatures(TEXTS[::-1], cfg)[::-1], sigs)  # a batch never mixes documents
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from("ab cé,.\t\n東-"), max_size=40), min_size=1, max_size=6))
+def test_signatures_match_datasketch_on_arbitrary_text(texts):
+    cfg = MinHashConfig(ngram=2, num_perm=16)
+    for text, sig in zip(texts, signatures(texts, cfg)):
+        ref = MinHash(num_perm=16, seed=1, hashfunc=shingle_hash32)
+        ref.update_batch(shingles(text, 2))
+        assert np.array_equal(sig, ref.hashvalues)
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127)))
+def test_ascii_fast_path_equals_the_regex_normal_form(text):
+    assert dedup_normal_form(text) == " ".join(_PUNCT.sub(" ", text.lower()).split())
+
+
+# joined texts must not interact: sigma finality, Hangul jamo and combining marks at a boundary, NFKC to sigma
+TRICKY = "aΣσ Σ.\u0301\u0130Ii가가\x00\n\t ,_-１①㈱ﬁ\U0001D6BA\ud800東"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from(TRICKY), max_size=12), min_size=1, max_size=5))
+def test_batch_normal_form_equals_the_per_text_reference(texts):
+    assert _normal_batch(texts).tobytes().replace(b" \n", b"\n") == b"".join(_normal_bytes(t) + b"\n" for t in texts)
+
+
+def test_batch_normal_form_on_every_code_point():
+    every = [chr(c) for c in range(0x110000)]
+    texts = ["".join(every[lo:lo + 4096]) for lo in range(0, len(every), 4096)]
+    texts += ["x" + "Y".join(every[lo:lo + 4096]) for lo in range(0, len(every), 4096)]  # each one between letters
+    assert _normal_batch(texts).tobytes().replace(b" \n", b"\n") == b"".join(_normal_bytes(t) + b"\n" for t in texts)
+
+
+def _pairs(nodes, sigs, cfg):
+    """band_postings -> GroupByKey -> bucket_pairs, as NearDedup runs them."""
+    groups = {}
+    for key, posting in band_postings(nodes, sigs, cfg):
+        groups.setdefault(key, []).append(posting)
+    return [pair for key in sorted(groups) for pair in bucket_pairs(groups[key], cfg)]
+
+
+def _nodes(n):
+    return [((1, 0, str(i), str(i)), str(i)) for i in range(n)]
+
+
+def test_empty_documents_never_become_candidates():
+    cfg = MinHashConfig()
+    sigs = signatures(["", "  !! ", "one", "one"], cfg)
+    assert list(has_shingles(sigs)) == [False, False, True, True]
+    nodes = _nodes(4)
+    assert _pairs(nodes, sigs, cfg) == [(nodes[2], nodes[3])]  # one-word twins do collide
+
+
+def test_each_candidate_pair_comes_once_from_its_first_shared_band():
+    cfg = MinHashConfig(partitions=4)
+    base = " ".join(f"w{i}" for i in range(300))
+    texts = [base, base.replace("w150", "x"), base.replace("w10 ", ""), " ".join(f"v{i}" for i in range(300))]
+    nodes = _nodes(4)
+    pairs = _pairs(nodes, signatures(texts, cfg), cfg)
+    assert sorted(pairs) == [(nodes[0], nodes[1]), (nodes[0], nodes[2]), (nodes[1], nodes[2])]
+
+
+def test_a_large_bucket_pairs_each_member_with_its_best_ranked_members_only():
+    cfg = MinHashConfig(bucket_fanout=3)
+    nodes = _nodes(6)
+    sigs = signatures(["the very same words in every one of these documents"] * 6, cfg)
+    pairs = _pairs(nodes[::-1], sigs, cfg)
+    assert sorted(pairs) == sorted((nodes[a], nodes[b]) for b in range(1, 6) for a in range(min(b, 3)))
+
+
+def test_verification_keeps_pairs_at_the_threshold_and_reports_their_jaccard():
+    cfg = MinHashConfig(num_perm=4, bands=2, rows=2, threshold=0.5)
+    a = np.array([[1, 2, 3, 4], [1, 2, 3, 4]], dtype=np.uint32)
+    b = np.array([[1, 2, 0, 0], [1, 0, 0, 0]], dtype=np.uint32)
+    assert list(estimated_jaccards(a, b)) == [0.5, 0.25]
+    assert verify_pairs([("p", "q"), ("r", "s")], a, b, cfg) == [("p", "q", 0.5)]
+    assert len(verify_pairs([("p", "q"), ("r", "s")], a, b, MinHashConfig(num_perm=4, bands=2, rows=2, verify=False))) == 2
 
 
 def test_bands_rows_follow_datasketch_optimum_and_validate():
     from datasketch import MinHashLSH
 
-    cfg = MinHashConfig(num_perm=128, threshold=0.7)
+    cfg = MinHashConfig(num_perm=128, threshold=0.7, recall_weight=0.5)
     lsh = MinHashLSH(threshold=0.7, num_perm=128)
     assert cfg.bands_rows == (lsh.b, lsh.r)
+    assert MinHashConfig().bands_rows == (32, 8)  # recall-weighted default: P(candidate | J=0.8) > 0.99
     assert MinHashConfig(num_perm=128, bands=16, rows=8).bands_rows == (16, 8)
     with pytest.raises(ValueError):
         MinHashConfig(num_perm=64, bands=16, rows=8)
@@ -40,7 +125,7 @@ def test_near_duplicates_share_a_band_and_strangers_do_not():
     base = " ".join(f"word{i}" for i in range(200))
     near = base.replace("word100", "changed")
     other = " ".join(f"term{i}" for i in range(200))
-    k = [set(band_keys(signature(shingles(t, 5), cfg), cfg)) for t in (base, near, other)]
+    k = [set(enumerate(row)) for row in band_hashes(signatures([base, near, other], cfg), cfg)]
     assert k[0] & k[1] and not k[0] & k[2]
 
 
@@ -57,17 +142,32 @@ def test_exact_keep_first_prefers_priority_then_id():
     assert exact_key("Hello,   World") == exact_key("hello world!")
 
 
-def test_components_chain_and_keep_the_best_ranked():
-    a, b, c, d = [((0, n, "u" + n), "u" + n) for n in "abcd"]
-    edges = list(star_edges([b, a])) + list(star_edges([c, b])) + list(star_edges([d]))
-    removed = dict(connected_components(edges))
-    assert set(removed) == {"ub", "uc"}  # A~B, B~C: one cluster, A kept
-    assert all(info["duplicate_of"] == "a" for info in removed.values())
+def _node(name, published=False):
+    return ((0 if published else 1, 0, name, "u" + name), "u" + name)
 
 
-def test_components_do_not_depend_on_edge_order():
-    nodes = [((i % 3, f"id{i}", f"u{i}"), f"u{i}") for i in range(30)]
-    edges = [(nodes[i], nodes[i + 1]) for i in range(0, 29, 2)] + [(nodes[1], nodes[2])]
-    fwd = dict(connected_components(edges))
-    rev = dict(connected_components([(b, a) for a, b in reversed(edges)]))
-    assert fwd == rev
+def test_a_chain_keeps_both_ends_and_removes_only_verified_duplicates_of_kept_documents():
+    a, b, c, d = map(_node, "abcd")
+    removed = {node[1]: (kept, j) for kept, node, j in star_clusters([(a, b, 0.8), (b, c, 0.8)])}
+    assert removed == {"ub": (a, 0.8)}  # A~B, B~C, A!~C: A and C kept
+    closed = star_clusters([(a, b, 0.8), (b, c, 0.8), (a, c, 0.75), (c, d, 0.7)])
+    assert {node[1]: kept for kept, node, _ in closed} == {"ub": a, "uc": a}  # C~A verified: removed; D~C only: kept
+
+
+def test_a_removed_document_points_to_its_most_similar_kept_neighbour():
+    a, b, c = map(_node, "abc")  # B is removed by A, but C (kept: not near A) is closer to B
+    assert star_clusters([(a, b, 0.72), (b, c, 0.85)]) == [(c, b, 0.85)]
+
+
+def test_published_documents_win_and_are_never_removed():
+    old, other_old = _node("z", published=True), _node("y", published=True)
+    new = _node("a")
+    assert star_clusters([(new, old, 0.9), (old, other_old, 0.95)]) == [(old, new, 0.9)]
+
+
+def test_clusters_do_not_depend_on_edge_order_or_orientation():
+    nodes = [((1, i % 3, f"id{i}", f"u{i}"), f"u{i}") for i in range(30)]
+    edges = [(nodes[i], nodes[i + 1], 0.7 + i / 100) for i in range(0, 29, 2)] + [(nodes[1], nodes[2], 0.9)]
+    edges += [(nodes[i], nodes[i + 3], 0.8) for i in range(0, 27, 5)]
+    forward = star_clusters(edges)
+    assert forward and forward == star_clusters([(b, a, j) for a, b, j in reversed(edges)])

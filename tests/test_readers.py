@@ -1,4 +1,5 @@
 import bz2
+import codecs
 import gzip
 import json
 import lzma
@@ -7,6 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import zstandard
 
+from transforms.limits import ReadLimits
 from transforms.readers import read_input_file, split_suffixes
 from transforms.sources import Source, load_sources, match_inputs, sources_from_inputs
 
@@ -14,12 +16,12 @@ RECORDS = [{"id": "a", "text": "first document", "url": "u1"}, {"text": "no id h
 PAYLOAD = "".join(json.dumps(r) + "\n" for r in RECORDS).encode()
 
 
-def _read(tmp_path, name, data, **src):
+def _read(tmp_path, name, data, limits=ReadLimits(), **src):
     path = tmp_path / name
     path.write_bytes(data)
     source = Source(name="src", paths=(str(path),), **src)
     [f] = match_inputs([source])
-    return list(read_input_file(f))
+    return list(read_input_file(f, limits))
 
 
 def test_suffixes():
@@ -80,3 +82,59 @@ def test_sources_file_and_input_names(tmp_path):
     assert f.relpath == "a.jsonl" and f.size == len(PAYLOAD)
     names = [s.name for s in sources_from_inputs(["x/fr.jsonl.gz", "y/fr.jsonl", "z/*.txt"])]
     assert names == ["fr", "fr-2", "input"]
+
+
+def test_legacy_text_files_are_decoded_not_quarantined(tmp_path):
+    text = "Съешь же ещё этих мягких французских булок, да выпей чаю. " * 20
+    for name, data, encoding in [("ru.txt", text.encode("cp1251"), "cp1251"),
+                                 ("le.txt", text.encode("utf-16-le"), "utf-16-le"),
+                                 ("bom.txt", codecs.BOM_UTF32_BE + text.encode("utf-32-be"), "utf-32")]:
+        [(tag, doc)] = _read(tmp_path, name, data)
+        assert tag == "doc" and doc["text"] == text and doc["meta"]["decode"]["encoding"] == encoding, name
+    [(tag, row)] = _read(tmp_path, "blob.bin", bytes(range(256)) * 8)
+    assert tag == "removed" and row["reason"] == "undetected_encoding"
+
+
+def test_html_is_converted_to_text(tmp_path):
+    page = b"<html><head><title>t</title><script>var x=1;</script></head><body><p>Hello <b>big</b> world.</p>" \
+           b"<p>Second &amp; last.</p></body></html>"
+    [(tag, doc)] = _read(tmp_path, "page.html", page)
+    assert doc["text"] == "Hello big world.\nSecond & last." and doc["meta"]["decode"]["markup"] == "html"
+
+
+def test_jsonl_in_utf16_with_bom_and_mostly_utf8_lines(tmp_path):
+    items = _read(tmp_path, "w.jsonl", codecs.BOM_UTF16_LE + PAYLOAD.decode().encode("utf-16-le"))
+    assert [d["text"] for _, d in items] == ["first document", "no id here"]
+    record = {"id": "x", "text": "caf\u00e9 " + "long enough line " * 20}
+    line = json.dumps(record, ensure_ascii=False).encode().replace(b"\xc3\xa9", b"\xe9")
+    [(tag, doc)] = _read(tmp_path, "m.jsonl", line + b"\n")
+    assert doc["text"].startswith("café") and doc["meta"]["decode"]["invalid_bytes"] == 1
+
+
+def test_long_lines_and_documents(tmp_path):
+    big = json.dumps({"id": "big", "text": "word " * 5000}).encode() + b"\n"
+    items = _read(tmp_path, "l.jsonl", PAYLOAD + big + PAYLOAD, limits=ReadLimits(max_line_bytes=1000))
+    assert [t if t == "doc" else d["reason"] for t, d in items] == ["doc", "doc", "line_too_long", "doc", "doc"]
+    parts = _read(tmp_path, "l2.jsonl", big, limits=ReadLimits(max_doc_chars=10_000))
+    assert [d["id"] for _, d in parts] == ["big#part-1", "big#part-2", "big#part-3"]
+    assert "".join(d["text"] for _, d in parts) == "word " * 5000
+    [(tag, row)] = _read(tmp_path, "l3.jsonl", big, limits=ReadLimits(max_doc_chars=10_000, oversize="quarantine"))
+    assert row["reason"] == "document_too_large"
+
+
+def test_truncated_zstd_is_reported(tmp_path):
+    big = "".join(json.dumps({"id": str(i), "text": f"record {i} " * 40}) + "\n" for i in range(2000)).encode()
+    blob = zstandard.ZstdCompressor().compress(big)
+    items = _read(tmp_path, "cut.jsonl.zst", blob[: len(blob) // 2])
+    assert items[-1][1]["reason"] == "corrupt_file" and "truncated" in items[-1][1]["details"]
+    assert 0 < len(items) - 1 < 2000
+
+
+def test_error_budget_quarantines_a_garbage_file_whole(tmp_path):
+    garbage = PAYLOAD + b"not json\n" * 20
+    items = _read(tmp_path, "g.jsonl", garbage, limits=ReadLimits(max_file_error_rate=0.5))
+    reasons = [d["reason"] for t, d in items]
+    assert len(items) == 22 and reasons.count("file_error_budget_exceeded") == 2
+    assert reasons.count("malformed_json") == 20
+    kept = _read(tmp_path, "g2.jsonl", garbage, limits=ReadLimits(max_file_error_rate=1.0))
+    assert [t for t, _ in kept][:2] == ["doc", "doc"]

@@ -1,30 +1,55 @@
 """Exact and near-duplicate removal as Beam DAGs.
 
-Which copy survives is decided by ``rank``: source priority (lower first), then document id,
-then the internal uid, so the kept representative does not depend on input order.
+Which copy survives is decided by ``rank``: documents of published versions first (``--dedup-against``;
+they are already out), then source priority (lower first), then document id, then the internal uid,
+so the kept representative does not depend on input order.
+
+Near dedup: batched signatures -> per batch, band hashes split by (band, partition) -> GroupByKey ->
+candidate pairs inside each LSH bucket, each pair once, by the first band it shares (every pair, or
+each member with its ``bucket_fanout`` best-ranked members in a larger bucket) -> verified by
+estimated Jaccard >= threshold -> greedy star clustering: documents are walked in rank order and one is removed only if it has a verified edge to
+a document already kept; it then points to its most similar kept neighbour. Unlike connected
+components this never removes a document through a chain (A~B, B~C, A!~C keeps A and C), so every
+removed document is a verified near-duplicate of its kept ``duplicate_of``.
 
 Memory bounds of the aggregating steps:
 - exact dedup groups by normalised-text hash: one group holds the copies of one text;
-- near dedup groups by LSH band key: one group holds ``(uid, rank)`` tuples of the documents that
-  share that band (no text);
-- connected components gather only the candidate edges (two small tuples per edge), i.e. memory
-  grows with the number of near-duplicate documents, not with the corpus.
+- signatures: see ``transforms.minhash`` (bounded per character group, whatever the batch);
+- GroupByBand: one group holds one band's postings of one partition (no text), about
+  ``documents / partitions`` of them, each a node plus at most ``bands`` 8-byte band hashes;
+- bucket pairs: at most ``bucket_fanout`` pairs per bucket member;
+- signature joins (verification) group by uid: one signature plus that document's pairs, streamed;
+  only documents with a candidate pair take part;
+- star clustering gathers the verified edges in one worker (about 250 bytes per edge, at most
+  ``bands x bucket_fanout`` edges per near-duplicate document, in practice about its number of
+  near-duplicates): memory grows with the number of near-duplicate documents, not with the corpus.
 """
 from __future__ import annotations
 
 import hashlib
+from itertools import chain
 from typing import Any, Iterable, Iterator
 
 import apache_beam as beam
+import numpy as np
 
-from transforms.minhash import MinHashConfig, band_keys, dedup_normal_form, shingles, signature
+from transforms.minhash import MinHashConfig, band_hashes, dedup_normal_form, estimated_jaccards, has_shingles, signatures
 from transforms.removed import STAGE_DEDUP_EXACT, STAGE_DEDUP_NEAR, removed_from_doc
 
-Rank = tuple[int, str, str]
+Rank = tuple[int, int, str, str]  # (0 published / 1 new, priority or parent index, id, uid)
+Node = tuple[Rank, str]
+Posting = tuple[np.ndarray, list[Node]]  # (documents x bands 0..b) band hashes, and the nodes
+SIG_FIELD = "_minhash"
 
 
 def rank(doc: dict[str, Any], priorities: dict[str, int]) -> Rank:
-    return (priorities.get(doc["source"], 0), doc["id"], doc["uid"])
+    return (1, priorities.get(doc["source"], 0), doc["id"], doc["uid"])
+
+
+def published_node(parent_index: int, doc_id: str, parent: str) -> Node:
+    """A document of a published version: ranks before every new document, never removed."""
+    uid = f"{parent}/{doc_id}"
+    return (0, parent_index, doc_id, uid), uid
 
 
 def exact_key(text: str) -> str:
@@ -44,32 +69,114 @@ def keep_first(docs: Iterable[dict[str, Any]], priorities: dict[str, int]) -> It
                                               {"duplicate_of": best["id"], "duplicate_of_uid": best["uid"]})
 
 
-def star_edges(members: Iterable[tuple[Rank, str]]) -> Iterator[tuple[tuple[Rank, str], tuple[Rank, str]]]:
-    """Connect every member of one LSH bucket to its best-ranked member (n-1 edges, not n^2)."""
-    members = sorted(set(members))
-    for other in members[1:]:
-        yield members[0], other
+def sign_batch(docs: list[dict[str, Any]], priorities: dict[str, int], config: MinHashConfig) -> Iterator[dict[str, Any]]:
+    """Attach each document's signature (little-endian uint32 bytes) in one vectorised pass."""
+    sigs = signatures([d["text"] for d in docs], config).astype("<u4")
+    for doc, sig in zip(docs, sigs):
+        yield dict(doc, **{SIG_FIELD: sig.tobytes()})
 
 
-def connected_components(edges: Iterable[tuple[tuple[Rank, str], tuple[Rank, str]]]) -> Iterator[tuple[str, dict[str, str]]]:
-    """Union-find over candidate edges; yields (removed uid, info about the kept representative)."""
-    parent: dict[tuple[Rank, str], tuple[Rank, str]] = {}
+def band_postings(nodes: list[Node], sigs: np.ndarray, config: MinHashConfig) -> list[tuple[tuple[int, int], Posting]]:
+    """The band hashes of a batch as one chunk per (band, partition of that band's hash).
 
-    def find(x):
-        parent.setdefault(x, x)
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
+    Few, array-valued elements instead of one per band per document. A chunk of band ``b`` holds
+    its documents' hashes of bands 0..b (so ``bucket_pairs`` can tell a pair's first shared band)
+    and their nodes; documents without shingles take no part.
+    """
+    rows = np.flatnonzero(has_shingles(sigs))
+    hashes = band_hashes(sigs[rows], config)
+    out = []
+    for band in range(hashes.shape[1]):
+        partition = (hashes[:, band] % np.uint64(config.partitions)).astype(np.int64)
+        order = np.argsort(partition, kind="stable")
+        prefix, partition = hashes[order, :band + 1], partition[order]
+        ordered_nodes = list(map(nodes.__getitem__, rows[order].tolist()))
+        starts = np.flatnonzero(np.diff(partition, prepend=-1))
+        ends = np.append(starts[1:], len(partition)).tolist()
+        out += [((band, part), (prefix[lo:hi], ordered_nodes[lo:hi]))
+                for part, lo, hi in zip(partition[starts].tolist(), starts.tolist(), ends)]
+    return out
 
-    for a, b in edges:
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)  # the best rank is always the root
-    for node in sorted(parent):
-        root = find(node)
-        if root != node:
-            yield node[1], {"duplicate_of": root[0][1], "duplicate_of_uid": root[1]}
+
+def bucket_pairs(postings: Iterable[Posting], config: MinHashConfig) -> list[tuple[Node, Node]]:
+    """Candidate pairs (better rank first) of the LSH buckets in one band's partition.
+
+    A pair is emitted only by the first band its two documents share, so across all bands a
+    candidate pair is produced at most once (no Distinct). A bucket of up to ``bucket_fanout + 1``
+    members yields all such pairs, a larger one pairs each member with its ``bucket_fanout``
+    best-ranked members: those are where clustering keeps documents, and it caps the pairs of a
+    bucket of many near-copies at ``members x bucket_fanout`` (a pair left out there is not tried
+    again in a later band: the cap can only cost recall, never precision).
+    """
+    postings = list(postings)
+    nodes = list(chain.from_iterable(chunk for _, chunk in postings))
+    if not nodes:
+        return []
+    prefix = np.concatenate([h for h, _ in postings])
+    band = prefix.shape[1] - 1
+    order = np.argsort(prefix[:, band], kind="stable")
+    ordered = prefix[order, band]
+    starts = np.flatnonzero(np.append(True, ordered[1:] != ordered[:-1]))
+    sizes = np.diff(np.append(starts, len(ordered)))
+    twins = starts[sizes == 2]
+    better, later = [], []  # row pairs of the larger buckets; twins get their rank order below
+    for start, size in zip(starts[sizes > 2].tolist(), sizes[sizes > 2].tolist()):
+        rows = order[start:start + size].tolist()
+        ranked = [i for _, i in sorted(dict(zip(map(nodes.__getitem__, rows), rows)).items())]
+        for k in range(1, len(ranked)):
+            top = ranked[:min(k, config.bucket_fanout)]
+            better += top
+            later += [ranked[k]] * len(top)
+    first = np.concatenate((order[twins], np.array(better, dtype=np.int64)))
+    second = np.concatenate((order[twins + 1], np.array(later, dtype=np.int64)))
+    fresh = ~(prefix[first, :band] == prefix[second, :band]).any(axis=1)  # no earlier band in common
+    return [(a, b) if a < b else (b, a)
+            for a, b in zip(map(nodes.__getitem__, first[fresh].tolist()), map(nodes.__getitem__, second[fresh].tolist()))
+            if a != b]
+
+
+def verify_pairs(pairs: list[tuple[Node, Node]], sigs_a: np.ndarray, sigs_b: np.ndarray,
+                 config: MinHashConfig) -> list[tuple[Node, Node, float]]:
+    """(a, b, estimated Jaccard) of the pairs that pass verification (all of them with ``verify`` off)."""
+    jaccard = estimated_jaccards(sigs_a, sigs_b)
+    passed = jaccard >= config.threshold if config.verify else np.ones(len(pairs), dtype=bool)
+    return [(a, b, j) for (a, b), j, ok in zip(pairs, jaccard.tolist(), passed.tolist()) if ok]
+
+
+def star_clusters(edges: Iterable[tuple[Node, Node, float]]) -> list[tuple[Node, Node, float]]:
+    """Greedy star clustering: (kept, removed, Jaccard) for every removed new document.
+
+    Documents are walked in rank order; one with a verified edge to an already kept document is
+    removed, any other is kept (published documents always are). A removed document then points to
+    its most similar kept neighbour (highest estimated Jaccard, then best rank), which need not be
+    the one that removed it. Decisions depend only on the set of edges, not on their order.
+    """
+    edges = list(edges)
+    nodes = sorted({node for a, b, _ in edges for node in (a, b)})  # rank order
+    index = {node: k for k, node in enumerate(nodes)}
+    a = np.array([index[e[0]] for e in edges], dtype=np.int64)
+    b = np.array([index[e[1]] for e in edges], dtype=np.int64)
+    jaccard = np.array([e[2] for e in edges], dtype=np.float64)
+    better: list[list[int]] = [[] for _ in nodes]
+    for lo, hi in zip(np.minimum(a, b).tolist(), np.maximum(a, b).tolist()):
+        better[hi].append(lo)
+    decided: list[bool] = []  # removed?, in rank order
+    for node, earlier in zip(nodes, better):
+        decided.append(node[0][0] == 1 and not all(decided[i] for i in earlier))
+    removed = np.array(decided, dtype=bool)
+    # each removed document's kept neighbours, best first: (removed, -Jaccard, kept)
+    to_kept = removed[a] & ~removed[b]
+    to_kept_b = removed[b] & ~removed[a]
+    gone = np.concatenate((a[to_kept], b[to_kept_b]))
+    kept = np.concatenate((b[to_kept], a[to_kept_b]))
+    similarity = np.concatenate((jaccard[to_kept], jaccard[to_kept_b]))
+    order = np.lexsort((kept, -similarity, gone))
+    first = order[np.flatnonzero(np.diff(gone[order], prepend=-1))]
+    return [(nodes[k], nodes[r], j) for k, r, j in zip(kept[first].tolist(), gone[first].tolist(), similarity[first].tolist())]
+
+
+def _sig(raw: bytes) -> np.ndarray:
+    return np.frombuffer(raw, dtype="<u4")
 
 
 class ExactDedup(beam.PTransform):
@@ -90,44 +197,110 @@ class ExactDedup(beam.PTransform):
         )
 
 
-class NearDedup(beam.PTransform):
-    """MinHash LSH: signature -> band keys -> GroupByKey -> edges -> components -> join."""
+def attach_signature(kv, side: str):
+    """One uid's signature joined with its pending pairs: attach ``side``'s ("b" first, then "a")."""
+    _, grouped = kv
+    sig = next(iter(grouped["sig"]), None)
+    for item in grouped["pair"]:
+        if side == "b":
+            yield item[0][1], (item, sig)
+        else:
+            pair, sig_b = item
+            yield pair, sig, sig_b
 
-    def __init__(self, priorities: dict[str, int], config: MinHashConfig):
+
+class WithSignatures(beam.PTransform):
+    """(a, b) node pairs -> (pair, signature of a, signature of b), by two joins on the signatures by uid."""
+
+    def __init__(self, sigs):
         super().__init__()
-        self.priorities = priorities
-        self.config = config
+        self.sigs = sigs
+
+    def expand(self, pairs):
+        with_b = ({"pair": pairs | "ByB" >> beam.Map(lambda e: (e[1][1], e)), "sig": self.sigs}
+                  | "JoinB" >> beam.CoGroupByKey() | "AttachB" >> beam.FlatMap(attach_signature, "b"))
+        return ({"pair": with_b, "sig": self.sigs}
+                | "JoinA" >> beam.CoGroupByKey() | "AttachA" >> beam.FlatMap(attach_signature, "a"))
+
+
+def _postings(batch: list[tuple[Node, bytes]], config: MinHashConfig):
+    return band_postings([n for n, _ in batch], np.stack([_sig(s) for _, s in batch]), config)
+
+
+def _verify(batch: list[tuple[tuple[Node, Node], bytes, bytes]], config: MinHashConfig):
+    return verify_pairs([p for p, _, _ in batch], np.stack([_sig(a) for _, a, _ in batch]),
+                        np.stack([_sig(b) for _, _, b in batch]), config)
+
+
+def _if_hit(kv):
+    uid, grouped = kv
+    if next(iter(grouped["hit"]), False) is None:
+        for sig in grouped["sig"]:
+            yield uid, sig
+
+
+def removal_info(kept: Node, jaccard: float, parents: list[str]) -> dict[str, Any]:
+    info = {"duplicate_of": kept[0][2], "duplicate_of_uid": kept[1], "jaccard": round(jaccard, 4)}
+    if kept[0][0] == 0:
+        info["duplicate_of_version"] = parents[kept[0][1]]
+    return info
+
+
+def bands_row(doc: dict[str, Any], config: MinHashConfig) -> dict[str, Any]:
+    """A kept document's row of the version's bands table (what a later run dedups against)."""
+    sig = _sig(doc[SIG_FIELD])
+    return {"id": doc["id"], "source": doc["source"], "_uid": doc["uid"], "signature": doc[SIG_FIELD],
+            "bands": band_hashes(sig[None, :], config)[0].tolist()}
+
+
+def split_near(kv, config: MinHashConfig):
+    _, grouped = kv
+    info = next(iter(grouped["removal"]), None)
+    for doc in grouped["docs"]:
+        if info is None:
+            yield beam.pvalue.TaggedOutput("bands", bands_row(doc, config))
+            yield beam.pvalue.TaggedOutput("kept", {k: v for k, v in doc.items() if k != SIG_FIELD})
+        else:
+            yield beam.pvalue.TaggedOutput("removed", removed_from_doc(doc, STAGE_DEDUP_NEAR, "near_duplicate", info))
+
+
+class NearDedup(beam.PTransform):
+    """docs -> tagged ``kept`` documents, ``removed`` rows and ``bands`` rows of the kept documents.
+
+    ``published`` is a PCollection of (node, signature bytes) from earlier versions (``parents``,
+    in the order their node ranks index); they take part in clustering and always win.
+    """
+
+    def __init__(self, priorities: dict[str, int], config: MinHashConfig, parents: list[str] | None = None,
+                 published=None):
+        super().__init__()
+        self.priorities, self.config = priorities, config
+        self.parents, self.published = list(parents or []), published
 
     def expand(self, docs):
-        priorities, config = self.priorities, self.config
-
-        def bands(doc):
-            sig = signature(shingles(doc["text"], config.ngram), config)
-            node = (rank(doc, priorities), doc["uid"])
-            return [(key, node) for key in band_keys(sig, config)]
-
-        removals = (
-            docs
-            | "BandKeys" >> beam.FlatMap(bands)
-            | "GroupByBand" >> beam.GroupByKey()
-            | "StarEdges" >> beam.FlatMap(lambda kv: star_edges(kv[1]))
-            | "DistinctEdges" >> beam.Distinct()
-            | "GatherEdges" >> beam.combiners.ToList()
-            | "Components" >> beam.FlatMap(connected_components)
-        )
-        keyed_docs = docs | "KeyByUid" >> beam.Map(lambda d: (d["uid"], d))
-
-        def split(kv):
-            _, grouped = kv
-            for doc in grouped["docs"]:
-                info = next(iter(grouped["removal"]), None)
-                if info is None:
-                    yield beam.pvalue.TaggedOutput("kept", doc)
-                else:
-                    yield beam.pvalue.TaggedOutput("removed", removed_from_doc(doc, STAGE_DEDUP_NEAR, "near_duplicate", info))
-
-        return (
-            {"docs": keyed_docs, "removal": removals}
-            | "JoinRemovals" >> beam.CoGroupByKey()
-            | "Split" >> beam.FlatMap(split).with_outputs("kept", "removed")
-        )
+        priorities, config, parents = self.priorities, self.config, self.parents
+        signed = (docs
+                  | "BatchForMinHash" >> beam.BatchElements(min_batch_size=64, max_batch_size=2048)
+                  | "Signatures" >> beam.FlatMap(sign_batch, priorities, config))
+        nodes = signed | "NodeAndSig" >> beam.Map(lambda d: ((rank(d, priorities), d["uid"]), d[SIG_FIELD]))
+        if self.published is not None:
+            nodes = (nodes, self.published) | "WithPublished" >> beam.Flatten()
+        pairs = (nodes
+                 | "BatchForBands" >> beam.BatchElements(min_batch_size=64, max_batch_size=2048)
+                 | "BandPostings" >> beam.FlatMap(_postings, config)
+                 | "GroupByBand" >> beam.GroupByKey()
+                 | "BucketPairs" >> beam.FlatMap(lambda kv: bucket_pairs(kv[1], config)))
+        endpoints = pairs | "Endpoints" >> beam.FlatMap(lambda e: [(e[0][1], None), (e[1][1], None)])
+        dup_sigs = ({"sig": nodes | "SigByUid" >> beam.Map(lambda ns: (ns[0][1], ns[1])), "hit": endpoints}
+                    | "JoinCandidates" >> beam.CoGroupByKey() | "CandidateSigs" >> beam.FlatMap(_if_hit))
+        removals = (pairs
+                    | "PairSignatures" >> WithSignatures(dup_sigs)
+                    | "BatchForVerify" >> beam.BatchElements(min_batch_size=64, max_batch_size=2048)
+                    | "Verify" >> beam.FlatMap(_verify, config)
+                    | "GatherEdges" >> beam.combiners.ToList()
+                    | "StarClusters" >> beam.FlatMap(star_clusters)
+                    | "Info" >> beam.Map(lambda e: (e[1][1], removal_info(e[0], e[2], parents))))
+        keyed_docs = signed | "KeyByUid" >> beam.Map(lambda d: (d["uid"], d))
+        return ({"docs": keyed_docs, "removal": removals}
+                | "JoinRemovals" >> beam.CoGroupByKey()
+                | "Split" >> beam.FlatMap(split_near, config).with_outputs("kept", "removed", "bands"))

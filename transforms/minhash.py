@@ -1,28 +1,126 @@
-"""MinHash signatures and LSH band keys, with datasketch's semantics.
+"""MinHash signatures and LSH band keys, datasketch-compatible, computed for many documents at once.
 
-Shingles are word n-grams after NFKC, lowercasing and stripping punctuation; signatures are
-computed by ``datasketch.MinHash`` (scheme ``affine32``) with permutations built once per config,
-so they are datasketch's bit for bit. Bands and rows come from datasketch's own optimiser for the
-threshold, exactly as ``MinHashLSH(threshold=...)`` would choose them.
+Shingles are word n-grams of ``dedup_normal_form`` (NFKC, lowercase, punctuation -> space,
+whitespace collapsed), i.e. the byte spans "w1 w2 ... wn" of the normal form's UTF-8.
+Each shingle is hashed by ``shingle_hash32`` (a polynomial hash of its bytes mod 2^64, finalised
+with MurmurHash3's fmix64), which numpy evaluates for every span of a batch from one prefix-sum
+of the batch's bytes, without a Python step per shingle. The permutation step is datasketch's
+``affine32`` scheme (fmix32 pre-mix, then ``a*h + b mod 2^32`` with datasketch's own
+permutations for the seed), so a signature equals
+``datasketch.MinHash(num_perm, seed, hashfunc=shingle_hash32).update_batch(shingles)`` bit for bit.
+Bands and rows come from datasketch's own optimiser for the threshold; because candidate pairs are
+verified afterwards (estimated Jaccard >= threshold), missed pairs are weighted ``recall_weight``
+against false candidates ``1 - recall_weight``.
+
+Speed: texts are normalised a group at a time (NFKC per text, per line where the quick check
+fails; then lowercase and word/separator code-point tables in numpy instead of a regex), shingles
+hashed from one prefix sum, and permutations applied to a reused (num_perm x 8192) block.
+Memory: ``signatures`` works on groups of at most ``_GROUP_CHARS`` characters (one longer document
+forms its own group), about 35 bytes per character of a group (measured: 34 MB for 1M characters),
+whatever the batch size, plus per-process tables: 6 MB of code-point tables and power tables of
+24 bytes per UTF-8 byte of the largest group seen.
 """
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
+from typing import Sequence
 
 import numpy as np
 
 MINHASH_SCHEME = "affine32"
+SHINGLE_HASH = "poly64-fmix64-hi32"
+BAND_HASH = "fmix64-chain"
 _PUNCT = re.compile(r"[^\w\s]+")
+_MASK64 = (1 << 64) - 1
+_POLY = 0x9E3779B97F4A7C15  # odd, hence invertible mod 2^64
+_POLY_INV = pow(_POLY, -1, 1 << 64)
+_FMIX64 = (np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53))
+_PERM_CHUNK_COLS = 8192  # one reused (num_perm x 8192) uint32 block: 8 MiB at 256 permutations
+_GROUP_CHARS = 1 << 20
+_DOC_END = "\x00"  # not a word character, and inert under NFKC and lower(): a document boundary in a batch
+_SEPARATOR, _WORD, _END = 0, 1, 2
+_LOWER_IN_CONTEXT = ("\u03a3", "\u0130")  # capital sigma (final or not), dotted I (lowercases to two)
+
+
+_ASCII_PUNCT_TO_SPACE = bytes(32 if _PUNCT.fullmatch(chr(c)) or chr(c).isspace() else c for c in range(256))
+
+
+def _normal_bytes(text: str) -> bytes:
+    """UTF-8 of ``dedup_normal_form`` for one text: the reference that ``_normal_batch`` must equal."""
+    if text.isascii():
+        return b" ".join(text.lower().encode("ascii").translate(_ASCII_PUNCT_TO_SPACE).split())
+    text = unicodedata.normalize("NFKC", text).lower()
+    return " ".join(_PUNCT.sub(" ", text).split()).encode("utf-8")
+
+
+def _nfkc(text: str) -> str:
+    """NFKC line by line where the quick check fails: one odd character costs its line, not the text.
+
+    Exact, because a newline neither decomposes nor composes with its neighbours.
+    """
+    if unicodedata.is_normalized("NFKC", text):
+        return text
+    return "\n".join(unicodedata.normalize("NFKC", line) for line in text.split("\n"))
+
+
+@cache
+def _char_tables() -> tuple[np.ndarray, np.ndarray]:
+    """(output, kind) of every code point, built once per process (0.1 s) from Python itself.
+
+    Kind: ``_WORD`` where ``\\w`` matches its lowercase, ``_END`` for ``_DOC_END``, else separator; the
+    normal form's words are the runs of ``\\w`` (``[^\\w\\s]`` and ``\\s`` both separate them), taken
+    from the regex engine so they cannot drift from ``_PUNCT``. Output: the lowercase of a word
+    character, a space for a separator, a newline for ``_DOC_END``. Lowercase is ``str.lower()`` per
+    code point, exact except for ``_LOWER_IN_CONTEXT``, whose texts are lowered with ``str.lower()`` first.
+    """
+    every = np.arange(0x110000, dtype="<u4").tobytes().decode("utf-32-le", "surrogatepass")
+    word = np.zeros(0x110000, dtype=bool)
+    for m in re.finditer(r"\w+", every):
+        word[m.start():m.end()] = True
+    dotted = ord("\u0130")  # the one code point whose lowercase is two
+    lowered = every[:dotted].lower() + every[dotted] + every[dotted + 1:].lower()
+    lower = np.frombuffer(lowered.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+    if len(lower) != 0x110000 or (lower[lower] != lower).any():
+        raise RuntimeError("this Python's Unicode data breaks the lowercase table (several code points, not idempotent)")
+    kind = np.where(word[lower], _WORD, _SEPARATOR).astype(np.uint8)
+    output = np.where(word[lower], lower, np.uint32(0x20)).astype("<u4")
+    kind[ord(_DOC_END)], output[ord(_DOC_END)] = _END, 0x0A
+    return output, kind
+
+
+def _nfkc_lower_in_context(text: str) -> str:
+    """NFKC, then ``str.lower()`` for the rare text the lowercase table cannot do (idempotent after)."""
+    text = text.replace(_DOC_END, " ")
+    if text.isascii():
+        return text
+    text = _nfkc(text)
+    return text.lower() if any(c in text for c in _LOWER_IN_CONTEXT) else text
+
+
+def _normal_batch(texts: Sequence[str]) -> np.ndarray:
+    """UTF-8 bytes of every text's normal form, each followed by a newline, as one uint8 array.
+
+    A space may precede a newline (it ends no word, so shingles do not see it).
+
+    The texts joined by ``_DOC_END`` go through NFKC, then through code-point tables in numpy
+    (lowercase, word or separator) instead of lower(), a regex and split/join per text.
+    """
+    output, kinds = _char_tables()
+    joined = _DOC_END.join(map(_nfkc_lower_in_context, texts)) + _DOC_END
+    cps = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+    kind = kinds[cps]
+    keep = kind != _SEPARATOR
+    keep[1:] |= kind[:-1] == _WORD  # word characters, document ends, and the first separator after a word
+    text = output[cps[keep]].tobytes().decode("utf-32-le")
+    return np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
 
 
 def dedup_normal_form(text: str) -> str:
     """NFKC, lowercase, punctuation removed, whitespace collapsed: equal here means 'same text'."""
-    text = unicodedata.normalize("NFKC", text).lower()
-    return " ".join(_PUNCT.sub(" ", text).split())
+    return _normal_bytes(text).decode("utf-8")
 
 
 def shingles(text: str, ngram: int) -> set[bytes]:
@@ -35,20 +133,157 @@ def shingles(text: str, ngram: int) -> set[bytes]:
     return {" ".join(words[i:i + ngram]).encode("utf-8") for i in range(len(words) - ngram + 1)}
 
 
+def _fmix64_int(h: int) -> int:
+    h ^= h >> 33
+    h = (h * 0xFF51AFD7ED558CCD) & _MASK64
+    h ^= h >> 33
+    h = (h * 0xC4CEB9FE1A85EC53) & _MASK64
+    return h ^ (h >> 33)
+
+
+def shingle_hash32(data: bytes) -> int:
+    """The shingle hash as a plain function (datasketch ``hashfunc=``); ``signatures`` vectorises it."""
+    h, p = 0, 1
+    for byte in data:
+        h = (h + (byte + 1) * p) & _MASK64
+        p = (p * _POLY) & _MASK64
+    return _fmix64_int(h ^ len(data)) >> 32
+
+
+def _fmix64(h: np.ndarray) -> np.ndarray:
+    h = h ^ (h >> np.uint64(33))
+    h = h * _FMIX64[0]
+    h = h ^ (h >> np.uint64(33))
+    h = h * _FMIX64[1]
+    return h ^ (h >> np.uint64(33))
+
+
+_POWER_TABLES: dict[int, np.ndarray] = {}
+
+
+def _powers(base: int, n: int) -> np.ndarray:
+    """base^0 .. base^(n-1) mod 2^64 (uint64 products wrap: that is the modulus we want).
+
+    Cached per process, grown in powers of two up to the largest group seen (8 bytes per byte).
+    """
+    table = _POWER_TABLES.get(base)
+    if table is None or len(table) < n:
+        table = np.full(1 << max(n - 1, 1 << 16).bit_length(), base, dtype=np.uint64)
+        table[0] = 1
+        table = _POWER_TABLES[base] = np.cumprod(table, dtype=np.uint64)
+    return table[:n]
+
+
+def _geometric_prefix(n: int) -> np.ndarray:
+    """0, P^0, P^0 + P^1, ... (n + 1 values) mod 2^64: the prefix sums of ``_powers(_POLY, n)``, cached alike."""
+    table = _POWER_TABLES.get(0)  # no base is 0
+    if table is None or len(table) < n + 1:
+        _powers(_POLY, n)
+        table = _POWER_TABLES[0] = np.concatenate((np.zeros(1, np.uint64), np.cumsum(_POWER_TABLES[_POLY], dtype=np.uint64)))
+    return table[:n + 1]
+
+
+def _shingle_hashes(buf: np.ndarray, ngram: int) -> tuple[np.ndarray, np.ndarray]:
+    """Hash every shingle of a ``_normal_batch`` buffer; returns (hashes, document index per hash)."""
+    newline = buf == 0x0A
+    ends = np.flatnonzero(buf <= 0x20)  # a token ends at each space / newline: no other byte is that low
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    at_doc_end = newline[ends]
+    end_doc = np.cumsum(at_doc_end) - at_doc_end
+    word = ends > starts  # an empty document leaves one zero-length span
+    tok_start, tok_end, tok_doc = starts[word], ends[word], end_doc[word]
+
+    doc_first = np.flatnonzero(np.diff(tok_doc, prepend=-1))
+    tokens = np.diff(np.append(doc_first, len(tok_doc)))
+    doc_last = np.repeat(doc_first + tokens - 1, tokens)  # per token: its document's last token
+    starts_shingle = np.arange(len(tok_doc)) + ngram - 1 <= doc_last
+    starts_shingle[doc_first[tokens < ngram]] = True  # a short text is one shingle
+    first = np.flatnonzero(starts_shingle)
+    last = np.minimum(first + ngram - 1, doc_last[first])
+
+    # sum of (byte + 1) * P^i = sum of byte * P^i + sum of P^i; the second is a cached table
+    lo, hi = tok_start[first], tok_end[last]
+    prefix = np.zeros(len(buf) + 1, dtype=np.uint64)
+    np.cumsum(np.multiply(buf, _powers(_POLY, len(buf)), dtype=np.uint64), out=prefix[1:])
+    geometric = _geometric_prefix(len(buf))
+    poly = (prefix[hi] - prefix[lo] + geometric[hi] - geometric[lo]) * _powers(_POLY_INV, len(buf))[lo]
+    hashes = (_fmix64(poly ^ (hi - lo).astype(np.uint64)) >> np.uint64(32)).astype(np.uint32)
+    return hashes, tok_doc[first]
+
+
+def _groups(texts: Sequence[str]) -> list[tuple[int, int]]:
+    """[lo, hi) ranges of consecutive texts of at most ``_GROUP_CHARS`` characters (or one text)."""
+    bounds, size = [0], 0
+    for i, text in enumerate(texts):
+        if size and size + len(text) > _GROUP_CHARS:
+            bounds.append(i)
+            size = 0
+        size += len(text)
+    bounds.append(len(texts))
+    return [(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
+
+
+def signatures(texts: Sequence[str], config: "MinHashConfig") -> np.ndarray:
+    """MinHash signatures of many texts at once: a (len(texts), num_perm) uint32 array.
+
+    A text without shingles keeps datasketch's empty value (2^32 - 1 everywhere).
+    """
+    from datasketch.minhash import _fmix
+
+    a, b = config.permutations
+    a, b = a[:, None], b[:, None]
+    out = np.full((len(texts), config.num_perm), np.iinfo(np.uint32).max, dtype=np.uint32)
+    buffer = np.empty((config.num_perm, _PERM_CHUNK_COLS), dtype=np.uint32)
+    for first_text, end_text in _groups(texts):
+        hashes, doc = _shingle_hashes(_normal_batch(texts[first_text:end_text]), config.ngram)
+        mixed, doc = _fmix(hashes, 32), doc + first_text
+        for lo in range(0, len(mixed), _PERM_CHUNK_COLS):
+            chunk, chunk_doc = mixed[lo:lo + _PERM_CHUNK_COLS], doc[lo:lo + _PERM_CHUNK_COLS]
+            block = np.multiply(a, chunk, out=buffer[:, :len(chunk)])  # (num_perm, shingles): a document's
+            block += b                                                  # shingles are contiguous columns
+            seg = np.flatnonzero(np.concatenate(([True], chunk_doc[1:] != chunk_doc[:-1])))
+            rows = chunk_doc[seg]
+            out[rows] = np.minimum(out[rows], np.minimum.reduceat(block, seg, axis=1).T)
+    return out
+
+
+def has_shingles(sigs: np.ndarray) -> np.ndarray:
+    """False for texts without any shingle (empty after normalisation): they never join a cluster."""
+    return (sigs != np.iinfo(np.uint32).max).any(axis=1)
+
+
 def candidate_probability(jaccard: float, bands: int, rows: int) -> float:
     """Probability that a pair with this Jaccard shares at least one band."""
     return 1.0 - (1.0 - jaccard ** rows) ** bands
 
 
+@cache
+def _optimal_bands_rows(threshold: float, num_perm: int, recall_weight: float) -> tuple[int, int]:
+    """datasketch's optimiser (numeric integration, about 1 s at 256 permutations), once per process."""
+    from datasketch.lsh import _optimal_param
+
+    return _optimal_param(threshold, num_perm, 1.0 - recall_weight, recall_weight)
+
+
 @dataclass(frozen=True)
 class MinHashConfig:
-    """One validated set of MinHash/LSH settings; bands x rows derive from the threshold."""
+    """One validated set of MinHash/LSH settings; bands x rows derive from the threshold.
+
+    ``threshold`` is both the Jaccard the LSH is tuned for and the estimated Jaccard a candidate
+    pair must reach when ``verify`` is on. ``partitions`` splits each band's buckets over that many
+    groups (each holds about documents / partitions postings); ``bucket_fanout`` caps the candidate
+    pairs of a bucket member (see ``transforms.dedup.bucket_pairs``).
+    """
     ngram: int = 5
-    num_perm: int = 128
+    num_perm: int = 256
     seed: int = 1
-    threshold: float = 0.8
+    threshold: float = 0.7
     bands: int | None = None
     rows: int | None = None
+    recall_weight: float = 0.9
+    verify: bool = True
+    partitions: int = 16
+    bucket_fanout: int = 32
     _resolved: tuple[int, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -56,16 +291,18 @@ class MinHashConfig:
             raise ValueError("ngram must be >= 1 and num_perm >= 2")
         if not 0.0 < self.threshold < 1.0:
             raise ValueError("threshold must be in (0, 1)")
+        if self.partitions < 1 or self.bucket_fanout < 1:
+            raise ValueError("partitions and bucket_fanout must be >= 1")
+        if not 0.0 < self.recall_weight < 1.0:
+            raise ValueError("recall_weight must be in (0, 1)")
         if (self.bands is None) != (self.rows is None):
             raise ValueError("give both bands and rows, or neither (then the threshold decides)")
         if self.bands is not None:
-            if self.bands * self.rows > self.num_perm:
-                raise ValueError(f"bands x rows = {self.bands * self.rows} exceeds num_perm = {self.num_perm}")
+            if self.bands < 1 or self.rows < 1 or self.bands * self.rows > self.num_perm:
+                raise ValueError(f"bands x rows = {self.bands} x {self.rows} must be >= 1 and <= num_perm = {self.num_perm}")
             resolved = (self.bands, self.rows)
         else:
-            from datasketch.lsh import _optimal_param
-
-            resolved = _optimal_param(self.threshold, self.num_perm, 0.5, 0.5)
+            resolved = _optimal_bands_rows(self.threshold, self.num_perm, self.recall_weight)
         object.__setattr__(self, "_resolved", resolved)
 
     @property
@@ -76,35 +313,34 @@ class MinHashConfig:
     def permutations(self) -> tuple[np.ndarray, np.ndarray]:
         from datasketch import MinHash
 
-        return MinHash(num_perm=self.num_perm, seed=self.seed, scheme=MINHASH_SCHEME).permutations
+        a, b = MinHash(num_perm=self.num_perm, seed=self.seed, scheme=MINHASH_SCHEME).permutations
+        return a.astype(np.uint32), b.astype(np.uint32)
+
+    def signature_settings(self) -> dict:
+        """What makes two signatures comparable (bands and rows can be recomputed from them)."""
+        return {"ngram": self.ngram, "num_perm": self.num_perm, "seed": self.seed,
+                "scheme": MINHASH_SCHEME, "hash": SHINGLE_HASH}
 
     def describe(self) -> dict:
         b, r = self.bands_rows
         return {
-            "ngram": self.ngram, "num_perm": self.num_perm, "seed": self.seed, "threshold": self.threshold,
-            "bands": b, "rows": r, "scheme": MINHASH_SCHEME, "hash": "sha1_hash32",
+            **self.signature_settings(), "threshold": self.threshold, "bands": b, "rows": r,
+            "band_hash": BAND_HASH, "recall_weight": self.recall_weight, "verify": self.verify,
+            "partitions": self.partitions, "bucket_fanout": self.bucket_fanout, "clustering": "greedy-star",
             "candidate_probability": {str(j): round(candidate_probability(j, b, r), 4) for j in (0.5, 0.7, 0.8, 0.9)},
         }
 
 
-def signature(shingle_set: set[bytes], config: MinHashConfig) -> np.ndarray:
-    from datasketch import MinHash
-
-    m = MinHash(num_perm=config.num_perm, seed=config.seed, permutations=config.permutations, scheme=MINHASH_SCHEME)
-    if shingle_set:
-        m.update_batch(sorted(shingle_set))
-    return m.hashvalues
-
-
-def band_keys(sig: np.ndarray, config: MinHashConfig) -> list[str]:
-    """One key per band: two documents sharing a key are near-duplicate candidates."""
+def band_hashes(sigs: np.ndarray, config: MinHashConfig) -> np.ndarray:
+    """(docs, bands) uint64: two documents with equal values in one column are candidates."""
     bands, rows = config.bands_rows
-    keys = []
-    for i in range(bands):
-        digest = hashlib.blake2b(sig[i * rows:(i + 1) * rows].astype("<u8").tobytes(), digest_size=12).hexdigest()
-        keys.append(f"{i:03d}:{digest}")
-    return keys
+    grid = sigs[:, :bands * rows].reshape(len(sigs), bands, rows).astype(np.uint64)
+    h = np.broadcast_to(np.arange(1, bands + 1, dtype=np.uint64) * _FMIX64[1], grid.shape[:2])
+    for r in range(rows):
+        h = _fmix64(h ^ grid[:, :, r])
+    return h
 
 
-def estimated_jaccard(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.count_nonzero(a == b)) / len(a)
+def estimated_jaccards(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row by row, the share of equal signature values of two (pairs, num_perm) arrays."""
+    return np.count_nonzero(a == b, axis=1) / a.shape[1]

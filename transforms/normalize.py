@@ -2,7 +2,9 @@
 
 Unicode NFC (so that the same word has one byte form), control characters removed (except
 newline and tab), Windows/Mac line ends unified, trailing spaces dropped and runs of blank lines
-collapsed. Deliberately conservative: it must never change what a sentence says.
+collapsed. Deliberately conservative: it must never change what a sentence says. Lone
+surrogates (``"\ud800"`` escapes in JSON) become U+FFFD, so every result encodes as UTF-8;
+terminal escape sequences (ANSI colours in fortune files) are removed with the control characters.
 """
 from __future__ import annotations
 
@@ -12,13 +14,21 @@ import unicodedata
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u2028\u2029\ufeff\ufffe]")
 _TRAILING_SPACE = re.compile(r"[ \t\u00a0\u3000]+\n")
 _BLANK_LINES = re.compile(r"\n{3,}")
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")  # terminal colour/cursor codes, not text
+
+
+def replace_lone_surrogates(text: str) -> str:
+    """U+FFFD for each lone surrogate (a ``"\ud800"`` JSON escape), which no UTF-8 encoder,
+    Beam's coders included, accepts."""
+    return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 def normalize_text(text: str) -> str:
     """Return the canonical form of ``text`` stored in shards."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = unicodedata.normalize("NFC", text)
-    text = _CONTROL.sub("", text)
+    text = replace_lone_surrogates(text).replace("\r\n", "\n").replace("\r", "\n")
+    text = _CONTROL.sub("", _ANSI_ESCAPE.sub("", text))
+    text = unicodedata.normalize("NFC", text)  # after removals, which can bring a mark to a new base
     text = _TRAILING_SPACE.sub("\n", text + "\n")
     text = _BLANK_LINES.sub("\n\n", text)
     return text.strip()

@@ -1,6 +1,15 @@
 """PII redaction: personal data is replaced by typed placeholders before anything is written.
 
-Only the redacted text leaves this stage; counts per type go to the manifest.
+Only the redacted text leaves this stage; counts per type go to the manifest. Order matters:
+secrets first (a JWT or a ``user:password@`` URL must not be half-eaten by the e-mail rule),
+then e-mails, IP addresses, phone numbers.
+
+Decisions: ``https://user@host.tld/`` is an e-mail-shaped identity and becomes
+``https://<EMAIL>/``; ``https://user:secret@host/`` becomes ``https://<KEY>@host/``; a handle
+after a slash (``https://medium.com/@name``) is public and kept. Phone numbers are found by
+Google's libphonenumber (``phonenumbers``), which validates numbering plans, so dates, ISBNs
+and version strings are not phones: international numbers (``+CC ...``) for every country and
+national numbers for ``PHONE_REGION`` (US/NANP).
 """
 from __future__ import annotations
 
@@ -8,7 +17,22 @@ import ipaddress
 import re
 from collections import Counter
 
-PII_VERSION = "basic-1"
+PII_VERSION = "pii-v2"
+PHONE_REGION = "US"
+
+# Common API keys and tokens (vendor-documented prefixes), replaced by <KEY>.
+KEYS = re.compile("|".join([
+    r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b",                       # AWS access key id
+    r"(?i:aws_secret_access_key)\s*[=:]\s*['\"]?[A-Za-z0-9/+]{40}\b",   # AWS secret with its name
+    r"\bgh[pousr]_[A-Za-z0-9]{36,255}\b",                              # GitHub tokens
+    r"\bgithub_pat_[A-Za-z0-9_]{22,255}\b",                            # GitHub fine-grained token
+    r"\bxox[abposr]-[A-Za-z0-9-]{10,}",                                 # Slack tokens
+    r"\bsk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,}",                          # OpenAI/Anthropic-style secret keys
+    r"\bAIza[0-9A-Za-z_-]{35}\b",                                      # Google API key
+    r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}",  # JWT
+    r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----",
+]))
+URL_CREDENTIALS = re.compile(r"(?<=://)[^\s/:@]+:[^\s/@]+(?=@)")
 
 EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}(?![\w-])")
 IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.]*\d)")
@@ -23,9 +47,27 @@ def _valid_ip(candidate: str) -> bool:
     return not (ip.version == 6 and candidate.count(":") < 3 and "::" not in candidate)
 
 
+def _redact_phones(text: str, counts: Counter) -> str:
+    import phonenumbers
+
+    if sum(c.isdigit() for c in text) < 7:
+        return text
+    parts, end = [], 0
+    for match in phonenumbers.PhoneNumberMatcher(text, PHONE_REGION, leniency=phonenumbers.Leniency.VALID):
+        parts.append(text[end:match.start])
+        parts.append("<PHONE>")
+        end = match.end
+        counts["phone"] += 1
+    return "".join(parts) + text[end:] if parts else text
+
+
 def redact(text: str) -> tuple[str, Counter]:
-    """Return the text with emails and IP addresses replaced, and how many of each were found."""
+    """Return the text with keys, emails, IP addresses and phone numbers replaced, and counts per type."""
     counts: Counter = Counter()
+
+    def sub_key(m: re.Match) -> str:
+        counts["key"] += 1
+        return "<KEY>"
 
     def sub_email(m: re.Match) -> str:
         counts["email"] += 1
@@ -37,7 +79,9 @@ def redact(text: str) -> tuple[str, Counter]:
         counts["ip_address"] += 1
         return "<IP_ADDRESS>"
 
+    text = KEYS.sub(sub_key, text)
+    text = URL_CREDENTIALS.sub(sub_key, text)
     text = EMAIL.sub(sub_email, text)
     text = IPV4.sub(sub_ip, text)
     text = IPV6.sub(sub_ip, text)
-    return text, counts
+    return _redact_phones(text, counts), counts

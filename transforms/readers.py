@@ -4,22 +4,38 @@ Formats by extension, after an optional compression suffix (``.gz``, ``.bz2``, `
 ``.zst``): ``.jsonl``/``.ndjson``/``.json`` (one JSON object per line), ``.parquet``; any other
 file is one plain-text document. A bad line never stops a file, and a file that breaks half-way
 (truncated archive) keeps what was read and quarantines the rest with the error.
+
+Text files may be in any encoding (``transforms.decode``) and HTML pages or feeds become their
+text (``transforms.html_text``). JSONL is UTF-8 by specification: a line with a few invalid bytes
+(at most 1 %) is repaired and says so in ``meta.decode``, a worse one is quarantined; a file that
+starts with a UTF-16/32 byte-order mark is read in that encoding. Size limits and the per-file
+error budget are in ``transforms.limits``.
 """
 from __future__ import annotations
 
 import bz2
+import codecs
 import gzip
 import hashlib
 import io
 import json
 import lzma
+import re
 from typing import Any, BinaryIO, Iterator
 
+from transforms.decode import decode_bytes, decode_mostly_utf8
+from transforms.html_text import markup_kind, markup_to_text
+from transforms.limits import ReadLimits, apply_error_budget, limit_document
+from transforms.normalize import replace_lone_surrogates
 from transforms.removed import STAGE_QUARANTINE, removed_row
 from transforms.sources import InputFile, Source
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 COMPRESSION_SUFFIXES = (".gz", ".bz2", ".xz", ".zst")
+_WIDE_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+              (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+_DRAIN_CHUNK = 1 << 20
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 Item = tuple[str, dict[str, Any]]  # ("doc", document) or ("removed", removed row)
 
@@ -50,17 +66,55 @@ def open_decompressed(raw: BinaryIO, compression: str | None) -> BinaryIO:
     if compression == ".xz":
         return lzma.LZMAFile(raw)
     if compression == ".zst":
+        return io.BufferedReader(_ZstdReader(raw), buffer_size=1 << 20)
+    return raw
+
+
+class _ZstdReader(io.RawIOBase):
+    """Every frame of a zstd stream; unlike ``stream_reader``, a stream that ends inside a frame
+    (truncated file) raises ``EOFError`` like gzip, bz2 and xz do, instead of ending quietly."""
+
+    def __init__(self, raw: BinaryIO):
         import zstandard
 
-        reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
-        return io.BufferedReader(reader, buffer_size=1 << 20)  # adds line iteration
-    return raw
+        self._new = zstandard.ZstdDecompressor().decompressobj
+        self._raw, self._dobj, self._started, self._pending = raw, self._new(), False, b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending:
+            chunk = self._dobj.unused_data or self._raw.read(1 << 20)
+            if self._dobj.eof:
+                self._dobj, self._started = self._new(), False
+            if not chunk:
+                if self._started:
+                    raise EOFError("zstd stream ended before the end of its frame (truncated file)")
+                return 0
+            self._started = True
+            self._pending = self._dobj.decompress(chunk)
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
 
 
 def _open_raw(path: str) -> BinaryIO:
     from apache_beam.io.filesystems import CompressionTypes, FileSystems
 
     return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+
+
+def _scrub(value: Any) -> Any:
+    """The parsed JSON value with lone surrogates replaced, in keys and values at any depth."""
+    if isinstance(value, str):
+        return replace_lone_surrogates(value)
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    if isinstance(value, dict):
+        return {_scrub(k): _scrub(v) for k, v in value.items()}
+    return value
 
 
 def record_to_doc(record: Any, src: Source, relpath: str, position: int) -> Item:
@@ -89,41 +143,98 @@ def _quarantine(src: Source, relpath: str, position: Any, reason: str, **details
                                   uid=make_uid(src.name, relpath, position))
 
 
-def iter_jsonl(stream: BinaryIO, src: Source, relpath: str) -> Iterator[Item]:
+def _read_line(stream: Any, max_len: int) -> tuple[Any, int]:
+    """The next line, or ``None`` in its place when it is longer than ``max_len`` (bytes, or
+    characters for a text stream), with its length; an oversized line is skipped in chunks,
+    never held whole. At end of stream returns an empty line."""
+    line = stream.readline(max_len + 1)
+    if len(line) <= max_len:
+        return line, len(line)
+    size, newline = len(line), b"\n" if isinstance(line, bytes) else "\n"
+    while line and not line.endswith(newline):
+        line = stream.readline(_DRAIN_CHUNK)
+        size += len(line)
+    return None, size
+
+
+def _lines(stream: BinaryIO, max_line_bytes: int) -> Iterator[tuple[bytes | None, int]]:
+    """UTF-8 lines of a JSONL stream (read as UTF-16/32 when it starts with such a BOM)."""
+    if not hasattr(stream, "peek"):
+        stream = io.BufferedReader(stream)
+    head = stream.peek(4)[:4]
+    wide = next((enc for bom, enc in _WIDE_BOMS if head.startswith(bom)), None)
+    reader: Any = io.TextIOWrapper(stream, encoding=wide, newline="") if wide else stream
+    while True:
+        line, size = _read_line(reader, max_line_bytes)
+        if line is not None and not line:
+            return
+        if wide and line is not None:
+            line = line.encode("utf-8", "surrogatepass")
+        yield line, size
+
+
+def _decode_line(line: bytes) -> tuple[str | None, int, str]:
+    """The line's text (``None`` when too broken to repair), how many invalid bytes were
+    repaired, and the decoding error."""
+    try:
+        return line.decode("utf-8"), 0, ""
+    except UnicodeDecodeError as e:
+        text, repaired = decode_mostly_utf8(line) or (None, 0)
+        return text, repaired, str(e)
+
+
+def iter_jsonl(stream: BinaryIO, src: Source, relpath: str, limits: ReadLimits = ReadLimits()) -> Iterator[Item]:
     lineno = 0
     try:
-        for lineno, line in enumerate(stream, start=1):
+        for lineno, (line, size) in enumerate(_lines(stream, limits.max_line_bytes), start=1):
+            if line is None:
+                yield _quarantine(src, relpath, lineno, "line_too_long", bytes=size,
+                                  max_line_bytes=limits.max_line_bytes)
+                continue
+            if lineno == 1 and line.startswith(codecs.BOM_UTF8):
+                line = line[len(codecs.BOM_UTF8):]
             if not line.strip():
                 continue
-            try:
-                text = line.decode("utf-8")
-            except UnicodeDecodeError as e:
-                yield _quarantine(src, relpath, lineno, "invalid_utf8", error=str(e))
+            text, repaired, error = _decode_line(line)
+            if text is None:
+                yield _quarantine(src, relpath, lineno, "invalid_utf8", error=error, bytes=len(line))
                 continue
             try:
                 record = json.loads(text)
             except ValueError as e:
                 yield _quarantine(src, relpath, lineno, "malformed_json", error=str(e)[:200])
                 continue
-            yield record_to_doc(record, src, relpath, lineno)
+            if _SURROGATE_ESCAPE.search(text):  # only escapes can smuggle in lone surrogates
+                record = _scrub(record)
+            tag, item = record_to_doc(record, src, relpath, lineno)
+            if repaired and tag == "doc":
+                item["meta"] = dict(item["meta"], decode={"encoding": "utf-8+cp1252", "invalid_bytes": repaired})
+            yield tag, item
     except Exception as e:  # EOFError, zlib.error, LZMAError, ZstdError...: decoders share no base class
         yield _quarantine(src, relpath, f"after-line-{lineno}", "corrupt_file",
                           error=f"{type(e).__name__}: {e}", records_read=lineno)
 
 
 def iter_text(stream: BinaryIO, src: Source, relpath: str) -> Iterator[Item]:
+    """One document per file, in whatever encoding; read whole, since a markup page's text can be
+    far shorter than its bytes (``--max-doc-chars`` applies to the text)."""
     try:
         data = stream.read()
     except Exception as e:  # truncated or corrupt archive: nothing usable
         yield _quarantine(src, relpath, 0, "corrupt_file", error=f"{type(e).__name__}: {e}")
         return
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        yield _quarantine(src, relpath, 0, "invalid_utf8", error=str(e))
+    decoded = decode_bytes(data)
+    if decoded is None:
+        yield _quarantine(src, relpath, 0, "undetected_encoding", bytes=len(data))
         return
-    record = {src.text_field: text, src.id_field: f"{src.name}:{relpath}"}
-    yield record_to_doc(record, src, relpath, 0)
+    text, meta = decoded.text, {"encoding": decoded.encoding, "method": decoded.method}
+    kind = markup_kind(text, relpath)
+    if kind:
+        text, meta = markup_to_text(text, kind), dict(meta, markup=kind)
+    tag, doc = record_to_doc({src.text_field: text, src.id_field: f"{src.name}:{relpath}"}, src, relpath, 0)
+    if meta["method"] != "utf-8" or kind:
+        doc["meta"] = dict(doc["meta"], decode=meta)
+    yield tag, doc
 
 
 def iter_parquet(stream: BinaryIO, src: Source, relpath: str) -> Iterator[Item]:
@@ -141,8 +252,15 @@ def iter_parquet(stream: BinaryIO, src: Source, relpath: str) -> Iterator[Item]:
                           error=f"{type(e).__name__}: {e}", records_read=row)
 
 
-def read_input_file(f: InputFile) -> Iterator[Item]:
-    """Every record of one file, as documents or quarantine rows; never raises on bad data."""
+def read_input_file(f: InputFile, limits: ReadLimits = ReadLimits()) -> Iterator[Item]:
+    """Every record of one file, as documents or quarantine rows, within ``limits``; never
+    raises on bad data."""
+    items = apply_error_budget(_read_records(f, limits), limits, f.relpath)
+    for tag, item in items:
+        yield from limit_document(item, limits) if tag == "doc" else [(tag, item)]
+
+
+def _read_records(f: InputFile, limits: ReadLimits) -> Iterator[Item]:
     fmt, compression = split_suffixes(f.path)
     try:
         raw = _open_raw(f.path)
@@ -155,5 +273,7 @@ def read_input_file(f: InputFile) -> Iterator[Item]:
         except Exception as e:
             yield _quarantine(f.source, f.relpath, 0, "corrupt_file", error=f"{type(e).__name__}: {e}")
             return
-        reader = {"jsonl": iter_jsonl, "parquet": iter_parquet, "text": iter_text}[fmt]
-        yield from reader(stream, f.source, f.relpath)
+        if fmt == "jsonl":
+            yield from iter_jsonl(stream, f.source, f.relpath, limits)
+        else:
+            yield from (iter_parquet if fmt == "parquet" else iter_text)(stream, f.source, f.relpath)

@@ -59,7 +59,17 @@ def arrow_file_bytes(rows: list[dict[str, Any]], schema: pa.Schema) -> bytes:
 
 
 def write_bytes(path: str, data: bytes) -> None:
-    """Write through a temp name so a retried worker never leaves a torn file under the real name."""
+    """Write a whole file so that no reader ever sees it torn.
+
+    Locally through a temp name and ``os.replace``; on object stores (``gs://``, ``s3://``) an
+    object only appears once its upload completes, so Beam's filesystem writes it directly.
+    """
+    if "://" in path:
+        from apache_beam.io.filesystems import FileSystems
+
+        with FileSystems.create(path) as f:
+            f.write(data)
+        return
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = f"{path}.tmp-{os.getpid()}"
     with open(tmp, "wb") as f:

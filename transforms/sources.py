@@ -126,5 +126,6 @@ def match_inputs(sources: list[Source]) -> list[InputFile]:
             base = _pattern_base(pattern)
             for m in sorted(metas, key=lambda m: m.path):
                 rel = m.path[len(base):].lstrip("/") if base and m.path.startswith(base) else PurePosixPath(m.path).name
+                rel = rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")  # undecodable file names
                 files.append(InputFile(src, m.path, rel, int(m.size_in_bytes), float(m.last_updated_in_seconds or 0.0)))
     return files

@@ -1,0 +1,177 @@
+"""End-to-end throughput and scaling of ``pipelines.curate`` on DirectRunner.
+
+Builds a corpus of N documents from the real texts in ``../shared/data`` (with planted exact and
+near duplicates at known rates), runs the full pipeline as a subprocess for each N, and prints
+docs/s, MB/s, CPU seconds, peak RSS and the cost ratio of each doubling. It then times every
+stage's plain functions alone on the same documents, in this process, so the pipeline's overhead
+shows as a ratio against its fastest single stage.
+
+    python -m benchmarks.pipeline_bench --sizes 10000,20000
+    python -m benchmarks.pipeline_bench --sizes 10000,100000,1000000 --workers 2
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared" / "data"
+CORPORA = ["debian-gettext/gettext.jsonl", "debian-manpages-l10n/manpages_l10n.jsonl", "debian-fortunes/fortunes.jsonl",
+           "neardup-spdx-licenses/spdx_licenses.jsonl", "neardup-debian-copyright/copyright.jsonl"]
+
+
+def load_texts(max_chars: int = 20_000) -> list[str]:
+    texts = []
+    for rel in CORPORA:
+        path = SHARED / rel
+        if not path.exists():
+            sys.exit(f"shared data missing: {path}")
+        with open(path, encoding="utf-8") as f:
+            texts += [json.loads(line)["text"][:max_chars] for line in f]
+    return texts
+
+
+def mutate(text: str, rng: random.Random) -> str:
+    """A near duplicate: about 3% of words replaced."""
+    words = text.split()
+    for _ in range(max(1, len(words) // 33)):
+        words[rng.randrange(len(words))] = rng.choice(["lorem", "ipsum", "dolor", "amet"])
+    return " ".join(words)
+
+
+def build_corpus(texts: list[str], n: int, out_dir: Path, *, exact_rate: float = 0.05, near_rate: float = 0.05,
+                 files: int = 8, seed: int = 0) -> dict:
+    """Write n documents over ``files`` JSONL files; unique ones combine two real texts."""
+    rng = random.Random(seed)
+    docs: list[str] = []
+    planted = {"exact": 0, "near": 0}
+    while len(docs) < n:
+        r = rng.random()
+        if docs and r < exact_rate:
+            docs.append(docs[rng.randrange(len(docs))])
+            planted["exact"] += 1
+        elif docs and r < exact_rate + near_rate:
+            docs.append(mutate(docs[rng.randrange(len(docs))], rng))
+            planted["near"] += 1
+        else:
+            a, b = rng.choice(texts), rng.choice(texts)
+            docs.append(a if len(docs) < len(texts) and rng.random() < 0.5 else f"{a}\n\n{b}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    handles = [open(out_dir / f"part-{i:03d}.jsonl", "w", encoding="utf-8") for i in range(files)]
+    total_bytes = 0
+    for i, text in enumerate(docs):
+        line = json.dumps({"id": f"bench-{i:08d}", "text": text}, ensure_ascii=False) + "\n"
+        total_bytes += len(line.encode("utf-8"))
+        handles[i % files].write(line)
+    for h in handles:
+        h.close()
+    return {"docs": n, "bytes": total_bytes, "planted": planted}
+
+
+def run_pipeline(corpus: Path, lake: Path, workers: int) -> dict:
+    cmd = [sys.executable, "-m", "pipelines.curate", "--input", str(corpus / "*.jsonl"), "--lake", str(lake),
+           "--dataset", "bench"]
+    if workers > 1:
+        cmd += ["--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        sys.exit(f"pipeline failed:\n{proc.stderr[-3000:]}")
+    manifest = json.loads(subprocess.run([sys.executable, "-m", "catalog", "show", "bench", "--lake", str(lake), "--json"],
+                                         cwd=REPO, capture_output=True, text=True, check=True).stdout)
+    return {"wall": wall, "cpu": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+            "peak_rss_mb": after.ru_maxrss / 1024, "counts": manifest["counts"]}
+
+
+def time_stages(texts: list[str]) -> dict[str, float]:
+    """Seconds each stage's plain functions take alone over ``texts`` (one core, this process)."""
+    from transforms.dedup import exact_key
+    from transforms.filter_config import load_filter_config
+    from transforms.filters import filter_document
+    from transforms.langid import LanguageIdentifier
+    from transforms.minhash import MinHashConfig, band_hashes, signatures
+    from transforms.normalize import normalize_text
+    from transforms.pii import redact
+
+    lid = LanguageIdentifier()
+    cfg = MinHashConfig()
+    langs = [p.lang for i in range(0, len(texts), 512) for p in lid.predict(texts[i:i + 512])]
+    filters = load_filter_config()
+    docs = [{"id": str(i), "uid": str(i), "text": t, "source": "bench", "lang": lang, "lang_score": 0.9, "meta": {}}
+            for i, (t, lang) in enumerate(zip(texts, langs))]
+    stages = {
+        "normalize": lambda: [normalize_text(t) for t in texts],
+        "langid": lambda: [lid.predict(texts[i:i + 512]) for i in range(0, len(texts), 512)],
+        "filter": lambda: [filter_document(d, filters.params_for(d["lang"], d["source"])) for d in docs],
+        "pii": lambda: [redact(t) for t in texts],
+        "dedup-exact": lambda: [exact_key(t) for t in texts],
+        "dedup-near": lambda: band_hashes(signatures(texts, cfg), cfg),
+    }
+    out = {}
+    for name, fn in stages.items():
+        start = time.process_time()
+        fn()
+        out[name] = time.process_time() - start
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10000,20000", help="comma-separated corpus sizes (default 10000,20000)")
+    parser.add_argument("--workers", type=int, default=1, help="DirectRunner worker processes (default 1: in-process)")
+    parser.add_argument("--stage-docs", type=int, default=5000, help="documents for the per-stage timing (default 5000)")
+    parser.add_argument("--keep", action="store_true", help="keep the generated corpora and lakes")
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    texts = load_texts()
+    work = Path(tempfile.mkdtemp(prefix="pipeline-bench-"))
+    rows = []
+    try:
+        for n in sizes:
+            corpus = work / f"corpus-{n}"
+            info = build_corpus(texts, n, corpus)
+            res = run_pipeline(corpus, work / f"lake-{n}", args.workers)
+            rows.append((n, info, res))
+            print(f"N={n:>9,}  {info['bytes'] / 1e6:8.1f} MB  wall {res['wall']:7.1f} s  cpu {res['cpu']:7.1f} s  "
+                  f"{n / res['wall']:8.0f} docs/s  {info['bytes'] / 1e6 / res['wall']:6.2f} MB/s  "
+                  f"{info['bytes'] / 1e6 / res['cpu']:6.2f} MB/s per CPU-second  peak RSS {res['peak_rss_mb']:7.0f} MB",
+                  flush=True)
+            c = res["counts"]
+            print(f"           kept {c['kept']:,}  exact dups {c['duplicates']['exact']:,} (planted {info['planted']['exact']:,})"
+                  f"  near dups {c['duplicates']['near']:,} (planted {info['planted']['near']:,})"
+                  f"  filtered {sum(c['filtered'].values()):,}  quarantined {c['quarantined']:,}", flush=True)
+        for (n0, i0, r0), (n1, i1, r1) in zip(rows, rows[1:]):
+            print(f"scaling N {n0:,} -> {n1:,} (x{n1 / n0:.1f}): time x{r1['wall'] / r0['wall']:.2f}, "
+                  f"cpu x{r1['cpu'] / r0['cpu']:.2f}, peak RSS x{r1['peak_rss_mb'] / r0['peak_rss_mb']:.2f}")
+
+        sample = [json.loads(line)["text"] for line in open(next((work / f"corpus-{sizes[0]}").glob("*.jsonl")), encoding="utf-8")]
+        sample = (sample * (args.stage_docs // max(1, len(sample)) + 1))[: args.stage_docs]
+        mb = sum(len(t.encode("utf-8")) for t in sample) / 1e6
+        stage_secs = time_stages(sample)
+        full_mb_per_cpu_s = rows[0][1]["bytes"] / 1e6 / rows[0][2]["cpu"]
+        print(f"\nper-stage CPU on {len(sample):,} docs ({mb:.1f} MB), plain functions alone:")
+        for name, secs in sorted(stage_secs.items(), key=lambda kv: kv[1]):
+            print(f"  {name:<12} {secs:7.2f} s  {mb / secs:8.2f} MB/s")
+        fastest = min(stage_secs, key=stage_secs.get)
+        print(f"full pipeline: {full_mb_per_cpu_s:.2f} MB per CPU-second = {full_mb_per_cpu_s / (mb / stage_secs[fastest]):.3f}x "
+              f"the fastest single stage ({fastest}); {full_mb_per_cpu_s / (mb / sum(stage_secs.values())):.2f}x the sum of all stages alone")
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

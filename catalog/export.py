@@ -1,0 +1,116 @@
+"""Interop exports of a version: a Hugging Face ``datasets`` folder and MLCommons Croissant JSON-LD.
+
+Our shards are Arrow IPC *file* format. ``datasets.load_dataset("arrow", ...)`` (and so
+``load_dataset(FOLDER)``) reads that format, as do ``pyarrow.dataset`` and Polars' ``scan_ipc``;
+``Dataset.from_file`` and ``load_from_disk`` read only the IPC *stream* format and are not claimed.
+The export therefore links the shards as they are (hard links, a copy across file systems) next to
+a dataset card whose YAML lists one config per language, plus ``croissant.json`` and the manifest.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+ARROW_FILE = "application/vnd.apache.arrow.file"
+CROISSANT_CONTEXT = {
+    "@language": "en", "@vocab": "https://schema.org/", "sc": "https://schema.org/",
+    "cr": "http://mlcommons.org/croissant/", "rai": "http://mlcommons.org/croissant/RAI/",
+    "dct": "http://purl.org/dc/terms/", "citeAs": "cr:citeAs", "column": "cr:column",
+    "conformsTo": "dct:conformsTo", "data": {"@id": "cr:data", "@type": "@json"},
+    "dataType": {"@id": "cr:dataType", "@type": "@vocab"}, "examples": {"@id": "cr:examples", "@type": "@json"},
+    "extract": "cr:extract", "field": "cr:field", "fileProperty": "cr:fileProperty", "fileObject": "cr:fileObject",
+    "fileSet": "cr:fileSet", "format": "cr:format", "includes": "cr:includes", "isLiveDataset": "cr:isLiveDataset",
+    "jsonPath": "cr:jsonPath", "key": "cr:key", "md5": "cr:md5", "parentField": "cr:parentField", "path": "cr:path",
+    "recordSet": "cr:recordSet", "references": "cr:references", "regex": "cr:regex", "repeated": "cr:repeated",
+    "replace": "cr:replace", "samplingRate": "cr:samplingRate", "separator": "cr:separator", "source": "cr:source",
+    "subField": "cr:subField", "transform": "cr:transform", "equivalentProperty": "cr:equivalentProperty",
+}
+_FIELDS = [("id", "sc:Text", "the record's id, or SOURCE:PATH:LINE"),
+           ("text", "sc:Text", "normalised, PII-redacted text"),
+           ("lang", "sc:Text", "lid.176 language code, or und"),
+           ("lang_score", "sc:Float", "language-id probability of the best label"),
+           ("source", "sc:Text", "source name"),
+           ("meta", "sc:Text", "JSON: other record fields, filter scores, PII counts")]
+
+
+def _licenses(manifest: dict[str, Any]) -> list[str]:
+    return sorted({s.get("license", "unknown") for s in manifest["sources"].values() if s.get("kept", 1)})
+
+
+def _description(manifest: dict[str, Any]) -> str:
+    c = manifest["counts"]
+    return (f"{manifest['dataset']} v{manifest['version']}: {c['kept']:,} documents in {len(manifest['languages'])} "
+            f"languages, curated from {c['input']:,} inputs (filtered {sum(c['filtered'].values()):,}, "
+            f"duplicates {sum(c['duplicates'].values()):,}, quarantined {c['quarantined']:,}).")
+
+
+def croissant(manifest: dict[str, Any], base_url: str = "") -> dict[str, Any]:
+    """Croissant 1.0 metadata: every shard as a FileObject with its sha256, one RecordSet of documents."""
+    files = [{"@type": "cr:FileObject", "@id": s["path"], "name": s["path"], "contentUrl": base_url + s["path"],
+              "contentSize": f"{s['bytes']} B", "encodingFormat": ARROW_FILE, "sha256": s["sha256"]}
+             for s in manifest["shards"]]
+    fields = [{"@type": "cr:Field", "@id": f"documents/{name}", "name": name, "description": what, "dataType": kind,
+               "source": {"fileSet": {"@id": "shards"}, "extract": {"column": name}}}
+              for name, kind, what in _FIELDS]
+    return {
+        "@context": CROISSANT_CONTEXT,
+        "@type": "sc:Dataset",
+        "conformsTo": "http://mlcommons.org/croissant/1.0",
+        "name": manifest["dataset"],
+        "description": _description(manifest),
+        "version": f"{manifest['version']}.0.0",
+        "citeAs": f"{manifest['dataset']}@v{manifest['version']} (curation-lake catalog)",
+        "datePublished": manifest["created_at"],
+        "license": _licenses(manifest),
+        "url": base_url or f"{manifest['dataset']}/v{manifest['version']}/",
+        "inLanguage": sorted(manifest["languages"]),
+        "distribution": files + [{"@type": "cr:FileSet", "@id": "shards", "name": "shards",
+                                  "containedIn": [{"@id": f["@id"]} for f in files],
+                                  "encodingFormat": ARROW_FILE, "includes": "data/lang=*/*.arrow"}],
+        "recordSet": [{"@type": "cr:RecordSet", "@id": "documents", "name": "documents",
+                       "description": "one row per kept document", "field": fields}],
+    }
+
+
+def dataset_card(manifest: dict[str, Any]) -> str:
+    """A Hugging Face dataset card: YAML configs (``all`` plus one per language) and a short summary."""
+    langs = sorted(manifest["languages"])
+    configs = ["- config_name: all", "  default: true", "  data_files:", "  - split: train",
+               "    path: data/lang=*/*.arrow"]
+    for lang in langs:
+        configs += [f"- config_name: {lang}", "  data_files:", "  - split: train", f"    path: data/lang={lang}/*.arrow"]
+    licenses = _licenses(manifest)
+    front = ["---", "license: other", f"license_name: {json.dumps(', '.join(licenses))}",
+             f"language: {json.dumps(langs)}", "configs:", *configs, "---"]
+    body = [f"# {manifest['dataset']} v{manifest['version']}", "", _description(manifest), "",
+            "Licences by source: " + ", ".join(f"{k} ({v.get('license', 'unknown')})" for k, v in manifest["sources"].items()) + ".",
+            "", "Load with `datasets.load_dataset(THIS_FOLDER, 'all')` or a language config such as "
+            f"`'{langs[0] if langs else 'en'}'`. Files are Arrow IPC file format; `manifest.json` holds checksums "
+            "and lineage, `croissant.json` the Croissant metadata."]
+    return "\n".join(front + body) + "\n"
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def export_version(root: str | Path, manifest: dict[str, Any], out: str | Path) -> Path:
+    """Write the HF folder (shards, README.md card), croissant.json and manifest.json under ``out``."""
+    root, out = Path(root), Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise FileExistsError(f"export folder {out} is not empty")
+    for shard in manifest["shards"]:
+        _link_or_copy(root / shard["path"], out / shard["path"])
+    (out / "README.md").write_text(dataset_card(manifest), encoding="utf-8")
+    (out / "croissant.json").write_text(json.dumps(croissant(manifest), indent=2, ensure_ascii=False) + "\n",
+                                        encoding="utf-8")
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
+                                       encoding="utf-8")
+    return out

@@ -1,0 +1,68 @@
+"""Token counts of every document of a version for one tokenizer: the index that makes positions cheap.
+
+With each document's length known, any position of the packed stream maps to the documents that
+cover it by a binary search, so a worker tokenizes only what it serves and a resumed run jumps
+straight to its next sample. The index is built once per (version, tokenizer), by one pass of
+tokenization, and kept as a ``token-lengths`` artifact of the version (or in the reader's local cache
+for remote lakes); it holds lengths only, never tokens, so it is no second copy of the data.
+"""
+from __future__ import annotations
+
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+import numpy as np
+from tokenizers import Tokenizer
+from tqdm import tqdm
+
+from model.shards import ShardReader, Version
+
+KIND = "token-lengths"
+BATCH = 1024
+
+
+def count_tokens(reader: ShardReader, tok: Tokenizer, progress: bool = True) -> np.ndarray:
+    """Tokens per document (without the end-of-document token), in manifest shard order."""
+    shards = reader.version.shards
+    lengths = []
+    bar = tqdm(total=sum(s["rows"] for s in shards), unit="doc", unit_scale=True, desc="token index",
+               disable=not progress, file=sys.stderr)
+    for i, entry in enumerate(shards):
+        texts = reader.table(i).column("text")
+        for start in range(0, entry["rows"], BATCH):
+            batch = texts.slice(start, BATCH).to_pylist()
+            lengths.extend(len(e.ids) for e in tok.encode_batch(batch, add_special_tokens=False))
+            bar.update(len(batch))
+    bar.close()
+    return np.asarray(lengths, dtype=np.int32)
+
+
+def load_or_build(lake: str, version: Version, reader: ShardReader, tok: Tokenizer, tokenizer_sha256: str,
+                  progress: bool = True) -> np.ndarray:
+    """The version's token index for this tokenizer, building and storing it on first use."""
+    total = sum(s["rows"] for s in version.shards)
+    if version.is_remote:
+        path = reader.cache_dir / "token-lengths" / f"{version.manifest_sha256[:16]}-{tokenizer_sha256[:16]}.npy"
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{uuid.uuid4().hex}.npy")
+            np.save(tmp, count_tokens(reader, tok, progress))
+            tmp.replace(path)
+        lengths = np.load(path)
+    else:
+        from catalog.artifacts import attach_artifact, find_artifact
+
+        record = find_artifact(lake, version.spec, KIND, tokenizer_sha256=tokenizer_sha256)
+        if record is None:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "lengths.npy"
+                np.save(path, count_tokens(reader, tok, progress))
+                record = attach_artifact(lake, version.spec, path, KIND,
+                                         {"tokenizer_sha256": tokenizer_sha256, "docs": total,
+                                          "manifest_sha256": version.manifest_sha256})
+        lengths = np.load(record["path"])
+    if len(lengths) != total:
+        raise ValueError(f"token index of {version.spec} has {len(lengths)} entries for {total} documents")
+    return lengths
