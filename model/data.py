@@ -32,6 +32,7 @@ from model.tokenizer import load_tokenizer, special_ids
 
 IGNORE = -100
 CACHE_TOKENS = 4_000_000
+READ_AHEAD = 16  # micro-batches a worker encodes per tokenizer call (at most a quarter of the LRU)
 _HOLDOUT_SALT = np.uint64(0x5EED_1DEA_F00D_CAFE)
 
 
@@ -88,7 +89,7 @@ class PackedStream(IterableDataset):
         self.position = 0
         self._tok = tok
         self._plan(lengths)
-        self._epochs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._epochs: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._encoded: OrderedDict[int, np.ndarray] = OrderedDict()
         self._cached_tokens = 0
         self._epoch_starts = [0]
@@ -133,17 +134,18 @@ class PackedStream(IterableDataset):
         order = np.concatenate(parts)
         return order[_rng(self.config.seed, 2, epoch).permutation(len(order))]
 
-    def _epoch(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
-        """(documents, their cumulative end offsets in tokens) of an epoch, computed once per process."""
+    def _epoch(self, epoch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(documents, their start and end offsets in tokens) of an epoch, computed once per process."""
         if epoch not in self._epochs:
             if len(self._epochs) > 2:
                 self._epochs.pop(min(self._epochs))
             docs = self.epoch_docs(epoch)
-            self._epochs[epoch] = (docs, np.cumsum(self.doc_tokens[docs]))
+            ends = np.cumsum(self.doc_tokens[docs])
+            self._epochs[epoch] = (docs, ends - self.doc_tokens[docs], ends)
         return self._epochs[epoch]
 
     def samples_in_epoch(self, epoch: int) -> int:
-        ends = self._epoch(epoch)[1]
+        ends = self._epoch(epoch)[2]
         return -(-int(ends[-1]) // (self.config.seq_len + 1))
 
     def locate(self, position: int) -> tuple[int, int]:
@@ -162,62 +164,87 @@ class PackedStream(IterableDataset):
                 out[k] = value
         return out
 
-    def _encode(self, docs: np.ndarray) -> np.ndarray:
-        """Token ids of documents, each followed by the end-of-document token.
+    def _fill(self, docs: np.ndarray) -> None:
+        """Encode the documents the LRU lacks, each followed by the end-of-document token.
 
-        A document longer than a micro-batch spans several; the small LRU keeps it from being
-        encoded again for each of them.
+        They go to the tokenizer in one ``encode_batch_fast`` call, which spreads them over its
+        threads and skips the character offsets the stream never reads. The LRU keeps a document
+        that spans several micro-batches, or was read ahead, from being encoded again.
         """
         cache = self._encoded
-        missing = np.array([d for d in docs if int(d) not in cache], dtype=np.int64)
+        missing = np.array([d for d in dict.fromkeys(docs.tolist()) if d not in cache], dtype=np.int64)
         if len(missing):
-            encoded = self._tok.encode_batch(self._texts(missing), add_special_tokens=False)
-            for doc, enc in zip(missing, encoded):
+            encoded = self._tok.encode_batch_fast(self._texts(missing), add_special_tokens=False)
+            for doc, enc in zip(missing.tolist(), encoded):
                 ids = np.asarray(enc.ids + [self.eod_id], dtype=np.int32)
                 if len(ids) != self.doc_tokens[doc]:
                     raise ValueError(f"document {doc} encodes to {len(ids) - 1} tokens but the token index says "
                                      f"{self.doc_tokens[doc] - 1}: the index was built with another tokenizer")
-                cache[int(doc)] = ids
+                cache[doc] = ids
                 self._cached_tokens += len(ids)
-        pieces = [cache[int(d)] for d in docs]
-        for d in docs:
-            cache.move_to_end(int(d))
+        for d in docs.tolist():
+            cache.move_to_end(d)
         while self._cached_tokens > CACHE_TOKENS and len(cache) > len(docs):
             self._cached_tokens -= len(cache.popitem(last=False)[1])
-        return np.concatenate(pieces).astype(np.int64) if pieces else np.zeros(0, np.int64)
+
+    def _encode(self, docs: np.ndarray) -> np.ndarray:
+        """Token ids of documents, each followed by the end-of-document token, concatenated."""
+        self._fill(docs)
+        if not len(docs):
+            return np.zeros(0, np.int64)
+        return np.concatenate([self._encoded[d] for d in docs.tolist()]).astype(np.int64)
+
+    def _covering(self, epoch: int, first: int, count: int) -> tuple[int, int]:
+        """The range ``[j0, j1)`` of an epoch's documents that samples ``first .. first+count-1`` touch."""
+        _, starts, ends = self._epoch(epoch)
+        size = self.config.seq_len + 1
+        j0 = int(np.searchsorted(ends, first * size, side="right"))
+        return j0, int(np.searchsorted(starts, (first + count) * size, side="left"))
 
     def _span(self, epoch: int, first: int, count: int) -> dict[str, Any]:
         """Samples ``first .. first+count-1`` of an epoch, tokenizing only the documents they touch."""
-        docs, ends = self._epoch(epoch)
+        docs, starts, ends = self._epoch(epoch)
         size = self.config.seq_len + 1
         a, z = first * size, (first + count) * size
-        starts = ends - self.doc_tokens[docs]
-        j0 = int(np.searchsorted(ends, a, side="right"))
-        j1 = int(np.searchsorted(starts, z, side="left"))
+        j0, j1 = self._covering(epoch, first, count)
         tokens = self._encode(docs[j0:j1])
-        langs = np.repeat(self.doc_lang[docs[j0:j1]], self.doc_tokens[docs[j0:j1]])
         offset = a - (int(starts[j0]) if j0 < len(docs) else a)
-        tokens, langs = tokens[offset:offset + z - a], langs[offset:offset + z - a]
-        short = z - a - len(tokens)
-        ids = np.concatenate([tokens, np.full(short, self.pad_id, np.int64)]).reshape(count, size)
-        valid = np.concatenate([np.ones(len(tokens), bool), np.zeros(short, bool)]).reshape(count, size)
-        labels = np.where(valid, ids, IGNORE)[:, 1:]
-        lang_tokens = np.bincount(langs, minlength=len(self.langs))
-        out = {"input_ids": ids[:, :-1], "labels": labels, "lang_tokens": lang_tokens}
+        tokens = tokens[offset:offset + z - a]
+        ids = np.full(count * size, self.pad_id, np.int64)
+        ids[:len(tokens)] = tokens
+        ids = ids.reshape(count, size)
+        labels = ids.copy()
+        labels.reshape(-1)[len(tokens):] = IGNORE
+        in_window = np.minimum(ends[j0:j1], z) - np.maximum(starts[j0:j1], a)
+        lang_tokens = np.bincount(self.doc_lang[docs[j0:j1]], weights=in_window, minlength=len(self.langs))
+        out = {"input_ids": ids[:, :-1], "labels": labels[:, 1:], "lang_tokens": lang_tokens.astype(np.int64)}
         if self.config.return_ids:
             owner = (starts[j0:j1] - a) // size
             names = self._texts(docs[j0:j1], "id")
             out["doc_ids"] = [[n for n, o in zip(names, owner) if o == s] for s in range(count)]
         return out
 
-    def batch_at(self, position: int) -> dict[str, Any]:
-        """The micro-batch starting at a global sample position (it may straddle two epochs)."""
-        parts, left, pos = [], self.config.micro_batch, position
+    def _parts(self, position: int) -> Iterator[tuple[int, int, int]]:
+        """(epoch, first sample, count) pieces of the micro-batch at a position (it may straddle two epochs)."""
+        left, pos = self.config.micro_batch, position
         while left:
             epoch, index = self.locate(pos)
             take = min(left, self.samples_in_epoch(epoch) - index)
-            parts.append(self._span(epoch, index, take))
+            yield epoch, index, take
             left, pos = left - take, pos + take
+
+    def _read_ahead(self, positions: list[int]) -> None:
+        """Encode the documents of several upcoming micro-batches in one call.
+
+        A micro-batch alone holds a few dozen documents of very uneven length, too few to keep the
+        tokenizer's threads busy to the end of the call; a few hundred balance them.
+        """
+        docs = [self._epoch(e)[0][slice(*self._covering(e, i, n))] for p in positions for e, i, n in self._parts(p)]
+        self._fill(np.concatenate(docs))
+
+    def batch_at(self, position: int) -> dict[str, Any]:
+        """The micro-batch starting at a global sample position."""
+        parts = [self._span(*part) for part in self._parts(position)]
         batch: dict[str, Any] = {
             "input_ids": torch.from_numpy(np.concatenate([p["input_ids"] for p in parts])),
             "labels": torch.from_numpy(np.concatenate([p["labels"] for p in parts])),
@@ -233,12 +260,16 @@ class PackedStream(IterableDataset):
         info = get_worker_info()
         worker, workers = (info.id, info.num_workers) if info else (0, 1)
         b, ranks, start = self.config.micro_batch, self.world_size, self.position
+        ahead = max(1, min(READ_AHEAD, CACHE_TOKENS // 4 // (b * (self.config.seq_len + 1))))
         k = worker
         while True:
-            batch = self.batch_at(start + (k * ranks + self.rank) * b)
-            batch["next_position"] = start + (k + 1) * ranks * b
-            yield batch
-            k += workers
+            steps = [k + i * workers for i in range(ahead)]
+            self._read_ahead([start + (j * ranks + self.rank) * b for j in steps])
+            for j in steps:
+                batch = self.batch_at(start + (j * ranks + self.rank) * b)
+                batch["next_position"] = start + (j + 1) * ranks * b
+                yield batch
+            k += ahead * workers
 
     def mark_consumed(self, batch: dict[str, Any]) -> None:
         """Record that the world consumed the step ``batch`` belongs to (call on every rank)."""

@@ -37,3 +37,19 @@ def sample_version(tmp_path_factory):
     lake = tmp_path_factory.mktemp("lake")
     ref, manifest = run(["--lake", str(lake), "--dataset", "sample"])
     return lake, ref, manifest
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """A moto S3 server on a free loopback port (skips when moto[server] or boto3 is missing)."""
+    import socket
+
+    moto_server = pytest.importorskip("moto.server", reason="moto[server] is needed to emulate S3")
+    pytest.importorskip("boto3", reason="boto3 is needed to talk to S3")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()

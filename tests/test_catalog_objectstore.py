@@ -1,5 +1,4 @@
 """The object-store commit path against moto's S3 server (real HTTP, real If-None-Match handling)."""
-import socket
 import threading
 
 import pytest
@@ -9,17 +8,6 @@ from catalog.__main__ import main
 
 moto_server = pytest.importorskip("moto.server", reason="moto[server] is needed to emulate S3")
 boto3 = pytest.importorskip("boto3")
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
 
 
 @pytest.fixture

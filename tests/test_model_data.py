@@ -152,3 +152,14 @@ def test_reads_through_pyarrow_fs_with_a_local_cache(lake, tmp_path):
     assert remote.version.manifest_sha256 == local.version.manifest_sha256
     assert torch.equal(remote.batch_at(10)["input_ids"], local.batch_at(10)["input_ids"])
     assert list((tmp_path / "cache").rglob("*.arrow"))
+
+
+def test_reading_ahead_serves_what_batch_at_serves(lake):
+    s = stream(lake, rank=1, world=2, alpha=0.3)
+    served = list(itertools.islice(iter(s), 40))
+    for k, batch in enumerate(served):
+        position = (2 * k + 1) * 4
+        assert batch["position"] == position and batch["next_position"] == (k + 1) * 8
+        direct = stream(lake, rank=1, world=2, alpha=0.3).batch_at(position)
+        assert torch.equal(batch["input_ids"], direct["input_ids"]) and torch.equal(batch["labels"], direct["labels"])
+        assert torch.equal(batch["lang_tokens"], direct["lang_tokens"])

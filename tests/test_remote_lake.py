@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import socket
 from types import SimpleNamespace
 
 import pytest
@@ -15,19 +14,6 @@ from catalog import objectstore
 
 BUCKET = "remote-lake"
 LAKE = f"s3://{BUCKET}/lake"
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint():
-    moto_server = pytest.importorskip("moto.server", reason="moto[server] is needed to emulate S3")
-    pytest.importorskip("boto3", reason="boto3 is needed for Beam's S3 filesystem")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
 
 
 @pytest.fixture
