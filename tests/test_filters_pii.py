@@ -129,3 +129,20 @@ def test_pipeline_counts_drops_and_keeps_redacted_audit_sample(tmp_path):
     audit = pa.ipc.open_file(str(ref.path / "audit" / "filtered-sample.arrow")).read_all().to_pylist()
     assert sorted(r["filter"] for r in audit) == ["max_char_repetition", "min_words"]
     assert all("a.b@example.com" not in r["text"] for r in audit) and any("<EMAIL>" in r["text"] for r in audit)
+
+
+def test_phone_prefilter_finds_what_the_whole_text_matcher_finds():
+    """Only candidate spans go to libphonenumber; that must not change what it finds."""
+    import phonenumbers
+
+    from transforms.pii import PHONE_REGION, redact
+
+    texts = ["Call +1 650-253-0000 ext. 123 today", "Office: (650) 253-0000, fax +44 20 7946 0958.",
+             "ISBN 978-3-16-148410-0 printed 2023-11-26", "Zürich +41 44 668 18 00; Paris +33 1 42 68 53 00",
+             "version 10.2.3.4567 build 20231126", "電話 +81 3-1234-5678 まで"]
+    for text in texts:
+        whole = [m.raw_string for m in phonenumbers.PhoneNumberMatcher(text, PHONE_REGION,
+                                                                         leniency=phonenumbers.Leniency.VALID)]
+        redacted, counts = redact(text)
+        assert counts.get("phone", 0) == len(whole), text
+        assert not any(raw in redacted for raw in whole)
