@@ -1,11 +1,13 @@
 """What the quality filters remove: drops per filter and language, and the drop rate per file.
 
-    python -m benchmarks.filter_report FILE_OR_DIR... [--filter-config FILE] [--examples N]
+    python -m benchmarks.filter_report FILE_OR_DIR_OR_PATTERN... [--filter-config FILE] [--examples N]
 
-Each input goes through the pipeline's own reader, normaliser, language id and filters (no
-Beam, same functions), so the numbers are what a run would drop. Directories are read
-recursively, one source per file. ``--examples N`` prints the first N dropped documents per
-filter (PII-redacted, 160 characters) so a person tuning thresholds can see what went.
+Each argument is one source, as if given to the pipeline's ``--input``: files are matched by
+``transforms.sources.match_inputs`` (a directory means every file under it) and go through the
+pipeline's own reader, normaliser, language id and filters (no Beam, same functions), so the
+numbers are what a run would drop. Drop rates are listed per source and top-level folder.
+``--examples N`` prints the first N dropped documents per filter (PII-redacted, 160
+characters) so a person tuning thresholds can see what went.
 """
 from __future__ import annotations
 
@@ -20,31 +22,33 @@ from typing import Any, Iterator
 from transforms.filter_config import FilterConfig, load_filter_config
 from transforms.filters import filter_document
 from transforms.langid import LanguageIdentifier, apply_prediction
+from transforms.limits import ReadLimits
 from transforms.normalize import normalize_document
 from transforms.pii import redact
 from transforms.readers import read_input_file
-from transforms.sources import match_inputs, sources_from_inputs
+from transforms.sources import InputFile, match_inputs, sources_from_inputs
 
 _BATCH = 256
 
 
-def _files(paths: list[str]) -> Iterator[str]:
-    for path in paths:
-        if os.path.isdir(path):
-            for root, dirs, names in os.walk(path):
-                dirs.sort()
-                yield from (os.path.join(root, n) for n in sorted(names))
-        else:
-            yield path
+def input_files(paths: list[str]) -> list[InputFile]:
+    """What the pipeline reads for these ``--input`` arguments; a directory stands for ``DIR/**``."""
+    patterns = [os.path.join(glob.escape(p), "**") if os.path.isdir(p) else p for p in paths]
+    return match_inputs(sources_from_inputs(patterns))
 
 
-def _documents(path: str) -> Iterator[dict[str, Any]]:
-    for f in match_inputs(sources_from_inputs([glob.escape(path)])):
-        for kind, item in read_input_file(f):
+def group_of(f: InputFile) -> str:
+    """``source/top-folder`` (or the source alone for files at its root): one report row."""
+    head, sep, _ = f.relpath.partition("/")
+    return f"{f.source.name}/{head}" if sep else f.source.name
+
+
+def _documents(f: InputFile) -> Iterator[dict[str, Any]]:
+    for kind, item in read_input_file(f, ReadLimits()):
+        if kind == "doc":
+            kind, item = normalize_document(item)
             if kind == "doc":
-                kind, item = normalize_document(item)
-                if kind == "doc":
-                    yield item
+                yield item
 
 
 def _batches(items: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
@@ -58,9 +62,9 @@ def _batches(items: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[s
         yield batch
 
 
-def evaluate(path: str, config: FilterConfig, lid: LanguageIdentifier) -> Iterator[tuple[dict[str, Any], Any]]:
+def evaluate(f: InputFile, config: FilterConfig, lid: LanguageIdentifier) -> Iterator[tuple[dict[str, Any], Any]]:
     """(document, first failure or None) for every readable document of one file."""
-    for batch in _batches(_documents(path), _BATCH):
+    for batch in _batches(_documents(f), _BATCH):
         for doc, pred in zip(batch, lid.predict([d["text"] for d in batch])):
             doc = apply_prediction(doc, pred)
             doc, failure, _ = filter_document(doc, config.params_for(doc["lang"], doc["source"]))
@@ -77,37 +81,35 @@ def main(argv: list[str] | None = None) -> int:
     lid = LanguageIdentifier()
     by_filter_lang: dict[str, Counter] = defaultdict(Counter)
     examples: dict[str, list[str]] = defaultdict(list)
-    per_file = []
+    per_group: dict[str, Counter] = defaultdict(Counter)
     started = time.process_time()
-    total_docs = 0
-    for path in _files(args.paths):
-        docs = dropped = 0
-        for doc, failure in evaluate(path, config, lid):
-            docs += 1
+    for f in input_files(args.paths):
+        row = per_group[group_of(f)]
+        row["files"] += 1
+        for doc, failure in evaluate(f, config, lid):
+            row["docs"] += 1
             if failure is None:
                 continue
-            dropped += 1
+            row["dropped"] += 1
             by_filter_lang[failure.name][doc["lang"]] += 1
             if len(examples[failure.name]) < args.examples:
                 text = redact(doc["text"][:400])[0][:160].replace("\n", " ")
                 examples[failure.name].append(f"{doc['lang']} {failure.value}/{failure.threshold} {doc['id']}: {text}")
-        total_docs += docs
-        per_file.append((path, docs, dropped))
 
+    total = sum(per_group.values(), Counter())
     print(f"filter config: {config.version}\n")
-    print(f"{'file':<60} {'docs':>6} {'dropped':>7} {'rate':>7}")
-    for path, docs, dropped in per_file:
-        print(f"{path[-60:]:<60} {docs:>6} {dropped:>7} {dropped / docs if docs else 0:>7.2%}")
-    all_docs = sum(d for _, d, _ in per_file)
-    all_dropped = sum(x for _, _, x in per_file)
-    print(f"{'TOTAL':<60} {all_docs:>6} {all_dropped:>7} {all_dropped / all_docs if all_docs else 0:>7.2%}\n")
+    print(f"{'source/folder':<44} {'files':>5} {'docs':>6} {'dropped':>7} {'rate':>7}")
+    for name, row in [*sorted(per_group.items()), ("TOTAL", total)]:
+        rate = row["dropped"] / row["docs"] if row["docs"] else 0
+        print(f"{name[-44:]:<44} {row['files']:>5} {row['docs']:>6} {row['dropped']:>7} {rate:>7.2%}")
+    print()
     print(f"{'filter':<24} {'dropped':>7}  by language")
     for name in sorted(by_filter_lang, key=lambda n: (-sum(by_filter_lang[n].values()), n)):
         langs = ", ".join(f"{lang} {n}" for lang, n in sorted(by_filter_lang[name].items(), key=lambda x: (-x[1], x[0])))
         print(f"{name:<24} {sum(by_filter_lang[name].values()):>7}  {langs}")
         for line in examples[name]:
             print(f"    {line}")
-    print(f"\nCPU {time.process_time() - started:.1f} s for {total_docs} documents", file=sys.stderr)
+    print(f"\nCPU {time.process_time() - started:.1f} s for {total['docs']} documents", file=sys.stderr)
     return 0
 
 

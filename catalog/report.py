@@ -8,6 +8,28 @@ def _mb(n: int) -> str:
     return f"{n / 1e6:,.2f} MB" if n >= 10_000 else f"{n:,} B"
 
 
+def _top(counts: dict[str, int], k: int = 3) -> str:
+    """``a 5, b 3, c 1 +4 more``: the largest counts first, so a skewed drop stands out."""
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    more = f" +{len(ranked) - k} more" if len(ranked) > k else ""
+    return ", ".join(f"{key} {n:,}" for key, n in ranked[:k]) + more
+
+
+def _filter_lines(manifest: dict[str, Any]) -> list[str]:
+    """One line per quality filter with its top languages, then the filters that could not run."""
+    by_filter: dict[str, dict[str, int]] = {}
+    for lang, reasons in manifest.get("filter", {}).get("by_language", {}).items():
+        for reason, n in reasons.items():
+            by_filter.setdefault(reason, {})[lang] = n
+    lines = [f"    {reason:<26}{n:>6,}   {_top(by_filter.get(reason, {}))}"
+             for reason, n in sorted(manifest["counts"]["filtered"].items(), key=lambda kv: (-kv[1], kv[0]))]
+    skipped = manifest.get("filter", {}).get("skipped", {})
+    if skipped:
+        lines.append("    docs a filter could not check (no word list or score): " + ", ".join(
+            f"{name} {sum(langs.values()):,}" for name, langs in sorted(skipped.items())))
+    return lines
+
+
 def format_summary(manifest: dict[str, Any], location: str, lake: str | None = None) -> str:
     c = manifest["counts"]
     dupes = c["duplicates"]
@@ -16,8 +38,8 @@ def format_summary(manifest: dict[str, Any], location: str, lake: str | None = N
         "",
         f"  documents in        {c['input']:>8,}",
         f"  kept                {c['kept']:>8,}",
-        f"  filtered            {sum(c['filtered'].values()):>8,}" + "".join(
-            f"\n    {reason:<26}{n:>6,}" for reason, n in c["filtered"].items()),
+        f"  filtered            {sum(c['filtered'].values()):>8,}" + ("   (top languages per filter)" if c["filtered"] else ""),
+        *_filter_lines(manifest),
         f"  duplicates removed  {dupes['exact'] + dupes['near']:>8,}   (exact {dupes['exact']:,}, near {dupes['near']:,})",
         f"  quarantined         {c['quarantined']:>8,}" + "".join(
             f"\n    {reason:<26}{n:>6,}" for reason, n in c.get("quarantined_by_reason", {}).items()),

@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 from transforms.filter_config import FilterParams
 from transforms.filter_wordlists import flagged_words, stopwords
 
-SCORER_VERSION = "roots-scorers-v1"
+SCORER_VERSION = "roots-scorers-v2"
 
 _NO_SPACE_CHARS = r"\u0f00-\u0fff\u0e00-\u0e7f\u0e80-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _NO_SPACE_CHAR = re.compile(f"[{_NO_SPACE_CHARS}]")
@@ -108,10 +108,11 @@ def special_char_ratio(text: str) -> float:
 
 def long_token_ratio(text: str, min_chars: int) -> float:
     """Share of non-space characters in space-free tokens of at least ``min_chars`` characters
-    (minified code, base64, binary decoded as text); no-space scripts do not count as long tokens."""
-    tokens = _NO_SPACE_CHAR.sub(" ", text).split()
-    total = sum(len(t) for t in tokens)
-    return sum(len(t) for t in tokens if len(t) >= min_chars) / total if total else 0.0
+    (minified code, base64, binary decoded as text). No-space-script characters never form long
+    tokens but do count in the total, so a few URLs in a Chinese page weigh as little as in prose."""
+    total = sum(map(len, text.split()))
+    long_chars = sum(len(t) for t in _NO_SPACE_CHAR.sub(" ", text).split() if len(t) >= min_chars)
+    return long_chars / total if total else 0.0
 
 
 def word_list_ratio(doc_words: list[str], augmented: list[str], wordlist: frozenset[str]) -> float:
