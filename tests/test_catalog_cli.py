@@ -64,9 +64,9 @@ def test_why_answers_for_kept_filtered_duplicate_quarantined_and_unknown(sample_
         by_stage["quarantine"]["id"]: f"quarantined as {by_stage['quarantine']['reason']}",
     }
     for doc_id, expected in cases.items():
-        assert main(["why", "sample", doc_id, "--lake", str(root)]) == 0
+        assert main(["why", ref.spec, doc_id, "--lake", str(root)]) == 0
         assert expected in capsys.readouterr().out
-    assert main(["why", "sample", "no-such-doc", "--lake", str(root)]) == 1
+    assert main(["why", ref.spec, "no-such-doc", "--lake", str(root)]) == 1
     assert "no shard row and no removed row" in capsys.readouterr().out
 
 
