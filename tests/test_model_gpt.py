@@ -63,3 +63,11 @@ def test_flex_attention_matches_sdpa():
     x = torch.randint(0, 64, (2, 32))
     with torch.no_grad():
         assert torch.allclose(sdpa(x)[0], flex(x)[0], atol=1e-4)
+
+
+def test_compiling_in_place_keeps_checkpoint_names():
+    """``--compile`` must not rename parameters, or a compiled run could not resume an uncompiled one."""
+    model = GPT(preset("tiny", vocab_size=128, seq_len=16))
+    names = list(model.state_dict())
+    model.compile()
+    assert list(model.state_dict()) == names and not any(n.startswith("_orig_mod") for n in names)
