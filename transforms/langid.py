@@ -134,12 +134,13 @@ class LanguageIdentifier:
         config = self.config
         prepared = [prepare(t) for t in texts]
         labels, probs = self.model.predict(prepared, k=config.top_k)
-        probs = [np.minimum(p, 1.0).round(4).tolist() for p in probs]  # rows may be short: fastText drops p=0
+        flat = np.minimum(np.concatenate(probs), 1.0).round(4).tolist()  # one pass for the whole batch
         shares, dominant = script_shares(prepared)  # the very text the model saw
         langs = self._langs
-        out = []
-        for labs, ps, row, script in zip(labels, probs, shares, dominant):
-            ranked = [(langs.get(label) or self._lang(label), p) for label, p in zip(labs, ps)]
+        out, start = [], 0
+        for labs, row, script in zip(labels, shares, dominant):
+            ranked = [(langs.get(label) or self._lang(label), p) for label, p in zip(labs, flat[start:start + len(labs)])]
+            start += len(labs)  # rows may be short: fastText drops labels of probability 0
             lang, score = decide(ranked, row, script, config)
             out.append(LangPrediction(lang, score, ranked, script))
         return out
