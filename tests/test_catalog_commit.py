@@ -6,13 +6,13 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from catalog import gc, lake
+from tests.concurrency import at_once
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -74,18 +74,7 @@ def test_publisher_killed_between_shards_and_manifest_leaves_nothing_visible(tmp
 
 
 def test_threads_publishing_at_once_get_distinct_versions(tmp_path):
-    results, barrier = [], threading.Barrier(8)
-
-    def publish():
-        staging = _stage(tmp_path)
-        barrier.wait()
-        results.append(lake.commit_version(tmp_path, "ds", staging, {"counts": {}}).version)
-
-    threads = [threading.Thread(target=publish) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = at_once(lambda: lake.commit_version(tmp_path, "ds", _stage(tmp_path), {"counts": {}}).version, 8)
     assert sorted(results) == list(range(1, 9))
     for v in results:
         assert json.loads((tmp_path / "ds" / f"v{v}" / "manifest.json").read_text())["version"] == v

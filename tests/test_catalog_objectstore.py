@@ -1,10 +1,10 @@
 """The object-store commit path against moto's S3 server (real HTTP, real If-None-Match handling)."""
-import threading
 
 import pytest
 
 from catalog import objectstore
 from catalog.__main__ import main
+from tests.concurrency import at_once
 
 moto_server = pytest.importorskip("moto.server", reason="moto[server] is needed to emulate S3")
 boto3 = pytest.importorskip("boto3")
@@ -27,17 +27,7 @@ def test_create_only_write_refuses_an_existing_key(store):
 
 def test_concurrent_publishers_never_share_a_version(store, sample_version):
     _, ref, manifest = sample_version
-    got, barrier = [], threading.Barrier(6)
-
-    def publish():
-        barrier.wait()
-        got.append(objectstore.publish(store, "sample", ref.path, manifest))
-
-    threads = [threading.Thread(target=publish) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    got = at_once(lambda: objectstore.publish(store, "sample", ref.path, manifest), 6)
     assert sorted(got) == list(range(1, 7))
     assert objectstore.list_versions(store, "sample") == list(range(1, 7))
     assert objectstore.load_manifest(store, "sample", 4)["version"] == 4
