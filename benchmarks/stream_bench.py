@@ -2,11 +2,20 @@
 
 The naive baseline reads the same documents in the same order, row by row with pyarrow, and
 encodes one document at a time with the same tokenizer, packing into the same sequence length.
-The stream is ``PackedStream`` itself, iterated as a training DataLoader worker iterates it. Both
-are warmed up on the epoch's last documents (outside the timed ones), then timed over the same
-tokens in the order naive, stream, naive, so drift on a shared machine shows as a gap between the
-two baselines. The token index is built first, by the stream's own constructor, and timed apart:
-a training run builds it once per version and tokenizer and finds it ready afterwards.
+The stream is ``PackedStream`` itself, iterated as a training DataLoader worker iterates it, once
+with the tokenizer's threads (all cores, its default) and once with one thread, so its gain per
+core reads apart from its use of more cores. Every reader starts from a freshly loaded tokenizer
+(BPE word cache empty) and is warmed up on the epoch's last documents (outside the timed ones),
+then timed over the same tokens in the order naive, stream, stream on one thread, naive, so drift
+on a shared machine shows as a gap between the two baselines. Each line gives wall-clock tokens/s
+of the process and the cores it kept busy (CPU seconds over wall seconds): on a shared machine a
+multi-threaded reader gets fewer cores than it asks for. The token index is built first, by a
+stream of its own, and timed apart: a training run builds it once per version and tokenizer and
+finds it ready afterwards, as the timed streams do.
+
+The memory allocator matters to HF ``tokenizers``, which allocates per word and per token; the
+first line names the one in use. Preload another for both readers alike, e.g.
+``LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 python benchmarks/stream_bench.py``.
 
     python benchmarks/stream_bench.py                      # a sample lake from ../shared/data
     python benchmarks/stream_bench.py --lake L --dataset NAME@v3 --tokenizer tok.json
@@ -20,7 +29,10 @@ import os
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -49,31 +61,69 @@ def sample_lake(root: Path, vocab: int) -> tuple[str, str, str]:
     return str(root), "bench", str(root / "tok.json")
 
 
-def naive_tokens(stream: PackedStream, tok, docs: np.ndarray, want: int) -> tuple[int, float]:
-    """Tokens packed from ``docs``, read row by row with pyarrow and encoded one at a time, and the seconds taken."""
+@dataclass
+class Timing:
+    """Wall and CPU seconds, the CPU time summed over all the process's threads."""
+
+    wall: float = 0.0
+    cpu: float = 0.0
+
+    def __add__(self, other: "Timing") -> "Timing":
+        return Timing(self.wall + other.wall, self.cpu + other.cpu)
+
+
+@contextmanager
+def timed() -> Iterator[Timing]:
+    timing, wall, cpu = Timing(), time.perf_counter(), time.process_time()
+    yield timing
+    timing.wall, timing.cpu = time.perf_counter() - wall, time.process_time() - cpu
+
+
+def naive_tokens(stream: PackedStream, tok, docs: np.ndarray, want: int) -> tuple[int, Timing]:
+    """Tokens packed from ``docs``, read row by row with pyarrow and encoded one at a time, and their timing."""
     version, eod, size = stream.version, stream.eod_id, stream.config.seq_len + 1
-    start, produced, buffer, tables = time.perf_counter(), 0, [], {}
-    for doc in docs:
-        shard = int(np.searchsorted(stream.shard_start, doc, side="right")) - 1
-        if shard not in tables:
-            path = str(Path(version.base) / version.shards[shard]["path"])
-            tables[shard] = pa.ipc.open_file(pa.memory_map(path)).read_all()
-        text = tables[shard].column("text")[int(doc - stream.shard_start[shard])].as_py()
-        buffer.extend(tok.encode(text, add_special_tokens=False).ids)
-        buffer.append(eod)
-        while len(buffer) >= size:
-            produced += size
-            buffer = buffer[size:]
-        if produced >= want:
-            break
-    return produced, time.perf_counter() - start
+    produced, buffer, tables = 0, [], {}
+    with timed() as timing:
+        for doc in docs:
+            shard = int(np.searchsorted(stream.shard_start, doc, side="right")) - 1
+            if shard not in tables:
+                path = str(Path(version.base) / version.shards[shard]["path"])
+                tables[shard] = pa.ipc.open_file(pa.memory_map(path)).read_all()
+            text = tables[shard].column("text")[int(doc - stream.shard_start[shard])].as_py()
+            buffer.extend(tok.encode(text, add_special_tokens=False).ids)
+            buffer.append(eod)
+            while len(buffer) >= size:
+                produced += size
+                buffer = buffer[size:]
+            if produced >= want:
+                break
+    return produced, timing
 
 
-def stream_tokens(stream: PackedStream, batches: int) -> tuple[int, float]:
-    """Tokens in ``batches`` micro-batches of the stream from its start, and the seconds taken."""
-    start = time.perf_counter()
-    produced = sum(int(b["input_ids"].numel()) + len(b["input_ids"]) for b in itertools.islice(iter(stream), batches))
-    return produced, time.perf_counter() - start
+def stream_tokens(stream: PackedStream, batches: int, threads: bool = True) -> tuple[int, Timing]:
+    """Tokens in ``batches`` micro-batches of the stream from its start, and their timing.
+
+    ``threads=False`` confines the tokenizer to one thread (``TOKENIZERS_PARALLELISM``, read per call).
+    """
+    os.environ["TOKENIZERS_PARALLELISM"] = "true" if threads else "false"
+    try:
+        with timed() as timing:
+            produced = sum(int(b["input_ids"].numel()) + len(b["input_ids"])
+                           for b in itertools.islice(iter(stream), batches))
+    finally:
+        os.environ.pop("TOKENIZERS_PARALLELISM")
+    return produced, timing
+
+
+def allocator() -> str:
+    """The malloc this process runs on: a preloaded one if its library is mapped, else the C library's."""
+    maps = Path("/proc/self/maps").read_text() if Path("/proc/self/maps").is_file() else ""
+    return next((name for name in ("jemalloc", "mimalloc", "tcmalloc") if name in maps), "system malloc")
+
+
+def line(name: str, tokens: int, timing: Timing, note: str) -> str:
+    return (f"{name:<13}{tokens / timing.wall:>12,.0f} tokens/s per process, {timing.cpu / timing.wall:.2f} cores busy, "
+            f"{tokens / timing.cpu:>10,.0f} tokens per CPU-second  ({note})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,36 +143,40 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print("building a sample lake and tokenizer (not timed)…", file=sys.stderr)
             lake, spec, tok_path = sample_lake(Path(tmp), args.vocab_size)
-        tok, _ = load_tokenizer(tok_path)
+        config = StreamConfig(seq_len=args.seq_len, micro_batch=args.micro_batch, alpha=1.0,
+                              cache_dir=str(Path(tmp) / "cache"))
         t = time.perf_counter()
-        stream = PackedStream(lake, spec, tok_path, StreamConfig(seq_len=args.seq_len, micro_batch=args.micro_batch,
-                                                                 alpha=1.0, cache_dir=str(Path(tmp) / "cache")))
+        PackedStream(lake, spec, tok_path, config)
         index_s = time.perf_counter() - t
+        stream, single = (PackedStream(lake, spec, tok_path, config) for _ in range(2))
+        tok, _ = load_tokenizer(tok_path)
         docs = stream.epoch_docs(0)
         batch_tokens = args.micro_batch * (args.seq_len + 1)
         last = stream.samples_in_epoch(0) - args.micro_batch
         batches = max(1, min(args.tokens, last * (args.seq_len + 1)) // batch_tokens)
 
         stream.batch_at(last)
+        single.batch_at(last)
         naive_tokens(stream, tok, docs[::-1], batch_tokens)
         naive_first = naive_tokens(stream, tok, docs, batches * batch_tokens)
-        produced, stream_s = stream_tokens(stream, batches)
+        produced, stream_t = stream_tokens(stream, batches)
+        single_t = stream_tokens(single, batches, threads=False)[1]
         naive_last = naive_tokens(stream, tok, docs, produced)
 
     index_tokens = int(stream.doc_tokens.sum() - len(stream.doc_tokens))
-    stream_tps = produced / stream_s
-    naive_tps = [n / s for n, s in (naive_first, naive_last)]
+    stream_tps, single_tps = produced / stream_t.wall, produced / single_t.wall
+    naive_tps = [n / timing.wall for n, timing in (naive_first, naive_last)]
     naive_mean = sum(naive_tps) / 2
     print(f"version      {stream.version.spec}: {len(stream.doc_tokens):,} docs, {len(stream.langs)} languages, "
-          f"vocab {tok.get_vocab_size():,}, {len(os.sched_getaffinity(0))} cores")
+          f"vocab {tok.get_vocab_size():,}, {len(os.sched_getaffinity(0))} cores, {allocator()}")
     print(f"token index  {index_tokens:,} tokens in {index_s:.1f}s ({index_tokens / index_s:,.0f} tokens/s; built "
           f"once per version and tokenizer, then loaded)")
-    print(f"stream       {stream_tps:>12,.0f} tokens/s per process  ({produced:,} tokens, seq {args.seq_len}, "
-          f"micro-batch {args.micro_batch})")
-    print(f"naive        {naive_mean:>12,.0f} tokens/s per process  (before {naive_tps[0]:,.0f}, after "
-          f"{naive_tps[1]:,.0f}; pyarrow row by row, one encode per doc)")
-    print(f"ratio        {stream_tps / naive_mean:.2f}x   target: >= 1,000,000 tokens/s or >= 3x: "
-          f"{'met' if stream_tps >= 1e6 or stream_tps >= 3 * naive_mean else 'NOT met'}")
+    print(line("stream", produced, stream_t, f"{produced:,} tokens, seq {args.seq_len}, micro-batch {args.micro_batch}"))
+    print(line("stream 1 thr", produced, single_t, "the same, tokenizer on one thread"))
+    print(line("naive", naive_first[0] + naive_last[0], naive_first[1] + naive_last[1],
+               f"before {naive_tps[0]:,.0f}, after {naive_tps[1]:,.0f}; pyarrow row by row, one encode per doc"))
+    print(f"ratio        {stream_tps / naive_mean:.2f}x ({single_tps / naive_mean:.2f}x on one thread)   target: "
+          f">= 1,000,000 tokens/s or >= 3x: {'met' if stream_tps >= 1e6 or stream_tps >= 3 * naive_mean else 'NOT met'}")
     return 0
 
 
