@@ -176,7 +176,7 @@ def print_quality(name: str, docs: list[tuple[str, str]], close: list[tuple[str,
             "datasketch MinHashLSH": datasketch_lsh(docs, config)}
     for method, removed in runs.items():
         p, r = quality(removed, ids, close, jaccard)
-        print(f"{name:18} {method:22} {p:9.3f} {r:7.3f} {len(removed):7d} {len(docs):6d} {len(close):7d}")
+        print(f"{name:22} {method:22} {p:9.3f} {r:7.3f} {len(removed):7d} {len(docs):6d} {len(close):7d}")
 
 
 def timed(method: str, shared: Path) -> dict:
@@ -203,7 +203,7 @@ def main() -> None:
 
     config = MinHashConfig()
     print(f"settings: {json.dumps(config.describe())}")
-    print(f"{'corpus':18} {'method':22} {'precision':>9} {'recall':>7} {'removed':>7} {'docs':>6} {'J>=0.8':>7}")
+    print(f"{'corpus':22} {'method':22} {'precision':>9} {'recall':>7} {'removed':>7} {'docs':>6} {'J>=0.8':>7}")
     for name, rel in CORPORA.items():
         print_quality(name, load(args.shared / rel), *shared_truth((args.shared / rel).parent / "pairs_jaccard_w5.tsv"), config)
     for path in args.heldout:
