@@ -1,11 +1,16 @@
 """Near-dedup quality and speed, each figure against a plain datasketch MinHashLSH run in the same command.
 
-    python -m benchmarks.dedup_bench [--shared ../shared/data]
+    python -m benchmarks.dedup_bench [--shared ../shared/data] [--heldout CORPUS.jsonl ...] [--seed N]
 
 Quality: on the two shared near-duplicate corpora with exact word-5-gram Jaccard ground truth;
 recall = share of pairs with true J >= 0.8 that end in one cluster (one is the other's kept
 ``duplicate_of``, or both point to the same kept document); precision = share of removed documents whose kept ``duplicate_of`` has
 true J >= 0.7 with them.
+Held out (``--heldout``, any JSONL with ``id`` and ``text``): the corpus plus planted near-duplicates
+(a seeded third of its documents copied once or twice with random word deletions, substitutions and
+insertions at 1-30% of words), with ground truth computed here by exact Jaccard on the shingle sets
+of ``transforms.minhash.shingles`` (the normalisation of ``shared/data/tools/exact_jaccard.py``):
+every pair with J >= 0.8 found exactly by a prefix-filter join, every removed/kept pair scored directly.
 Speed: >= 20,000 documents = every record of the five shared JSONL corpora plus one mutated copy
 of each (every 40th word dropped), through our stage's core functions (batched signatures, band
 postings, bucket pairs, verification, star clustering) and through datasketch (MinHash per document,
@@ -15,12 +20,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import random
 import resource
 import subprocess
 import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -32,6 +40,8 @@ CORPORA = {"debian-copyright": "neardup-debian-copyright/copyright.jsonl",
 SPEED_FILES = ["debian-fortunes/fortunes.jsonl", "debian-gettext/gettext.jsonl",
                "debian-manpages-l10n/manpages_l10n.jsonl", *CORPORA.values()]
 BATCH = 2048
+RECALL_J, PRECISION_J = 0.8, 0.7
+EDIT_RATES = (0.01, 0.03, 0.05, 0.1, 0.2, 0.3)
 
 
 def load(path: Path) -> list[tuple[str, str]]:
@@ -79,11 +89,12 @@ def datasketch_lsh(docs: list[tuple[str, str]], config: MinHashConfig) -> dict[s
     return removed
 
 
-def quality(removed: dict[str, str], ids: list[str], truth: dict[frozenset, float]) -> tuple[float, float]:
+def quality(removed: dict[str, str], ids: list[str], close_pairs: list[tuple[str, str]],
+            jaccard: Callable[[str, str], float]) -> tuple[float, float]:
+    """(precision, recall) of a removal map against the true pairs with J >= 0.8 and a true Jaccard."""
     rep = {i: removed.get(i, i) for i in ids}
-    pairs = [p for p, j in truth.items() if j >= 0.8]
-    recall = sum(len({rep[i] for i in p}) == 1 for p in pairs) / len(pairs)
-    ok = sum(truth.get(frozenset((r, k)), 0.0) >= 0.7 for r, k in removed.items())
+    recall = sum(rep[a] == rep[b] for a, b in close_pairs) / max(len(close_pairs), 1)
+    ok = sum(jaccard(r, k) >= PRECISION_J for r, k in removed.items())
     return ok / max(len(removed), 1), recall
 
 
@@ -91,6 +102,81 @@ def truth_pairs(path: Path) -> dict[frozenset, float]:
     with open(path, encoding="utf-8") as f:
         next(f)
         return {frozenset(cols[:2]): float(cols[2]) for cols in (line.rstrip("\n").split("\t") for line in f)}
+
+
+def shared_truth(path: Path) -> tuple[list[tuple[str, str]], Callable[[str, str], float]]:
+    """Close pairs and Jaccard from a corpus' ``pairs_jaccard_w5.tsv`` (pairs below 0.2 are absent: 0)."""
+    truth = truth_pairs(path)
+    close = [tuple(p) for p, j in truth.items() if j >= RECALL_J]
+    return close, lambda a, b: truth.get(frozenset((a, b)), 0.0)
+
+
+def edited(words: list[str], rate: float, vocabulary: list[str], rng: random.Random) -> list[str]:
+    """Each word deleted, substituted, or followed by an inserted word with probability ``rate`` (a third each)."""
+    out = []
+    for word in words:
+        roll = rng.random()
+        if roll >= rate:
+            out.append(word)
+        elif roll < rate / 3:
+            continue
+        elif roll < 2 * rate / 3:
+            out.append(rng.choice(vocabulary))
+        else:
+            out += [word, rng.choice(vocabulary)]
+    return out
+
+
+def planted(docs: list[tuple[str, str]], seed: int) -> list[tuple[str, str]]:
+    """The corpus plus edited copies of a seeded third of its documents (one or two copies each)."""
+    rng = random.Random(seed)
+    vocabulary = sorted({w for _, text in docs for w in text.split()}) or ["x"]
+    copies = []
+    for doc_id, text in docs:
+        if rng.random() < 1 / 3:
+            words = text.split()
+            for k in range(rng.choice((1, 1, 2))):
+                rate = rng.choice(EDIT_RATES)
+                copies.append((f"{doc_id}~edit{k}-{rate}", " ".join(edited(words, rate, vocabulary, rng))))
+    return docs + copies
+
+
+def close_pairs_exact(sets: dict[str, set[bytes]], threshold: float) -> list[tuple[str, str]]:
+    """Every pair with exact Jaccard >= threshold, by a prefix-filter join (exact, no sampling).
+
+    Shingles are ordered rarest first; two sets with J >= t share a shingle among the first
+    ``|A| - ceil(t |A|) + 1`` of each, so only those are indexed, and candidates are then scored exactly.
+    """
+    frequency = Counter(s for shingle_set in sets.values() for s in shingle_set)
+    index = defaultdict(list)
+    for doc_id, shingle_set in sets.items():
+        prefix = sorted(shingle_set, key=lambda s: (frequency[s], s))[:len(shingle_set) - math.ceil(threshold * len(shingle_set)) + 1]
+        for s in prefix:
+            index[s].append(doc_id)
+    candidates = {(a, b) if a < b else (b, a) for posting in index.values()
+                  for k, a in enumerate(posting) for b in posting[k + 1:]}
+    return sorted(p for p in candidates if exact_jaccard(sets[p[0]], sets[p[1]]) >= threshold)
+
+
+def exact_jaccard(a: set[bytes], b: set[bytes]) -> float:
+    return len(a & b) / len(a | b) if a or b else 0.0
+
+
+def heldout_truth(docs: list[tuple[str, str]], ngram: int) -> tuple[list[tuple[str, str]], Callable[[str, str], float]]:
+    """Close pairs and Jaccard computed here from the shingle sets the stage itself uses."""
+    sets = {doc_id: shingles(text, ngram) for doc_id, text in docs}
+    return close_pairs_exact(sets, RECALL_J), lambda a, b: exact_jaccard(sets[a], sets[b])
+
+
+def print_quality(name: str, docs: list[tuple[str, str]], close: list[tuple[str, str]],
+                  jaccard: Callable[[str, str], float], config: MinHashConfig) -> None:
+    ids = [i for i, _ in docs]
+    runs = {"ours (verified)": ours(docs, config),
+            "ours (no verify)": ours(docs, MinHashConfig(verify=False)),
+            "datasketch MinHashLSH": datasketch_lsh(docs, config)}
+    for method, removed in runs.items():
+        p, r = quality(removed, ids, close, jaccard)
+        print(f"{name:22} {method:22} {p:9.3f} {r:7.3f} {len(removed):7d} {len(docs):6d} {len(close):7d}")
 
 
 def timed(method: str, shared: Path) -> dict:
@@ -106,6 +192,9 @@ def timed(method: str, shared: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
+    parser.add_argument("--heldout", type=Path, action="append", default=[],
+                        help="JSONL corpus (id, text) to evaluate with planted near-duplicates; repeatable")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the planted near-duplicates")
     parser.add_argument("--timed", choices=["ours", "datasketch"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.timed:
@@ -114,17 +203,12 @@ def main() -> None:
 
     config = MinHashConfig()
     print(f"settings: {json.dumps(config.describe())}")
-    print(f"{'corpus':18} {'method':22} {'precision':>9} {'recall':>7} {'removed':>7}")
+    print(f"{'corpus':22} {'method':22} {'precision':>9} {'recall':>7} {'removed':>7} {'docs':>6} {'J>=0.8':>7}")
     for name, rel in CORPORA.items():
-        docs = load(args.shared / rel)
-        truth = truth_pairs((args.shared / rel).parent / "pairs_jaccard_w5.tsv")
-        ids = [i for i, _ in docs]
-        runs = {"ours (verified)": ours(docs, config),
-                "ours (no verify)": ours(docs, MinHashConfig(verify=False)),
-                "datasketch MinHashLSH": datasketch_lsh(docs, config)}
-        for method, removed in runs.items():
-            p, r = quality(removed, ids, truth)
-            print(f"{name:18} {method:22} {p:9.3f} {r:7.3f} {len(removed):7d}")
+        print_quality(name, load(args.shared / rel), *shared_truth((args.shared / rel).parent / "pairs_jaccard_w5.tsv"), config)
+    for path in args.heldout:
+        docs = planted(load(path), args.seed)
+        print_quality(f"{path.stem}+planted", docs, *heldout_truth(docs, config.ngram), config)
 
     results = {m: json.loads(subprocess.run([sys.executable, "-m", "benchmarks.dedup_bench", "--shared", str(args.shared),
                                             "--timed", m], capture_output=True, text=True, check=True).stdout)

@@ -1,9 +1,14 @@
+import random
+import re
+import unicodedata
+
 import numpy as np
 import pytest
 from datasketch import MinHash
 
 from hypothesis import given, settings, strategies as st
 
+from benchmarks.dedup_bench import close_pairs_exact, exact_jaccard, planted
 from transforms.dedup import band_postings, bucket_pairs, exact_key, keep_first, star_clusters, verify_pairs
 from transforms.minhash import (MinHashConfig, _PUNCT, _normal_batch, _normal_bytes, band_hashes, candidate_probability,
                                 dedup_normal_form, estimated_jaccards, has_shingles, shingle_hash32, shingles, signatures)
@@ -92,6 +97,14 @@ def test_a_large_bucket_pairs_each_member_with_its_best_ranked_members_only():
     assert sorted(pairs) == sorted((nodes[a], nodes[b]) for b in range(1, 6) for a in range(min(b, 3)))
 
 
+def test_a_node_twice_in_a_large_bucket_is_one_member():
+    cfg = MinHashConfig(bucket_fanout=3)
+    nodes = _nodes(4)
+    sigs = signatures(["the very same words in every one of these documents"] * 5, cfg)
+    pairs = _pairs(nodes + [nodes[2]], sigs, cfg)
+    assert sorted(pairs) == sorted((nodes[a], nodes[b]) for b in range(1, 4) for a in range(b))
+
+
 def test_verification_keeps_pairs_at_the_threshold_and_reports_their_jaccard():
     cfg = MinHashConfig(num_perm=4, bands=2, rows=2, threshold=0.5)
     a = np.array([[1, 2, 3, 4], [1, 2, 3, 4]], dtype=np.uint32)
@@ -118,6 +131,31 @@ def test_shingles_normalise_case_punctuation_and_width():
     assert shingles("Hello, WORLD!", 2) == shingles("hello world", 2) == {b"hello world"}
     assert shingles("ＡＢＣ def", 5) == {b"abc def"}  # NFKC folds full-width letters
     assert shingles("  ", 5) == set()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from(TRICKY + "abc ."), max_size=30), st.integers(1, 4))
+def test_shingles_are_the_word_ngrams_of_the_exact_jaccard_tool(text, n):
+    """shared/data/tools/exact_jaccard.py: NFKC, lower, re.findall(r"\\w+"); fewer than n tokens: one shingle."""
+    toks = re.findall(r"\w+", unicodedata.normalize("NFKC", text).lower())
+    grams = {tuple(toks[i:i + n]) for i in range(len(toks) - n + 1)} if len(toks) >= n else ({tuple(toks)} if toks else set())
+    assert shingles(text, n) == {" ".join(g).encode("utf-8") for g in grams}
+
+
+def test_the_benchmark_ground_truth_join_finds_every_close_pair():
+    rng = random.Random(5)
+    sets = {str(i): {rng.randrange(40) for _ in range(rng.randrange(12))} for i in range(120)}
+    brute = sorted((a, b) for a in sets for b in sets if a < b and exact_jaccard(sets[a], sets[b]) >= 0.6)
+    assert brute and close_pairs_exact(sets, 0.6) == brute
+
+
+def test_planted_copies_are_seeded_edits_of_a_third_of_the_corpus():
+    docs = [(f"d{i}", " ".join(f"w{i}x{k}" for k in range(50))) for i in range(300)]
+    corpus = planted(docs, seed=3)
+    assert corpus == planted(docs, seed=3) and corpus[:300] == docs
+    copies = corpus[300:]
+    assert 60 < len({c.split("~")[0] for c, _ in copies}) < 140
+    assert all(c.split("~")[0] in {d for d, _ in docs} for c, _ in copies)
 
 
 def test_near_duplicates_share_a_band_and_strangers_do_not():

@@ -119,20 +119,40 @@ def bucket_pairs(postings: Iterable[Posting], config: MinHashConfig) -> list[tup
     starts = np.flatnonzero(np.append(True, ordered[1:] != ordered[:-1]))
     sizes = np.diff(np.append(starts, len(ordered)))
     twins = starts[sizes == 2]
-    better, later = [], []  # row pairs of the larger buckets; twins get their rank order below
-    for start, size in zip(starts[sizes > 2].tolist(), sizes[sizes > 2].tolist()):
-        rows = order[start:start + size].tolist()
-        ranked = [i for _, i in sorted(dict(zip(map(nodes.__getitem__, rows), rows)).items())]
-        for k in range(1, len(ranked)):
-            top = ranked[:min(k, config.bucket_fanout)]
-            better += top
-            later += [ranked[k]] * len(top)
-    first = np.concatenate((order[twins], np.array(better, dtype=np.int64)))
-    second = np.concatenate((order[twins + 1], np.array(later, dtype=np.int64)))
+    better, later = _large_bucket_pairs(order, starts[sizes > 2], sizes[sizes > 2], nodes, config.bucket_fanout)
+    first = np.concatenate((order[twins], better))
+    second = np.concatenate((order[twins + 1], later))
     fresh = ~(prefix[first, :band] == prefix[second, :band]).any(axis=1)  # no earlier band in common
     return [(a, b) if a < b else (b, a)
             for a, b in zip(map(nodes.__getitem__, first[fresh].tolist()), map(nodes.__getitem__, second[fresh].tolist()))
             if a != b]
+
+
+def _ranges(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """The concatenation of ``arange(start, start + size)`` for each pair, without a Python loop."""
+    ends = np.cumsum(sizes)
+    return np.arange(ends[-1] if len(ends) else 0) + np.repeat(starts - ends + sizes, sizes)
+
+
+def _large_bucket_pairs(order: np.ndarray, starts: np.ndarray, sizes: np.ndarray, nodes: list[Node],
+                        fanout: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row pairs (better, later) of buckets of more than two rows: each distinct member with its ``fanout``
+    best-ranked members, as arrays, so that one sort ranks the members of every bucket of the partition."""
+    if not len(starts):
+        return np.empty(0, dtype=order.dtype), np.empty(0, dtype=order.dtype)
+    rows = order[_ranges(starts, sizes)]
+    bucket = np.repeat(np.arange(len(starts)), sizes)
+    ranked = sorted({nodes[r] for r in rows.tolist()})
+    position = dict(zip(ranked, range(len(ranked))))
+    node_rank = np.array([position[nodes[r]] for r in rows.tolist()], dtype=np.int64)
+    by_rank = np.lexsort((node_rank, bucket))
+    rows, bucket, node_rank = rows[by_rank], bucket[by_rank], node_rank[by_rank]
+    distinct = np.append(True, (bucket[1:] != bucket[:-1]) | (node_rank[1:] != node_rank[:-1]))
+    rows, bucket = rows[distinct], bucket[distinct]
+    first = np.flatnonzero(np.append(True, bucket[1:] != bucket[:-1]))
+    first_of = np.repeat(first, np.diff(np.append(first, len(rows))))  # per member: its bucket's first member
+    count = np.minimum(np.arange(len(rows)) - first_of, fanout)
+    return rows[_ranges(first_of, count)], np.repeat(rows, count)
 
 
 def verify_pairs(pairs: list[tuple[Node, Node]], sigs_a: np.ndarray, sigs_b: np.ndarray,
@@ -153,17 +173,11 @@ def star_clusters(edges: Iterable[tuple[Node, Node, float]]) -> list[tuple[Node,
     """
     edges = list(edges)
     nodes = sorted({node for a, b, _ in edges for node in (a, b)})  # rank order
-    index = {node: k for k, node in enumerate(nodes)}
-    a = np.array([index[e[0]] for e in edges], dtype=np.int64)
-    b = np.array([index[e[1]] for e in edges], dtype=np.int64)
-    jaccard = np.array([e[2] for e in edges], dtype=np.float64)
-    better: list[list[int]] = [[] for _ in nodes]
-    for lo, hi in zip(np.minimum(a, b).tolist(), np.maximum(a, b).tolist()):
-        better[hi].append(lo)
-    decided: list[bool] = []  # removed?, in rank order
-    for node, earlier in zip(nodes, better):
-        decided.append(node[0][0] == 1 and not all(decided[i] for i in earlier))
-    removed = np.array(decided, dtype=bool)
+    index = dict(zip(nodes, range(len(nodes))))
+    a = np.fromiter((index[e[0]] for e in edges), dtype=np.int64, count=len(edges))
+    b = np.fromiter((index[e[1]] for e in edges), dtype=np.int64, count=len(edges))
+    jaccard = np.fromiter((e[2] for e in edges), dtype=np.float64, count=len(edges))
+    removed = np.array(_greedy_removals(nodes, np.minimum(a, b), np.maximum(a, b)), dtype=bool)
     # each removed document's kept neighbours, best first: (removed, -Jaccard, kept)
     to_kept = removed[a] & ~removed[b]
     to_kept_b = removed[b] & ~removed[a]
@@ -173,6 +187,20 @@ def star_clusters(edges: Iterable[tuple[Node, Node, float]]) -> list[tuple[Node,
     order = np.lexsort((kept, -similarity, gone))
     first = order[np.flatnonzero(np.diff(gone[order], prepend=-1))]
     return [(nodes[k], nodes[r], j) for k, r, j in zip(kept[first].tolist(), gone[first].tolist(), similarity[first].tolist())]
+
+
+def _greedy_removals(nodes: list[Node], lo: np.ndarray, hi: np.ndarray) -> list[bool]:
+    """Removed?, per node in rank order: a new node with an edge to a better-ranked kept node.
+
+    Edges are walked by their worse-ranked end, so each node's better neighbours are decided first.
+    """
+    removed = [False] * len(nodes)
+    new = [node[0][0] == 1 for node in nodes]
+    by_hi = np.argsort(hi, kind="stable")
+    for better, worse in zip(lo[by_hi].tolist(), hi[by_hi].tolist()):
+        if new[worse] and not removed[better]:
+            removed[worse] = True
+    return removed
 
 
 def _sig(raw: bytes) -> np.ndarray:
