@@ -39,8 +39,13 @@ _KEY_MARKERS = ("AKIA", "ASIA", "ABIA", "ACCA", "ghp_", "gho_", "ghu_", "ghs_", 
 URL_CREDENTIALS = re.compile(r"(?<=://)[^\s/:@]+:[^\s/@]+(?=@)")
 
 EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}(?![\w-])")
-IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.]*\d)")
+# ``(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.]*\d)`` with the lookbehind moved after the first digit:
+# the same matches, but a pattern that starts with ``\d`` lets the regex engine skip non-digits.
+IPV4 = re.compile(r"\d(?<![\w.]\d)\d{0,2}\.(?:\d{1,3}\.){2}\d{1,3}(?![\w.]*\d)")
 IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
+# Cheap scans for a piece every match contains; most texts have none and skip the full pattern.
+_IPV4_MARKER = re.compile(r"\d\.\d")
+_IPV6_MARKER = re.compile(r":[0-9A-Fa-f]{0,4}:")
 
 
 def _valid_ip(candidate: str) -> bool:
@@ -56,14 +61,17 @@ def _valid_ip(candidate: str) -> bool:
 # (with a few characters of context for its "not inside a word" checks).
 PHONE_CANDIDATE = re.compile(r"\+?\(?\d[\d\s().\-/\u2010-\u2015]{5,}\d(?:\s*(?:ext\.?|x|#)\s*\d{1,6})?", re.IGNORECASE)
 _PHONE_CONTEXT = 3
+_PHONE_MARKER = re.compile(r"\d[\d\s().\-/\u2010-\u2015]{5,}\d")  # in every candidate; starts with a digit, so fast
 
 
 def _redact_phones(text: str, counts: Counter) -> str:
     import phonenumbers
 
+    if not _PHONE_MARKER.search(text):
+        return text
     parts, end = [], 0
     for candidate in PHONE_CANDIDATE.finditer(text):
-        if sum(c.isdigit() for c in candidate.group(0)) < 7:
+        if sum(map(str.isdigit, candidate.group(0))) < 7:
             continue
         lo = max(candidate.start() - _PHONE_CONTEXT, end)
         window = text[lo:candidate.end() + _PHONE_CONTEXT]
@@ -101,7 +109,8 @@ def redact(text: str) -> tuple[str, Counter]:
         text = URL_CREDENTIALS.sub(sub_key, text)
     if "@" in text:
         text = EMAIL.sub(sub_email, text)
-    text = IPV4.sub(sub_ip, text)
-    if ":" in text:
+    if _IPV4_MARKER.search(text):
+        text = IPV4.sub(sub_ip, text)
+    if _IPV6_MARKER.search(text):
         text = IPV6.sub(sub_ip, text)
     return _redact_phones(text, counts), counts
