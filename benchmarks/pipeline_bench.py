@@ -50,7 +50,11 @@ def mutate(text: str, rng: random.Random) -> str:
 
 def build_corpus(texts: list[str], n: int, out_dir: Path, *, exact_rate: float = 0.05, near_rate: float = 0.05,
                  files: int = 8, seed: int = 0) -> dict:
-    """Write n documents over ``files`` JSONL files; unique ones combine two real texts."""
+    """Write n documents over ``files`` JSONL files; a unique one is a real text or two joined.
+
+    Every draw has the same distribution whatever n is (and the first n documents of a larger
+    corpus are the n-corpus), so bytes grow in proportion to n and a doubling compares like with like.
+    """
     rng = random.Random(seed)
     docs: list[str] = []
     planted = {"exact": 0, "near": 0}
@@ -64,7 +68,7 @@ def build_corpus(texts: list[str], n: int, out_dir: Path, *, exact_rate: float =
             planted["near"] += 1
         else:
             a, b = rng.choice(texts), rng.choice(texts)
-            docs.append(a if len(docs) < len(texts) and rng.random() < 0.5 else f"{a}\n\n{b}")
+            docs.append(a if rng.random() < 0.5 else f"{a}\n\n{b}")
     out_dir.mkdir(parents=True, exist_ok=True)
     handles = [open(out_dir / f"part-{i:03d}.jsonl", "w", encoding="utf-8") for i in range(files)]
     total_bytes = 0
@@ -153,8 +157,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"  near dups {c['duplicates']['near']:,} (planted {info['planted']['near']:,})"
                   f"  filtered {sum(c['filtered'].values()):,}  quarantined {c['quarantined']:,}", flush=True)
         for (n0, i0, r0), (n1, i1, r1) in zip(rows, rows[1:]):
-            print(f"scaling N {n0:,} -> {n1:,} (x{n1 / n0:.1f}): time x{r1['wall'] / r0['wall']:.2f}, "
-                  f"cpu x{r1['cpu'] / r0['cpu']:.2f}, peak RSS x{r1['peak_rss_mb'] / r0['peak_rss_mb']:.2f}")
+            print(f"scaling N {n0:,} -> {n1:,} (x{n1 / n0:.1f}, bytes x{i1['bytes'] / i0['bytes']:.2f}): "
+                  f"time x{r1['wall'] / r0['wall']:.2f}, cpu x{r1['cpu'] / r0['cpu']:.2f}, "
+                  f"peak RSS x{r1['peak_rss_mb'] / r0['peak_rss_mb']:.2f}")
 
         sample = [json.loads(line)["text"] for line in open(next((work / f"corpus-{sizes[0]}").glob("*.jsonl")), encoding="utf-8")]
         sample = (sample * (args.stage_docs // max(1, len(sample)) + 1))[: args.stage_docs]
