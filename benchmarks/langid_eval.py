@@ -22,8 +22,9 @@ from transforms.langcodes import UNDETERMINED
 from transforms.langid import IdentifyLanguage, LangIdConfig, parse_thresholds
 
 BATCH = 512
-ABLATIONS = {"no script check": {"script_check": False}, "no threshold": {"threshold": 0.0, "thresholds": {}},
-             "no rules": {"script_check": False, "threshold": 0.0, "thresholds": {}}}
+ABLATIONS = {"no script check": {"script_check": False}, "no second opinion": {"second_opinion": False},
+             "no threshold": {"threshold": 0.0, "thresholds": {}},
+             "no rules": {"script_check": False, "second_opinion": False, "threshold": 0.0, "thresholds": {}}}
 
 
 @dataclass

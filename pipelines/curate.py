@@ -208,7 +208,7 @@ def _dedup_parents(opts: CurateOptions, config: MinHashConfig) -> list[tuple[str
 
 def _langid_config(opts: CurateOptions) -> LangIdConfig:
     return LangIdConfig(model_path=opts.lid_model, threshold=opts.lid_threshold,
-                        thresholds=parse_thresholds(opts.lid_thresholds))
+                        thresholds=parse_thresholds(opts.lid_thresholds), second_opinion=opts.lid_second_opinion)
 
 
 def _stage_record(opts: CurateOptions, disabled: set[str]) -> dict[str, Any]:

@@ -6,8 +6,8 @@ import pytest
 
 from transforms.langcodes import parse_label
 from transforms.langid import (LANGID_VERSION, IdentifyLanguage, LangIdConfig, LanguageIdentifier, apply_prediction,
-                               hinted_language, parse_thresholds)
-from transforms.scripts import dominant_script
+                               confirmed_runner_up, hinted_language, needs_second_opinion, parse_thresholds)
+from transforms.scripts import _COL, dominant_script
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +113,38 @@ def test_parse_thresholds(tmp_path):
     assert parse_thresholds(str(path)) == {"ceb": 0.3}
     with pytest.raises(ValueError):
         parse_thresholds("en=1.5")
+
+
+IRISH = "Sioc tús oíche dhíol Fionn na bróga; Sioc deireadh oíche cheannaigh sé arís iad."
+
+
+def test_second_opinion_rescues_short_irish_that_lid176_calls_spanish(lid):
+    raw = LanguageIdentifier(LangIdConfig(second_opinion=False)).predict([IRISH])[0]
+    assert raw.lang == "es" and raw.score < 0.5 and "ga" in [l for l, _ in raw.alternatives]  # lid.176.ftz alone
+    pred = lid.predict([IRISH])[0]
+    assert pred.lang == "ga" and pred.score > 0.9 and pred.alternatives == raw.alternatives
+
+
+def test_second_opinion_is_asked_only_when_it_can_help():
+    config = LangIdConfig()
+    unsure = [("es", 0.36), ("ca", 0.26), ("ga", 0.18)]
+    assert needs_second_opinion(unsure, "es", 80, config)
+    assert not needs_second_opinion([("es", 0.9), ("ga", 0.05)], "es", 80, config)  # lid.176 is sure
+    assert not needs_second_opinion(unsure, "es", 5000, config)  # long: lid.176 has the evidence
+    assert not needs_second_opinion([("an", 0.4), ("es", 0.3)], "an", 80, config)  # CLD3 cannot say 'an'
+    assert not needs_second_opinion(unsure, "es", 80, LangIdConfig(second_opinion=False))
+
+
+def test_second_opinion_only_picks_a_runner_up_in_the_texts_script():
+    ranked, latin = [("es", 0.36), ("ca", 0.26), ("ga", 0.18)], [0.0] * 40
+    latin[_COL["Latn"]] = 1.0
+    config = LangIdConfig()
+    assert confirmed_runner_up(ranked, latin, ("ga", 0.99, True), config) == ("ga", 0.99)
+    assert confirmed_runner_up(ranked, latin, ("ga", 0.99, False), config) is None  # not reliable
+    assert confirmed_runner_up(ranked, latin, ("pt", 0.99, True), config) is None  # not among lid.176's candidates
+    assert confirmed_runner_up([("he", 0.4), ("yi", 0.3)], latin, ("yi", 0.9, True), config) is None  # wrong script
+    assert confirmed_runner_up([("ar", 0.4), ("he", 0.3)], latin, ("iw", 0.9, True),
+                               LangIdConfig(script_check=False)) == ("he", 0.9)  # CLD3's code for Hebrew
 
 
 def test_config_describes_itself_with_a_version():

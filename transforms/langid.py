@@ -5,9 +5,14 @@ three-letter code kept whole (``ceb``, ``yue``, ``war``). ``und`` marks a docume
 letters, or whose score is under its language's threshold, so doubtful documents get their
 own partition instead of a wrong one.
 
-On top of the raw model, kept because ``benchmarks.langid_eval --ablation`` shows it helps: a
-script constraint (a label is ruled out when the text has almost no letters in its script, e.g.
-Japanese for Han text without kana; the next candidate is taken, its score renormalised).
+On top of the raw model, each kept because ``benchmarks.langid_eval --ablation`` shows it helps:
+- a script constraint (a label is ruled out when the text has almost no letters in its script,
+  e.g. Japanese for Han text without kana; the next candidate is taken, its score renormalised);
+- a second opinion from Google's CLD3 (``cld3-py``, another model trained on other data) for short
+  texts on which lid.176 has no majority: when CLD3 reliably names one of lid.176's runners-up,
+  that label wins. It is asked only when it knows lid.176's first choice (so it could have
+  confirmed it) and only about texts it reads whole. lid.176.ftz splits its probability between
+  close languages on short texts (Irish read as Spanish or Catalan); CLD3 is strong there.
 """
 from __future__ import annotations
 
@@ -24,7 +29,14 @@ import numpy as np
 from transforms.langcodes import UNDETERMINED, parse_label
 from transforms.scripts import NO_SCRIPT, script_shares, scripts_of, warm_up, written_in
 
-LANGID_VERSION = "lid176-script-1"
+LANGID_VERSION = "lid176-script-cld3-1"
+# Labels CLD3 can output, as lid.176 codes (CLD3 says ``iw`` for Hebrew and ``fil`` for Tagalog;
+# its romanised ``xx-Latn`` labels name no lid.176 label and are never taken).
+CLD3_LANGS = frozenset(
+    "af am ar bg bn bs ca ceb co cs cy da de el en eo es et eu fa fi fr fy ga gd gl gu ha he hi hr ht hu "
+    "hy id ig is it ja jv ka kk km kn ko ku ky la lb lo lt lv mg mi mk ml mn mr ms mt my ne nl no ny pa pl "
+    "ps pt ro ru sd si sk sl sm sn so sq sr st su sv sw ta te tg th tl tr uk ur uz vi xh yi yo zh zu".split())
+_CLD3_TO_LID176 = {"iw": "he", "fil": "tl"}
 _PREDICT_CHARS = 20_000  # caps pathological documents (model and script cost are linear in length)
 LANG_CODES = "lid.176 codes (ISO 639-1, else lid.176's 3-letter code kept whole); und: no letters or below threshold"
 
@@ -67,6 +79,9 @@ class LangIdConfig:
     thresholds: dict[str, float] = field(default_factory=dict)  # per-language overrides
     top_k: int = 3  # alternatives kept in meta, and the candidates the script check picks from
     script_check: bool = True
+    second_opinion: bool = True  # ask CLD3 about short texts on which lid.176 is unsure
+    second_opinion_below: float = 0.5  # lid.176 top score under which it is "unsure" (no majority)
+    second_opinion_max_bytes: int = 2000  # "short": CLD3 reads the whole text
 
     def __post_init__(self) -> None:
         if self.top_k < 1:
@@ -78,7 +93,9 @@ class LangIdConfig:
     def describe(self) -> dict[str, Any]:
         """The manifest's record of this configuration."""
         return {"version": LANGID_VERSION, "threshold": self.threshold, "thresholds": dict(sorted(self.thresholds.items())),
-                "top_k": self.top_k, "script_check": self.script_check}
+                "top_k": self.top_k, "script_check": self.script_check,
+                "second_opinion": ({"model": "cld3", "below": self.second_opinion_below,
+                                    "max_bytes": self.second_opinion_max_bytes} if self.second_opinion else None)}
 
 
 @dataclass(frozen=True)
@@ -110,6 +127,27 @@ def decide(ranked: list[tuple[str, float]], shares: list[float], script: str,
     return (lang if score >= config.threshold_for(lang) else UNDETERMINED), score
 
 
+def needs_second_opinion(ranked: list[tuple[str, float]], lang: str, text_bytes: int, config: LangIdConfig) -> bool:
+    """Whether to ask CLD3: lid.176 is unsure of a label CLD3 knows, left as it ranked it, on a short text."""
+    return (config.second_opinion and len(ranked) > 1 and ranked[0][1] < config.second_opinion_below
+            and lang in (ranked[0][0], UNDETERMINED) and ranked[0][0] in CLD3_LANGS
+            and text_bytes <= config.second_opinion_max_bytes)
+
+
+def confirmed_runner_up(ranked: list[tuple[str, float]], shares: list[float], opinion: tuple[str, float, bool],
+                        config: LangIdConfig) -> tuple[str, float] | None:
+    """lid.176's runner-up that a reliable second opinion names (and the text's script allows), with
+    the second model's probability as its score; None when the opinion changes nothing."""
+    lang, probability, reliable = opinion
+    lang = _CLD3_TO_LID176.get(lang, lang)
+    if not reliable or lang not in {label for label, _ in ranked[1:]}:
+        return None
+    if config.script_check and not written_in(lang, shares):
+        return None
+    score = round(probability, 4)
+    return (lang if score >= config.threshold_for(lang) else UNDETERMINED), score
+
+
 class LanguageIdentifier:
     """A loaded fastText model; build one per worker (it is not picklable)."""
 
@@ -120,7 +158,16 @@ class LanguageIdentifier:
         self.model_path = self.config.model_path or default_model_path()
         self.model = fasttext.load_model(self.model_path)
         self._langs: dict[str, str] = {}  # model label -> normalised code
+        self._cld3 = None
+        if self.config.second_opinion:
+            import gcld3
+
+            self._cld3 = gcld3.NNetLanguageIdentifier(min_num_bytes=0, max_num_bytes=self.config.second_opinion_max_bytes)
         warm_up()
+
+    def _ask_cld3(self, text: str) -> tuple[str, float, bool]:
+        result = self._cld3.FindLanguage(text=text)
+        return result.language, result.probability, result.is_reliable
 
     def _lang(self, label: str) -> str:
         self._langs[label] = parse_label(label)[0]
@@ -138,10 +185,12 @@ class LanguageIdentifier:
         shares, dominant = script_shares(prepared)  # the very text the model saw
         langs = self._langs
         out, start = [], 0
-        for labs, row, script in zip(labels, shares, dominant):
+        for text, labs, row, script in zip(prepared, labels, shares, dominant):
             ranked = [(langs.get(label) or self._lang(label), p) for label, p in zip(labs, flat[start:start + len(labs)])]
             start += len(labs)  # rows may be short: fastText drops labels of probability 0
             lang, score = decide(ranked, row, script, config)
+            if self._cld3 is not None and script != NO_SCRIPT and needs_second_opinion(ranked, lang, len(text.encode("utf-8")), config):
+                lang, score = confirmed_runner_up(ranked, row, self._ask_cld3(text), config) or (lang, score)
             out.append(LangPrediction(lang, score, ranked, script))
         return out
 
