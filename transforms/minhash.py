@@ -14,7 +14,8 @@ against false candidates ``1 - recall_weight``.
 
 Speed: texts are normalised a group at a time (NFKC per text, per line where the quick check
 fails; then lowercase and word/separator code-point tables in numpy instead of a regex), shingles
-hashed from one prefix sum, and permutations applied to a reused (num_perm x 8192) block.
+hashed from one prefix sum, and each permutation applied in turn to all of a group's shingles,
+which stay in cache (a few MB at most) across the 256 passes.
 Memory: ``signatures`` works on groups of at most ``_GROUP_CHARS`` characters (one longer document
 forms its own group), about 35 bytes per character of a group (measured: 34 MB for 1M characters),
 whatever the batch size, plus per-process tables: 6 MB of code-point tables and power tables of
@@ -38,7 +39,6 @@ _MASK64 = (1 << 64) - 1
 _POLY = 0x9E3779B97F4A7C15  # odd, hence invertible mod 2^64
 _POLY_INV = pow(_POLY, -1, 1 << 64)
 _FMIX64 = (np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53))
-_PERM_CHUNK_COLS = 8192  # one reused (num_perm x 8192) uint32 block: 8 MiB at 256 permutations
 _GROUP_CHARS = 1 << 20
 _DOC_END = "\x00"  # not a word character, and inert under NFKC and lower(): a document boundary in a batch
 _SEPARATOR, _WORD, _END = 0, 1, 2
@@ -236,19 +236,20 @@ def signatures(texts: Sequence[str], config: "MinHashConfig") -> np.ndarray:
     from datasketch.minhash import _fmix
 
     a, b = config.permutations
-    a, b = a[:, None], b[:, None]
     out = np.full((len(texts), config.num_perm), np.iinfo(np.uint32).max, dtype=np.uint32)
-    buffer = np.empty((config.num_perm, _PERM_CHUNK_COLS), dtype=np.uint32)
     for first_text, end_text in _groups(texts):
         hashes, doc = _shingle_hashes(_normal_batch(texts[first_text:end_text]), config.ngram)
-        mixed, doc = _fmix(hashes, 32), doc + first_text
-        for lo in range(0, len(mixed), _PERM_CHUNK_COLS):
-            chunk, chunk_doc = mixed[lo:lo + _PERM_CHUNK_COLS], doc[lo:lo + _PERM_CHUNK_COLS]
-            block = np.multiply(a, chunk, out=buffer[:, :len(chunk)])  # (num_perm, shingles): a document's
-            block += b                                                  # shingles are contiguous columns
-            seg = np.flatnonzero(np.concatenate(([True], chunk_doc[1:] != chunk_doc[:-1])))
-            rows = chunk_doc[seg]
-            out[rows] = np.minimum(out[rows], np.minimum.reduceat(block, seg, axis=1).T)
+        if not len(hashes):
+            continue
+        mixed = _fmix(hashes, 32)
+        seg = np.flatnonzero(np.diff(doc, prepend=-1))  # a document's shingles are contiguous
+        values = np.empty_like(mixed)  # a group's shingles: small enough to stay in cache per permutation
+        mins = np.empty((config.num_perm, len(seg)), dtype=np.uint32)
+        for p in range(config.num_perm):
+            np.multiply(mixed, a[p], out=values)
+            values += b[p]
+            np.minimum.reduceat(values, seg, out=mins[p])
+        out[doc[seg] + first_text] = mins.T
     return out
 
 
