@@ -128,11 +128,12 @@ def test_second_opinion_rescues_short_irish_that_lid176_calls_spanish(lid):
 def test_second_opinion_is_asked_only_when_it_can_help():
     config = LangIdConfig()
     unsure = [("es", 0.36), ("ca", 0.26), ("ga", 0.18)]
-    assert needs_second_opinion(unsure, "es", 80, config)
-    assert not needs_second_opinion([("es", 0.9), ("ga", 0.05)], "es", 80, config)  # lid.176 is sure
-    assert not needs_second_opinion(unsure, "es", 5000, config)  # long: lid.176 has the evidence
-    assert not needs_second_opinion([("an", 0.4), ("es", 0.3)], "an", 80, config)  # CLD3 cannot say 'an'
-    assert not needs_second_opinion(unsure, "es", 80, LangIdConfig(second_opinion=False))
+    assert needs_second_opinion(unsure, "es", IRISH, config)
+    assert not needs_second_opinion([("es", 0.9), ("ga", 0.05)], "es", IRISH, config)  # lid.176 is sure
+    assert not needs_second_opinion(unsure, "es", IRISH * 30, config)  # long: lid.176 has the evidence
+    assert not needs_second_opinion(unsure, "es", "ó" * 1500, config)  # 1,500 characters, 3,000 bytes
+    assert not needs_second_opinion([("an", 0.4), ("es", 0.3)], "an", IRISH, config)  # CLD3 cannot say 'an'
+    assert not needs_second_opinion(unsure, "es", IRISH, LangIdConfig(second_opinion=False))
 
 
 def test_second_opinion_only_picks_a_runner_up_in_the_texts_script():

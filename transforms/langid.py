@@ -127,11 +127,12 @@ def decide(ranked: list[tuple[str, float]], shares: list[float], script: str,
     return (lang if score >= config.threshold_for(lang) else UNDETERMINED), score
 
 
-def needs_second_opinion(ranked: list[tuple[str, float]], lang: str, text_bytes: int, config: LangIdConfig) -> bool:
+def needs_second_opinion(ranked: list[tuple[str, float]], lang: str, text: str, config: LangIdConfig) -> bool:
     """Whether to ask CLD3: lid.176 is unsure of a label CLD3 knows, left as it ranked it, on a short text."""
+    limit = config.second_opinion_max_bytes
     return (config.second_opinion and len(ranked) > 1 and ranked[0][1] < config.second_opinion_below
             and lang in (ranked[0][0], UNDETERMINED) and ranked[0][0] in CLD3_LANGS
-            and text_bytes <= config.second_opinion_max_bytes)
+            and len(text) <= limit and len(text.encode("utf-8")) <= limit)
 
 
 def confirmed_runner_up(ranked: list[tuple[str, float]], shares: list[float], opinion: tuple[str, float, bool],
@@ -189,7 +190,7 @@ class LanguageIdentifier:
             ranked = [(langs.get(label) or self._lang(label), p) for label, p in zip(labs, flat[start:start + len(labs)])]
             start += len(labs)  # rows may be short: fastText drops labels of probability 0
             lang, score = decide(ranked, row, script, config)
-            if self._cld3 is not None and script != NO_SCRIPT and needs_second_opinion(ranked, lang, len(text.encode("utf-8")), config):
+            if self._cld3 is not None and script != NO_SCRIPT and needs_second_opinion(ranked, lang, text, config):
                 lang, score = confirmed_runner_up(ranked, row, self._ask_cld3(text), config) or (lang, score)
             out.append(LangPrediction(lang, score, ranked, script))
         return out
