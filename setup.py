@@ -30,6 +30,7 @@ TRAIN = [
     "deepspeed==0.19.8",
     "tokenizers==0.23.3",
     "tqdm==4.70.1",
+    "cmeel-mimalloc==3.4.3",  # mimalloc as a wheel: the tokenizing processes run on it (model/allocator.py)
 ]
 DEV = [
     "pytest==9.2.0",

@@ -14,8 +14,9 @@ stream of its own, and timed apart: a training run builds it once per version an
 finds it ready afterwards, as the timed streams do.
 
 The memory allocator matters to HF ``tokenizers``, which allocates per word and per token; the
-first line names the one in use. Preload another for both readers alike, e.g.
-``LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 python benchmarks/stream_bench.py``.
+first line names the one in use. Like ``python -m model.train``, the benchmark restarts itself on
+mimalloc when the ``train`` extra installed it (``model.allocator``), for both readers alike;
+``LAKE_ALLOCATOR=system python benchmarks/stream_bench.py`` measures glibc's malloc.
 
     python benchmarks/stream_bench.py                      # a sample lake from ../shared/data
     python benchmarks/stream_bench.py --lake L --dataset NAME@v3 --tokenizer tok.json
@@ -39,6 +40,7 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from model.allocator import current_allocator, exec_with_mimalloc  # noqa: E402
 from model.data import PackedStream, StreamConfig  # noqa: E402
 from model.sample_lake import synthetic_records, write_version  # noqa: E402
 from model.shards import ShardReader, open_version  # noqa: E402
@@ -115,12 +117,6 @@ def stream_tokens(stream: PackedStream, batches: int, threads: bool = True) -> t
     return produced, timing
 
 
-def allocator() -> str:
-    """The malloc this process runs on: a preloaded one if its library is mapped, else the C library's."""
-    maps = Path("/proc/self/maps").read_text() if Path("/proc/self/maps").is_file() else ""
-    return next((name for name in ("jemalloc", "mimalloc", "tcmalloc") if name in maps), "system malloc")
-
-
 def line(name: str, tokens: int, timing: Timing, note: str) -> str:
     return (f"{name:<13}{tokens / timing.wall:>12,.0f} tokens/s per process, {timing.cpu / timing.wall:.2f} cores busy, "
             f"{tokens / timing.cpu:>10,.0f} tokens per CPU-second  ({note})")
@@ -168,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     naive_tps = [n / timing.wall for n, timing in (naive_first, naive_last)]
     naive_mean = sum(naive_tps) / 2
     print(f"version      {stream.version.spec}: {len(stream.doc_tokens):,} docs, {len(stream.langs)} languages, "
-          f"vocab {tok.get_vocab_size():,}, {len(os.sched_getaffinity(0))} cores, {allocator()}")
+          f"vocab {tok.get_vocab_size():,}, {len(os.sched_getaffinity(0))} cores, {current_allocator()}")
     print(f"token index  {index_tokens:,} tokens in {index_s:.1f}s ({index_tokens / index_s:,.0f} tokens/s; built "
           f"once per version and tokenizer, then loaded)")
     print(line("stream", produced, stream_t, f"{produced:,} tokens, seq {args.seq_len}, micro-batch {args.micro_batch}"))
@@ -181,4 +177,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    exec_with_mimalloc()
     sys.exit(main())

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from model.allocator import current_allocator, exec_with_mimalloc
 from model.checkpoint import ResumeError, check_compatible, latest_tag, read_run_state, write_run_state
 from model.data import PackedStream, StreamConfig
 from model.gpt import GPT, flops_per_token, preset
@@ -218,7 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     if rank == 0:
         print(f"{version.spec}: {sum(s['rows'] for s in version.shards):,} docs, {len(stream.langs)} languages | "
               f"model {args.model} {model.num_params() / 1e6:.1f}M params | world {world} | "
-              f"{tokens_per_step:,} tokens/step | {'resuming at step ' + str(step) if saved else 'fresh start'}",
+              f"{tokens_per_step:,} tokens/step | {current_allocator()} | "
+              f"{'resuming at step ' + str(step) if saved else 'fresh start'}",
               file=sys.stderr)
     bar = tqdm(total=args.steps, initial=step, desc="train", disable=rank != 0, file=sys.stderr)
     batches = iter(loader)
@@ -284,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    exec_with_mimalloc()  # the DataLoader workers tokenize: they fork from this process and share its malloc
     try:
         sys.exit(main())
     except ResumeError as err:
