@@ -35,12 +35,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-import numpy as np
-import pyarrow as pa
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from model.allocator import current_allocator, exec_with_mimalloc  # noqa: E402
+
+if __name__ == "__main__":
+    exec_with_mimalloc()  # before the heavy imports, which the restart would load again
+
+import numpy as np  # noqa: E402
+import pyarrow as pa  # noqa: E402
+
 from model.data import PackedStream, StreamConfig  # noqa: E402
 from model.sample_lake import synthetic_records, write_version  # noqa: E402
 from model.shards import ShardReader, open_version  # noqa: E402
@@ -177,5 +181,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    exec_with_mimalloc()
     sys.exit(main())

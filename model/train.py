@@ -20,17 +20,21 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-from tqdm import tqdm
-
 from model.allocator import current_allocator, exec_with_mimalloc
-from model.checkpoint import ResumeError, check_compatible, latest_tag, read_run_state, write_run_state
-from model.data import PackedStream, StreamConfig
-from model.gpt import GPT, flops_per_token, preset
-from model.schedule import lr_factor
-from model.shards import open_version
-from model.tokenizer import load_tokenizer
+
+if __name__ == "__main__":
+    exec_with_mimalloc()  # before torch loads (3.9 s), since the restart loads everything again
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from model.checkpoint import ResumeError, check_compatible, latest_tag, read_run_state, write_run_state  # noqa: E402
+from model.data import PackedStream, StreamConfig  # noqa: E402
+from model.gpt import GPT, flops_per_token, preset  # noqa: E402
+from model.schedule import lr_factor  # noqa: E402
+from model.shards import open_version  # noqa: E402
+from model.tokenizer import load_tokenizer  # noqa: E402
 
 CONFIGS = Path(__file__).parent / "configs"
 PEAK_BF16_TFLOPS = {"H100 PCIe": 756.0, "H100 NVL": 835.0, "H100": 989.0, "H200": 989.0, "A100": 312.0, "L40S": 362.0}
@@ -286,7 +290,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    exec_with_mimalloc()  # the DataLoader workers tokenize: they fork from this process and share its malloc
     try:
         sys.exit(main())
     except ResumeError as err:

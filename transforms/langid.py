@@ -190,7 +190,7 @@ class LanguageIdentifier:
             ranked = [(langs.get(label) or self._lang(label), p) for label, p in zip(labs, flat[start:start + len(labs)])]
             start += len(labs)  # rows may be short: fastText drops labels of probability 0
             lang, score = decide(ranked, row, script, config)
-            if self._cld3 is not None and script != NO_SCRIPT and needs_second_opinion(ranked, lang, text, config):
+            if script != NO_SCRIPT and needs_second_opinion(ranked, lang, text, config):
                 lang, score = confirmed_runner_up(ranked, row, self._ask_cld3(text), config) or (lang, score)
             out.append(LangPrediction(lang, score, ranked, script))
         return out
