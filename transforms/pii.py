@@ -39,6 +39,8 @@ _KEY_MARKERS = ("AKIA", "ASIA", "ABIA", "ACCA", "ghp_", "gho_", "ghu_", "ghs_", 
 URL_CREDENTIALS = re.compile(r"(?<=://)[^\s/:@]+:[^\s/@]+(?=@)")
 
 EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}(?![\w-])")
+_EMAIL_DOMAIN = re.compile(EMAIL.pattern[EMAIL.pattern.index("@"):])
+_LOCAL_PUNCT = "_.+-"  # with the alphanumerics (``\w``), the characters of EMAIL's local part
 # ``(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.]*\d)`` with the lookbehind moved after the first digit:
 # the same matches, but a pattern that starts with ``\d`` lets the regex engine skip non-digits.
 IPV4 = re.compile(r"\d(?<![\w.]\d)\d{0,2}\.(?:\d{1,3}\.){2}\d{1,3}(?![\w.]*\d)")
@@ -46,6 +48,32 @@ IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:]
 # Cheap scans for a piece every match contains; most texts have none and skip the full pattern.
 _IPV4_MARKER = re.compile(r"\d\.\d")
 _IPV6_MARKER = re.compile(r":[0-9A-Fa-f]{0,4}:")
+
+
+def _is_local_char(char: str) -> bool:
+    return char.isalnum() or char in _LOCAL_PUNCT
+
+
+def _redact_emails(text: str, counts: Counter) -> str:
+    """``EMAIL.sub`` from each ``@``: the regex engine tries EMAIL at every position of a text, and
+    an ``@`` is rare. A match's local part is the whole run of local-part characters before its
+    ``@`` (the lookbehind rules out starting inside one), and a run that reaches back into the
+    previous match starts no match, as in ``sub``, whose lookbehind sees the original text."""
+    parts, end = [], 0
+    at = text.find("@")
+    while at != -1:
+        start = at
+        while start > end and _is_local_char(text[start - 1]):
+            start -= 1
+        domain = _EMAIL_DOMAIN.match(text, at)
+        if start == at or domain is None or (start > 0 and _is_local_char(text[start - 1])):
+            at = text.find("@", at + 1)
+            continue
+        parts += (text[end:start], "<EMAIL>")
+        counts["email"] += 1
+        end = domain.end()
+        at = text.find("@", end)
+    return "".join(parts) + text[end:] if parts else text
 
 
 def _valid_ip(candidate: str) -> bool:
@@ -60,21 +88,42 @@ def _valid_ip(candidate: str) -> bool:
 # optional extension. libphonenumber's matcher is slow on long texts, so it only sees these spans
 # (with a few characters of context for its "not inside a word" checks).
 PHONE_CANDIDATE = re.compile(r"\+?\(?\d[\d\s().\-/\u2010-\u2015]{5,}\d(?:\s*(?:ext\.?|x|#)\s*\d{1,6})?", re.IGNORECASE)
+# ``PHONE_CANDIDATE`` from its first digit: a pattern that starts with ``\d`` lets the regex engine
+# skip everything else, and ``_phone_candidates`` puts back the ``+(`` that may lead.
+_PHONE_DIGITS_ON = re.compile(PHONE_CANDIDATE.pattern.removeprefix(r"\+?\(?"), re.IGNORECASE)
 _PHONE_CONTEXT = 3
-_PHONE_MARKER = re.compile(r"\d[\d\s().\-/\u2010-\u2015]{5,}\d")  # in every candidate; starts with a digit, so fast
+_PLUS_SIGNS = ("+", "\uff0b")  # what libphonenumber reads as a leading plus
+# Without a plus sign, a number valid for PHONE_REGION (NANP) has at least 10 digits: 10 national
+# ones, or the 011 international prefix with a country code and a national number. Shorter spans
+# (dates, year ranges, version strings: most candidates) cannot hold one and skip the matcher.
+_MIN_DIGITS_WITHOUT_PLUS = 10
+
+
+def _phone_candidates(text: str):
+    """``PHONE_CANDIDATE.finditer(text)`` as (start, end) pairs, found from each span's first digit."""
+    end = 0
+    for m in _PHONE_DIGITS_ON.finditer(text):
+        start = m.start()
+        if start > end and text[start - 1] == "(":
+            start -= 1
+        if start > end and text[start - 1] == "+":
+            start -= 1
+        end = m.end()
+        yield start, end
 
 
 def _redact_phones(text: str, counts: Counter) -> str:
     import phonenumbers
 
-    if not _PHONE_MARKER.search(text):
-        return text
     parts, end = [], 0
-    for candidate in PHONE_CANDIDATE.finditer(text):
-        if sum(map(str.isdigit, candidate.group(0))) < 7:
+    for start, stop in _phone_candidates(text):
+        if sum(map(str.isdigit, text[start:stop])) < 7:
             continue
-        lo = max(candidate.start() - _PHONE_CONTEXT, end)
-        window = text[lo:candidate.end() + _PHONE_CONTEXT]
+        lo = max(start - _PHONE_CONTEXT, end)
+        window = text[lo:stop + _PHONE_CONTEXT]
+        if (sum(map(str.isdigit, window)) < _MIN_DIGITS_WITHOUT_PLUS
+                and not any(plus in window for plus in _PLUS_SIGNS)):
+            continue
         for match in phonenumbers.PhoneNumberMatcher(window, PHONE_REGION, leniency=phonenumbers.Leniency.VALID):
             if lo + match.start < end:
                 continue
@@ -93,22 +142,18 @@ def redact(text: str) -> tuple[str, Counter]:
         counts["key"] += 1
         return "<KEY>"
 
-    def sub_email(m: re.Match) -> str:
-        counts["email"] += 1
-        return "<EMAIL>"
-
     def sub_ip(m: re.Match) -> str:
         if not _valid_ip(m.group(0)):
             return m.group(0)
         counts["ip_address"] += 1
         return "<IP_ADDRESS>"
 
-    if any(marker in text for marker in _KEY_MARKERS) or "secret_access_key" in text.lower():
+    if any(marker in text for marker in _KEY_MARKERS) or ("_" in text and "secret_access_key" in text.lower()):
         text = KEYS.sub(sub_key, text)
     if "://" in text:
         text = URL_CREDENTIALS.sub(sub_key, text)
     if "@" in text:
-        text = EMAIL.sub(sub_email, text)
+        text = _redact_emails(text, counts)
     if _IPV4_MARKER.search(text):
         text = IPV4.sub(sub_ip, text)
     if _IPV6_MARKER.search(text):
