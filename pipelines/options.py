@@ -35,7 +35,7 @@ class CurateOptions(PipelineOptions):
                        help="per-language thresholds overriding --lid-threshold, e.g. 'en=0.6,zh=0.4', or a "
                             "JSON object file {\"en\": 0.6}")
         g.add_argument("--no-lid-second-opinion", dest="lid_second_opinion", action="store_false",
-                       help="language id: do not ask CLD3 about short texts on which lid.176 is unsure")
+                       help="language id: do not ask CLD2 about texts on which lid.176 is unsure")
         g.add_argument("--filter-config", default=None, metavar="FILE",
                        help="quality filters: YAML with default/languages/sources thresholds, merged on top of "
                             "the shipped filters-bigscience-v1 config")

@@ -6,7 +6,7 @@ import pytest
 
 from transforms.langcodes import parse_label
 from transforms.langid import (LANGID_VERSION, IdentifyLanguage, LangIdConfig, LanguageIdentifier, apply_prediction,
-                               confirmed_runner_up, hinted_language, needs_second_opinion, parse_thresholds)
+                               ask_cld2, confirmed_runner_up, hinted_language, needs_second_opinion, parse_thresholds)
 from transforms.scripts import _COL, dominant_script
 
 
@@ -122,30 +122,50 @@ def test_second_opinion_rescues_short_irish_that_lid176_calls_spanish(lid):
     raw = LanguageIdentifier(LangIdConfig(second_opinion=False)).predict([IRISH])[0]
     assert raw.lang == "es" and raw.score < 0.5 and "ga" in [l for l, _ in raw.alternatives]  # lid.176.ftz alone
     pred = lid.predict([IRISH])[0]
-    assert pred.lang == "ga" and pred.score > 0.9 and pred.alternatives == raw.alternatives
+    assert pred.lang == "ga" and pred.score >= 0.8 and pred.alternatives == raw.alternatives
 
 
-def test_second_opinion_is_asked_only_when_it_can_help():
+MALAY = "Tidak dapat membuka fail konfigurasi. Sila semak kebenaran fail dan cuba lagi."
+INDONESIAN = "Pilih fail untuk dimuat naik ke pelayan"
+
+
+def test_second_opinion_tells_malay_from_indonesian(lid):
+    raw = LanguageIdentifier(LangIdConfig(second_opinion=False)).predict([MALAY, INDONESIAN])
+    assert [p.lang for p in raw] == ["id", "id"]  # lid.176.ftz alone: Malay read as Indonesian
+    assert [p.lang for p in lid.predict([MALAY, INDONESIAN])] == ["ms", "id"]  # CLD2 says id for the second
+
+
+def test_second_opinion_is_asked_only_when_lid176_is_unsure_of_its_own_first_choice():
     config = LangIdConfig()
     unsure = [("es", 0.36), ("ca", 0.26), ("ga", 0.18)]
-    assert needs_second_opinion(unsure, "es", IRISH, config)
-    assert not needs_second_opinion([("es", 0.9), ("ga", 0.05)], "es", IRISH, config)  # lid.176 is sure
-    assert not needs_second_opinion(unsure, "es", IRISH * 30, config)  # long: lid.176 has the evidence
-    assert not needs_second_opinion(unsure, "es", "ó" * 1500, config)  # 1,500 characters, 3,000 bytes
-    assert not needs_second_opinion([("an", 0.4), ("es", 0.3)], "an", IRISH, config)  # CLD3 cannot say 'an'
-    assert not needs_second_opinion(unsure, "es", IRISH, LangIdConfig(second_opinion=False))
+    assert needs_second_opinion(unsure, "es", config)
+    assert not needs_second_opinion([("es", 0.9), ("ga", 0.05)], "es", config)  # lid.176 is sure
+    assert not needs_second_opinion(unsure, "ca", config)  # the script check already moved it
+    assert not needs_second_opinion(unsure, "und", config)  # below its threshold: stays und
+    assert not needs_second_opinion([("es", 0.36)], "es", config)  # no runner-up to pick
+    assert not needs_second_opinion(unsure, "es", LangIdConfig(second_opinion=False))
 
 
 def test_second_opinion_only_picks_a_runner_up_in_the_texts_script():
-    ranked, latin = [("es", 0.36), ("ca", 0.26), ("ga", 0.18)], [0.0] * 40
+    ranked, latin = [("es", 0.36), ("ca", 0.26), ("ga", 0.18), ("pt", 0.05), ("gl", 0.04), ("it", 0.03)], [0.0] * 40
     latin[_COL["Latn"]] = 1.0
     config = LangIdConfig()
-    assert confirmed_runner_up(ranked, latin, ("ga", 0.99, True), config) == ("ga", 0.99)
-    assert confirmed_runner_up(ranked, latin, ("ga", 0.99, False), config) is None  # not reliable
-    assert confirmed_runner_up(ranked, latin, ("pt", 0.99, True), config) is None  # not among lid.176's candidates
+    assert confirmed_runner_up(ranked, latin, ("ga", 0.98, True), config) == ("ga", 0.98)
+    assert confirmed_runner_up(ranked, latin, ("gl", 0.98, True), config) == ("gl", 0.98)  # rank 5
+    assert confirmed_runner_up(ranked, latin, ("it", 0.98, True), config) is None  # rank 6: too far down
+    assert confirmed_runner_up(ranked, latin, ("ga", 0.98, False), config) is None  # not reliable
+    assert confirmed_runner_up(ranked, latin, ("ga", 0.6, True), config) is None  # CLD2 covers too little text
+    assert confirmed_runner_up(ranked, latin, ("es", 0.98, True), config) is None  # agrees: nothing changes
+    assert confirmed_runner_up(ranked, latin, ("fr", 0.98, True), config) is None  # not among lid.176's candidates
     assert confirmed_runner_up([("he", 0.4), ("yi", 0.3)], latin, ("yi", 0.9, True), config) is None  # wrong script
     assert confirmed_runner_up([("ar", 0.4), ("he", 0.3)], latin, ("iw", 0.9, True),
-                               LangIdConfig(script_check=False)) == ("he", 0.9)  # CLD3's code for Hebrew
+                               LangIdConfig(script_check=False)) == ("he", 0.9)  # CLD2's code for Hebrew
+    assert confirmed_runner_up(ranked, latin, ("ga", 0.85, True), LangIdConfig(thresholds={"ga": 0.9})) == ("und", 0.85)
+
+
+def test_cld2_gives_no_opinion_on_text_it_cannot_read():
+    assert ask_cld2("abc \ud800 def") == ("und", 0.0, False)
+    assert ask_cld2("")[2] is False
 
 
 def test_config_describes_itself_with_a_version():

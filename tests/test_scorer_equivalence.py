@@ -117,6 +117,15 @@ def test_gram_counts_survive_hash_collisions(monkeypatch):
     assert filters.char_repetition_ratio(text, 10) == ref_char_repetition(text, 10)
 
 
+def test_gram_counts_without_positions_in_the_key(monkeypatch):
+    """Sequences too long to carry positions in the sort key take the argsort path: same counts."""
+    import numpy as np
+
+    monkeypatch.setattr(filters, "_POSITION_MASK", np.uint64(0))
+    for text, _ in _shared_docs(every=97) + [(t, "en") for t in EDGE_CASES]:
+        assert filters.char_repetition_ratio(text, 10) == ref_char_repetition(text, 10)
+
+
 def test_lower_case_never_adds_or_removes_no_space_characters():
     """``score_document`` decides once, on the original text, whether the lower-cased one needs splitting."""
     changed = [cp for cp in range(0x30000) if not 0xD800 <= cp < 0xE000

@@ -96,6 +96,8 @@ def _code_points(text: str) -> np.ndarray:
 
 
 _HASH_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
+_POSITION_BITS = 21  # n-gram positions in a sorted hash key: sequences up to 2M n-grams
+_POSITION_MASK = np.uint64((1 << _POSITION_BITS) - 1)
 
 
 def _packed(seq: np.ndarray, bits: int, n: int) -> np.ndarray:
@@ -113,8 +115,11 @@ def _gram_counts(seq: np.ndarray, n: int) -> np.ndarray:
 
     Exact, with numpy sorts instead of a Counter over slices: n-grams whose values fit in 64 bits
     are packed exactly; longer ones are hashed from exactly packed chunks, and every pair of
-    n-grams the hash puts together is compared chunk by chunk, so a collision (never seen; the
-    fallback exists only to make the result exact) switches to counting the chunk tuples.
+    n-grams the hash puts together is compared chunk by chunk, so a collision (rare; the fallback
+    exists only to make the result exact) switches to counting the chunk tuples. The hash keeps
+    its top ``64 - _POSITION_BITS`` bits and carries the n-gram's position in the rest, so one
+    plain sort (three times faster than an argsort) both groups equal hashes and says where each
+    n-gram is; a sequence too long for that takes the argsort.
     """
     m = len(seq) - n + 1
     if m <= 0:
@@ -130,8 +135,16 @@ def _gram_counts(seq: np.ndarray, n: int) -> np.ndarray:
         for o in offsets[1:]:
             keys *= _HASH_MULTIPLIER
             keys += chunks[o:o + m]
-        order = np.argsort(keys)
-        ordered = keys[order]
+        if m <= _POSITION_MASK:
+            keys *= _HASH_MULTIPLIER  # the last chunk was only added: move its bits into the top ones kept
+            keys &= ~_POSITION_MASK
+            keys |= np.arange(m, dtype=np.uint64)
+            keys.sort()
+            order = (keys & _POSITION_MASK).astype(np.int64)
+            ordered = keys >> np.uint64(_POSITION_BITS)
+        else:
+            order = np.argsort(keys)
+            ordered = keys[order]
         same = np.flatnonzero(ordered[1:] == ordered[:-1])
         first, second = order[same], order[same + 1]
         if not all(np.array_equal(chunks[first + o], chunks[second + o]) for o in offsets):
@@ -209,19 +222,20 @@ def long_token_ratio(text: str, min_chars: int) -> float:
     """Share of non-space characters in space-free tokens of at least ``min_chars`` characters
     (minified code, base64, binary decoded as text). No-space-script characters never form long
     tokens but do count in the total, so a few URLs in a Chinese page weigh as little as in prose."""
-    tokens = text.split()
-    total = sum(map(len, tokens))
-    if not total or max(map(len, tokens)) < min_chars:  # splitting at no-space characters only shortens tokens
+    codes = _code_points(_collapsed(text))
+    return _long_token_ratio(codes, _char_flags(codes), min_chars)
+
+
+def _long_token_ratio(codes: np.ndarray, flags: np.ndarray, min_chars: int) -> float:
+    """``long_token_ratio`` from the collapsed text's code points, whose only whitespace is single spaces."""
+    space = codes == 32
+    total = len(codes) - int(np.count_nonzero(space))
+    if not total:
         return 0.0
-    return sum(map(len, _long_token(min_chars).findall(text))) / total
-
-
-@lru_cache(maxsize=None)
-def _long_token(min_chars: int) -> re.Pattern:
-    """Maximal runs of at least ``min_chars`` characters that are neither whitespace nor no-space
-    script; the lookbehind makes every match start at a run's start, so short runs cost one scan."""
-    outside = f"[^\\s{_NO_SPACE_CHARS}]"
-    return re.compile(f"(?<!{outside}){outside}{{{max(1, min_chars)},}}")
+    # Long tokens are the maximal runs between separators (spaces and no-space-script characters).
+    breaks = np.flatnonzero(space | (flags & _NO_SPACE).astype(bool))
+    runs = np.diff(breaks, prepend=-1, append=len(codes)) - 1
+    return int(runs[runs >= max(1, min_chars)].sum()) / total
 
 
 def word_list_ratio(doc_words: list[str], augmented: list[str], wordlist: frozenset[str]) -> float:
@@ -246,7 +260,7 @@ def score_document(text: str, lang: str, params: FilterParams, lang_score: float
         "char_repetition": round(_char_repetition(codes, params.char_repetition_n), 4),
         "word_repetition": round(word_repetition_ratio(doc_words, params.word_repetition_n), 4),
         "special_char_ratio": round(_special_ratio(codes, flags), 4),
-        "long_token_ratio": round(long_token_ratio(text, params.long_token_chars), 4),
+        "long_token_ratio": round(_long_token_ratio(codes, flags, params.long_token_chars), 4),
     }
     stop = stopwords(lang)
     if stop is not None:

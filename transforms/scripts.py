@@ -56,7 +56,7 @@ def scripts_of(lang: str) -> frozenset[str]:
 
 _SCRIPTS = sorted(set(_NAME_PREFIX.values()))
 _TABLE_SIZE = 0x30000  # BMP and the supplementary ideographic planes
-_SAMPLE_CHARS = 4000  # longer texts are counted on an evenly strided sample of about this many
+_SAMPLE_CHARS = 1000  # longer texts are counted on an evenly strided sample of about this many
 
 
 @functools.cache
@@ -81,13 +81,15 @@ def script_shares(texts: list[str]) -> tuple[list[list[float]], list[str]]:
     much as a short word's letters (``_CJK_WEIGHT``); Han with enough kana counts as ``Jpan``."""
     if not texts:
         return [], []
-    texts = [t[::len(t) // _SAMPLE_CHARS + 1] for t in texts]
-    points = [np.frombuffer(t.encode("utf-32-le"), dtype=np.uint32) for t in texts]
-    doc = np.repeat(np.arange(len(texts)), [len(p) for p in points])
-    flat = np.concatenate(points)
-    keep = flat < _TABLE_SIZE
+    texts = [t if len(t) < _SAMPLE_CHARS else t[::len(t) // _SAMPLE_CHARS + 1] for t in texts]
     width = len(_COLUMNS) + 1
-    counts = np.bincount(doc[keep] * width + _table()[flat[keep]], minlength=len(texts) * width)
+    flat = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    keys = np.repeat(np.arange(0, len(texts) * width, width, dtype=np.intp), list(map(len, texts)))
+    if len(flat) and flat.max() >= _TABLE_SIZE:  # rare: letters beyond the table count as no script
+        keys[flat < _TABLE_SIZE] += _table()[flat[flat < _TABLE_SIZE]]
+    else:
+        keys += _table()[flat]
+    counts = np.bincount(keys, minlength=len(texts) * width)
     counts = counts.reshape(len(texts), width)[:, 1:].astype(np.float64)
     han, kana = counts[:, _COL[_HAN]], counts[:, _COL[_KANA]]
     cjk = _CJK_WEIGHT * (han + kana)
