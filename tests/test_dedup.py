@@ -127,6 +127,18 @@ def test_bands_rows_follow_datasketch_optimum_and_validate():
     assert candidate_probability(0.9, *cfg.bands_rows) > candidate_probability(0.5, *cfg.bands_rows)
 
 
+@pytest.mark.parametrize("num_perm", [16, 64, 128])
+def test_exact_quadrature_picks_what_datasketch_picks(num_perm):
+    from datasketch.lsh import _optimal_param
+
+    from transforms.minhash import _optimal_bands_rows
+
+    for threshold in (0.3, 0.5, 0.7, 0.8, 0.9, 0.95):
+        for recall_weight in (0.5, 0.9):
+            assert (_optimal_bands_rows.__wrapped__(threshold, num_perm, recall_weight)
+                    == _optimal_param(threshold, num_perm, 1 - recall_weight, recall_weight)), (threshold, recall_weight)
+
+
 def test_shingles_normalise_case_punctuation_and_width():
     assert shingles("Hello, WORLD!", 2) == shingles("hello world", 2) == {b"hello world"}
     assert shingles("ＡＢＣ def", 5) == {b"abc def"}  # NFKC folds full-width letters

@@ -110,6 +110,16 @@ def _packed(seq: np.ndarray, bits: int, n: int) -> np.ndarray:
     return keys
 
 
+def _windows(seq: np.ndarray, width: int) -> np.ndarray:
+    """Every run of ``64 // width`` consecutive values of ``seq`` (all below ``2**width``, width 8 or
+    16) as one exact uint64, zero-padded past the end: one strided copy of a narrow array, where
+    ``_packed`` takes a shift and an or per value."""
+    per = 64 // width
+    narrow = np.zeros(len(seq) + per - 1, dtype=np.uint8 if width == 8 else np.uint16)
+    narrow[:len(seq)] = seq
+    return np.ndarray((len(seq),), dtype="<u8", buffer=narrow, strides=(narrow.itemsize,)).copy()
+
+
 def _gram_counts(seq: np.ndarray, n: int) -> np.ndarray:
     """Occurrences of each distinct n-gram of the uint64 sequence ``seq``, in no particular order.
 
@@ -125,11 +135,15 @@ def _gram_counts(seq: np.ndarray, n: int) -> np.ndarray:
     if m <= 0:
         return np.zeros(0, dtype=np.int64)
     bits = max(1, int(seq.max()).bit_length())
-    per = 64 // bits
-    if n <= per:
+    if n * bits <= 64:
         ordered = np.sort(_packed(seq, bits, n))
     else:
-        chunks = _packed(seq, bits, per)
+        if bits <= 16:  # text in one 8- or 16-bit range: chunks read straight from a narrow copy
+            chunks = _windows(seq, 8 if bits <= 8 else 16)
+            per = 8 if bits <= 8 else 4
+        else:
+            per = 64 // bits
+            chunks = _packed(seq, bits, per)
         offsets = [*range(0, n - per, per), n - per]
         keys = chunks[:m].copy()
         for o in offsets[1:]:
