@@ -137,6 +137,7 @@ def _gram_counts(seq: np.ndarray, n: int) -> np.ndarray:
     bits = max(1, int(seq.max()).bit_length())
     if n * bits <= 64:
         ordered = np.sort(_packed(seq, bits, n))
+        equal = ordered[1:] == ordered[:-1]
     else:
         if bits <= 16:  # text in one 8- or 16-bit range: chunks read straight from a narrow copy
             chunks = _windows(seq, 8 if bits <= 8 else 16)
@@ -159,13 +160,13 @@ def _gram_counts(seq: np.ndarray, n: int) -> np.ndarray:
         else:
             order = np.argsort(keys)
             ordered = keys[order]
-        same = np.flatnonzero(ordered[1:] == ordered[:-1])
+        equal = ordered[1:] == ordered[:-1]
+        same = np.flatnonzero(equal)
         first, second = order[same], order[same + 1]
         if not all(np.array_equal(chunks[first + o], chunks[second + o]) for o in offsets):
             grams = Counter(zip(*(chunks[o:o + m].tolist() for o in offsets)))
             return np.fromiter(grams.values(), dtype=np.int64, count=len(grams))
-    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1], [True])))
-    return np.diff(starts)
+    return np.diff(np.flatnonzero(np.concatenate(([True], ~equal, [True]))))
 
 
 def char_repetition_ratio(text: str, n: int) -> float:
@@ -179,7 +180,9 @@ def _char_repetition(codes: np.ndarray, n: int) -> float:
         return 0.0
     repeated = int(np.count_nonzero(freqs > 1))
     top = min(int(len(freqs) ** 0.5), repeated)
-    return int(np.sort(freqs)[len(freqs) - top:].sum()) / int(freqs.sum())
+    if not top:
+        return 0.0
+    return int(np.partition(freqs, len(freqs) - top)[len(freqs) - top:].sum()) / int(freqs.sum())
 
 
 def word_repetition_ratio(doc_words: list[str], n: int) -> float:
