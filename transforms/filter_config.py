@@ -60,10 +60,16 @@ class FilterConfig:
     override: Mapping[str, str] | None = None
 
     def params_for(self, lang: str, source: str) -> FilterParams:
-        src = dict(self.sources.get(source, {}))
-        src_langs = src.pop("languages", {})
-        merged = {**self.languages.get(lang, {}), **src, **src_langs.get(lang, {})}
-        return dataclasses.replace(self.default, **merged) if merged else self.default
+        # Resolved once per (language, source) and kept in the instance: a corpus has few of those,
+        # and building a FilterParams costs more than scoring a short document's special characters.
+        resolved = self.__dict__.setdefault("_resolved", {})
+        params = resolved.get((lang, source))
+        if params is None:
+            src = dict(self.sources.get(source, {}))
+            src_langs = src.pop("languages", {})
+            merged = {**self.languages.get(lang, {}), **src, **src_langs.get(lang, {})}
+            params = resolved[lang, source] = dataclasses.replace(self.default, **merged) if merged else self.default
+        return params
 
     def describe(self) -> dict[str, Any]:
         """What the manifest records under ``stages.filter``."""
