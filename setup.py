@@ -3,7 +3,7 @@
 Extras keep Dataflow workers lean: a worker installs ``.[pipeline]`` (or ``.[dataflow]``) and
 never pulls torch or deepspeed; GPU nodes install ``.[train]``.
 """
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 PIPELINE = [
     "apache-beam==2.77.0",
@@ -48,7 +48,10 @@ setup(
     version="0.1.0",
     description="Multilingual dataset curation lake: Beam pipelines, Arrow shards, catalog, training",
     python_requires=">=3.10",
-    packages=find_packages(include=["pipelines*", "transforms*", "catalog*", "model*"]),
+    # Namespace discovery, so the data folders (configs, static) are packages too and setuptools
+    # does not warn that they would be ignored; their files come from package_data.
+    packages=find_namespace_packages(include=["pipelines*", "transforms*", "catalog*", "model*"],
+                                     exclude=["*.__pycache__"]),
     include_package_data=True,
     package_data={
         "transforms": ["configs/*.yaml", "configs/*.json"],
