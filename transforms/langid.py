@@ -111,7 +111,7 @@ def prepare(text: str) -> str:
     return text[:_PREDICT_CHARS].replace("\n", " ")
 
 
-def decide(ranked: Ranked, shares: list[float], script: str,
+def decide(ranked: Ranked, shares: Sequence[float], script: str,
            config: LangIdConfig) -> tuple[str, float]:
     """The best label written in the text's scripts (if checked), or ``und`` under its threshold.
 
@@ -133,7 +133,7 @@ def needs_second_opinion(ranked: Ranked, lang: str, config: LangIdConfig) -> boo
             and ranked[0][1] < config.second_opinion_below)
 
 
-def confirmed_runner_up(ranked: Ranked, shares: list[float], opinion: tuple[str, float, bool],
+def confirmed_runner_up(ranked: Ranked, shares: Sequence[float], opinion: tuple[str, float, bool],
                         config: LangIdConfig) -> tuple[str, float] | None:
     """lid.176's runner-up (ranks 2 to ``second_opinion_candidates``) to which a reliable second
     opinion gives at least ``second_opinion_min_share`` of the text, in the text's script; its score
@@ -202,11 +202,20 @@ class LanguageIdentifier:
         flat = np.minimum(np.concatenate(probs), 1.0).round(4).tolist()  # one pass for the whole batch
         shares, dominant = script_shares(prepared)  # the very text the model saw
         langs = self._langs
+        unsure_below = config.second_opinion_below if config.second_opinion else 0.0
         out, start = [], 0
         for text, labs, row, script in zip(prepared, labels, shares, dominant):
             # [label, probability] lists, not tuples: they go into meta as they are, with no copy per document
             ranked = [[langs.get(label) or self._lang(label), p] for label, p in zip(labs, flat[start:start + len(labs)])]
             start += len(labs)  # rows may be short: fastText drops labels of probability 0
+            if ranked and script != NO_SCRIPT:
+                # Most documents: lid.176's first choice is in the text's script, over its threshold, and
+                # sure enough to need no second opinion; this is what ``decide`` returns for them.
+                lang, score = ranked[0]
+                if (score >= unsure_below and score >= config.threshold_for(lang)
+                        and (not config.script_check or script in scripts_of(lang))):
+                    out.append(LangPrediction(lang, score, ranked, script))
+                    continue
             lang, score = decide(ranked, row, script, config)
             if script != NO_SCRIPT and needs_second_opinion(ranked, lang, config):
                 opinion = ask_cld2(text)

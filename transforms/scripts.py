@@ -9,6 +9,8 @@ from __future__ import annotations
 import functools
 import unicodedata
 
+from typing import Sequence
+
 import numpy as np
 
 NO_SCRIPT = "Zyyy"
@@ -75,12 +77,13 @@ _COLUMNS = _SCRIPTS + ["Jpan"]
 _COL = {script: i for i, script in enumerate(_COLUMNS)}
 
 
-def script_shares(texts: list[str]) -> tuple[list[list[float]], list[str]]:
-    """Per text, the share of its letters in each script (columns ``_COLUMNS``) and the dominant
-    script, for a whole batch in one vectorised pass. A Han, kana or Hangul character weighs as
-    much as a short word's letters (``_CJK_WEIGHT``); Han with enough kana counts as ``Jpan``."""
+def script_shares(texts: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Per text, the share of its letters in each script (a row over the columns ``_COLUMNS``) and
+    the dominant script, for a whole batch in one vectorised pass. A Han, kana or Hangul character
+    weighs as much as a short word's letters (``_CJK_WEIGHT``); Han with enough kana counts as
+    ``Jpan``. The shares stay one array: most documents never read their row."""
     if not texts:
-        return [], []
+        return np.zeros((0, len(_COLUMNS))), []
     texts = [t if len(t) < _SAMPLE_CHARS else t[::len(t) // _SAMPLE_CHARS + 1] for t in texts]
     width = len(_COLUMNS) + 1
     flat = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
@@ -101,7 +104,7 @@ def script_shares(texts: list[str]) -> tuple[list[list[float]], list[str]]:
     total = counts.sum(axis=1)
     shares = counts / np.maximum(total, 1.0)[:, None]
     dominant = [_COLUMNS[i] if t else NO_SCRIPT for i, t in zip(shares.argmax(axis=1).tolist(), total.tolist())]
-    return shares.tolist(), dominant
+    return shares, dominant
 
 
 def dominant_script(text: str) -> str:
@@ -114,7 +117,7 @@ def _columns_of(lang: str) -> tuple[int, ...]:
     return tuple(_COL[script] for script in scripts_of(lang) if script in _COL)
 
 
-def written_in(lang: str, shares: list[float], min_share: float = MIN_SHARE) -> bool:
+def written_in(lang: str, shares: Sequence[float], min_share: float = MIN_SHARE) -> bool:
     """Whether at least ``min_share`` of the letters are in a script the language is written in."""
     return sum(shares[i] for i in _columns_of(lang)) >= min_share
 
