@@ -172,11 +172,17 @@ class LanguageIdentifier:
         self.model_path = self.config.model_path or default_model_path()
         self.model = fasttext.load_model(self.model_path)
         self._langs: dict[str, str] = {}  # model label -> normalised code
+        self._sure: dict[str, tuple[float, frozenset[str] | None]] = {}  # code -> (score floor, scripts)
         warm_up()
 
     def _lang(self, label: str) -> str:
-        self._langs[label] = parse_label(label)[0]
-        return self._langs[label]
+        """The code of a model label, cached with what the fast path in ``predict`` needs: the score
+        over which the label stands without a second opinion, and its scripts (None: not checked)."""
+        lang = self._langs[label] = parse_label(label)[0]
+        config = self.config
+        floor = max(config.threshold_for(lang), config.second_opinion_below if config.second_opinion else 0.0)
+        self._sure[lang] = (floor, scripts_of(lang) if config.script_check else None)
+        return lang
 
     def _candidates(self, text: str, ranked: Ranked, opinion: tuple[str, float, bool]
                     ) -> Ranked:
@@ -201,8 +207,7 @@ class LanguageIdentifier:
         labels, probs = self.model.predict(prepared, k=config.top_k)
         flat = np.minimum(np.concatenate(probs), 1.0).round(4).tolist()  # one pass for the whole batch
         shares, dominant = script_shares(prepared)  # the very text the model saw
-        langs = self._langs
-        unsure_below = config.second_opinion_below if config.second_opinion else 0.0
+        langs, sure = self._langs, self._sure
         out, start = [], 0
         for text, labs, row, script in zip(prepared, labels, shares, dominant):
             # [label, probability] lists, not tuples: they go into meta as they are, with no copy per document
@@ -212,8 +217,8 @@ class LanguageIdentifier:
                 # Most documents: lid.176's first choice is in the text's script, over its threshold, and
                 # sure enough to need no second opinion; this is what ``decide`` returns for them.
                 lang, score = ranked[0]
-                if (score >= unsure_below and score >= config.threshold_for(lang)
-                        and (not config.script_check or script in scripts_of(lang))):
+                floor, scripts = sure[lang]
+                if score >= floor and (scripts is None or script in scripts):
                     out.append(LangPrediction(lang, score, ranked, script))
                     continue
             lang, score = decide(ranked, row, script, config)
