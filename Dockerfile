@@ -12,6 +12,6 @@ COPY model ./model
 # Pipeline side only: Dataflow workers never need torch or deepspeed.
 RUN pip install --no-cache-dir '.[dataflow]' \
  && pip install --no-cache-dir --no-deps --force-reinstall fasttext==0.9.3 \
- && python -c "from transforms.langid import LanguageIdentifier; LanguageIdentifier()"
+ && python -c "import pycld2; from transforms.langid import LanguageIdentifier; LanguageIdentifier().predict(['Fail tidak dijumpai'])"
 
 # Keep the SDK harness as the entrypoint inherited from the base image.
