@@ -28,3 +28,30 @@ def test_empty_document_goes_to_quarantine():
     tag, row = normalize_document(doc)
     assert tag == "removed"
     assert (row["stage"], row["reason"], row["id"]) == ("quarantine", "empty_document", "x")
+
+
+def _plain_normal_form(text):
+    """``normalize_text`` as its plain chain of substitutions, without the shortcuts."""
+    import re
+    import unicodedata
+
+    from transforms import normalize
+
+    text = re.sub(r"[\ud800-\udfff]", "\ufffd", text).replace("\r\n", "\n").replace("\r", "\n")
+    text = normalize._CONTROL.sub("", normalize._ANSI_ESCAPE.sub("", text))
+    text = unicodedata.normalize("NFC", text)
+    text = normalize._TRAILING_SPACE.sub("\n", text + "\n")
+    return normalize._BLANK_LINES.sub("\n\n", text).strip()
+
+
+def test_shortcuts_change_nothing():
+    from tests.conftest import read_jsonl, shared_path
+    from tests.test_scorer_equivalence import CORPORA, EDGE_CASES, _pii_fuzz
+    from transforms.normalize import normalize_text
+
+    texts = EDGE_CASES + ["a \n\n\n b\t\n", "x\u3000\ny", "\n\n\n", " \n", "a\u00a0\n\n\n\nb  ", "\r\n\r\n\r\n x \r"]
+    texts += [t.replace("ab", " \n").replace("x", "\n\n") for t in _pii_fuzz(500, seed=1)]
+    for folder, name in CORPORA:
+        texts += [d["text"] for d in read_jsonl(shared_path(folder, name))[::5]]
+    for text in texts:
+        assert normalize_text(text) == _plain_normal_form(text), repr(text[:80])

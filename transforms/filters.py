@@ -75,11 +75,8 @@ def count_words(text: str) -> int:
 
 def _augmented(lowered: str) -> list[str]:
     """2- to 4-character substrings of no-space-script runs, for matching multi-character entries."""
-    grams = []
-    for run in _NO_SPACE_RUN.findall(lowered):
-        for n in _AUGMENT_SIZES:
-            grams.extend(run[i:i + n] for i in range(len(run) - n + 1))
-    return grams
+    return [run[i:i + n] for run in _NO_SPACE_RUN.findall(lowered) for n in _AUGMENT_SIZES
+            for i in range(len(run) - n + 1)]
 
 
 def _collapsed(text: str) -> str:
