@@ -101,7 +101,7 @@ def run_pipeline(corpus: Path, lake: Path, workers: int) -> dict:
 
 def time_stages(texts: list[str]) -> dict[str, float]:
     """Seconds each stage's plain functions take alone over ``texts`` (one core, this process)."""
-    from transforms.dedup import exact_key
+    from transforms.dedup import exact_keys
     from transforms.filter_config import load_filter_config
     from transforms.filters import filter_document
     from transforms.langid import LanguageIdentifier
@@ -120,7 +120,7 @@ def time_stages(texts: list[str]) -> dict[str, float]:
         "langid": lambda: [lid.predict(texts[i:i + 512]) for i in range(0, len(texts), 512)],
         "filter": lambda: [filter_document(d, filters.params_for(d["lang"], d["source"])) for d in docs],
         "pii": lambda: [redact(t) for t in texts],
-        "dedup-exact": lambda: [exact_key(t) for t in texts],
+        "dedup-exact": lambda: [exact_keys(texts[i:i + 512]) for i in range(0, len(texts), 512)],
         "dedup-near": lambda: band_hashes(signatures(texts, cfg), cfg),
     }
     out = {}

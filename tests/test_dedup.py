@@ -9,7 +9,7 @@ from datasketch import MinHash
 from hypothesis import given, settings, strategies as st
 
 from benchmarks.dedup_bench import close_pairs_exact, exact_jaccard, planted
-from transforms.dedup import band_postings, bucket_pairs, exact_key, keep_first, star_clusters, verify_pairs
+from transforms.dedup import band_postings, bucket_pairs, exact_key, exact_keys, keep_first, star_clusters, verify_pairs
 from transforms.minhash import (MinHashConfig, _PUNCT, _normal_batch, _normal_bytes, band_hashes, candidate_probability,
                                 dedup_normal_form, estimated_jaccards, has_shingles, shingle_hash32, shingles, signatures)
 
@@ -70,6 +70,13 @@ def _pairs(nodes, sigs, cfg):
 
 def _nodes(n):
     return [((1, 0, str(i), str(i)), str(i)) for i in range(n)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(), max_size=8))
+def test_batched_exact_keys_equal_the_per_text_ones(texts):
+    assert exact_keys(texts) == [exact_key(t) for t in texts]
+    assert exact_keys(TEXTS) == [exact_key(t) for t in TEXTS]
 
 
 def test_empty_documents_never_become_candidates():

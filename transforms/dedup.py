@@ -33,7 +33,8 @@ from typing import Any, Iterable, Iterator
 import apache_beam as beam
 import numpy as np
 
-from transforms.minhash import MinHashConfig, band_hashes, dedup_normal_form, estimated_jaccards, has_shingles, signatures
+from transforms.minhash import (MinHashConfig, band_hashes, dedup_normal_form, estimated_jaccards, has_shingles,
+                                normal_forms, signatures)
 from transforms.removed import STAGE_DEDUP_EXACT, STAGE_DEDUP_NEAR, removed_from_doc
 
 Rank = tuple[int, int, str, str]  # (0 published / 1 new, priority or parent index, id, uid)
@@ -54,6 +55,11 @@ def published_node(parent_index: int, doc_id: str, parent: str) -> Node:
 
 def exact_key(text: str) -> str:
     return hashlib.blake2b(dedup_normal_form(text).encode("utf-8"), digest_size=16).hexdigest()
+
+
+def exact_keys(texts: list[str]) -> list[str]:
+    """``exact_key`` of many texts at once."""
+    return [hashlib.blake2b(form, digest_size=16).hexdigest() for form in normal_forms(texts)]
 
 
 def keep_first(docs: Iterable[dict[str, Any]], priorities: dict[str, int]) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -218,7 +224,8 @@ class ExactDedup(beam.PTransform):
         priorities = self.priorities
         return (
             docs
-            | "KeyByTextHash" >> beam.Map(lambda d: (exact_key(d["text"]), d))
+            | "BatchForTextHash" >> beam.BatchElements(min_batch_size=64, max_batch_size=512)
+            | "KeyByTextHash" >> beam.FlatMap(lambda batch: zip(exact_keys([d["text"] for d in batch]), batch))
             | "GroupByTextHash" >> beam.GroupByKey()
             | "KeepFirst" >> beam.FlatMap(lambda kv: (beam.pvalue.TaggedOutput(tag, v) for tag, v in keep_first(kv[1], priorities)))
             .with_outputs("kept", "removed")

@@ -118,6 +118,14 @@ def _normal_batch(texts: Sequence[str]) -> np.ndarray:
     return np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
 
 
+def normal_forms(texts: Sequence[str]) -> list[bytes]:
+    """UTF-8 of every text's ``dedup_normal_form``, from one ``_normal_batch`` pass (code-point
+    tables in numpy: about twice as fast as the per-text regex on non-ASCII text)."""
+    if not texts:
+        return []
+    return [form.removesuffix(b" ") for form in _normal_batch(texts).tobytes().split(b"\n")[:-1]]
+
+
 def dedup_normal_form(text: str) -> str:
     """NFKC, lowercase, punctuation removed, whitespace collapsed: equal here means 'same text'."""
     return _normal_bytes(text).decode("utf-8")
