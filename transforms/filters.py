@@ -18,23 +18,19 @@ from __future__ import annotations
 import re
 import string
 import unicodedata
-from collections import Counter
 from functools import lru_cache
-from itertools import count, repeat
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from transforms import filter_kernels as kernels
 from transforms.filter_config import FilterParams
 from transforms.filter_wordlists import flagged_words, stopwords
 
 SCORER_VERSION = "roots-scorers-v2"
 
 _NO_SPACE_CHARS = r"\u0f00-\u0fff\u0e00-\u0e7f\u0e80-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_NO_SPACE_SPLIT = re.compile(f"([{_NO_SPACE_CHARS}])")
-_NO_SPACE_RUN = re.compile(f"[{_NO_SPACE_CHARS}]{{2,}}")
 _STRIP = string.punctuation + string.digits + "«»“”‘’„‚‹›–—―…·•°§¶†‡、。，．！？：；（）【】《》〈〉「」『』〔〕・¿¡،؛؟٪۔।॥"
-_AUGMENT_SIZES = (2, 3, 4)
 
 # (filter name, score key, "min" or "max"), in the order BigScience applied them.
 FILTERS: tuple[tuple[str, str, str], ...] = (
@@ -58,25 +54,37 @@ class Failure(NamedTuple):
 
 def words(text: str) -> list[str]:
     """Lower-cased words; every character of a no-space script is one word."""
-    return _words(text.lower())
-
-
-def _words(lowered: str, no_space: bool = True) -> list[str]:
-    """``words`` of a lower-cased text; ``no_space`` False says it has no no-space-script character."""
-    # Splitting on the captured no-space characters and joining with spaces puts a space on each
-    # side of every one of them, without a per-match replacement template.
-    spaced = " ".join(_NO_SPACE_SPLIT.split(lowered)) if no_space else lowered
-    return list(filter(None, map(str.strip, spaced.split(), repeat(_STRIP))))
+    lowered = text.lower()
+    starts, ends, _, _ = kernels.words(_code_points32(lowered), _word_table())
+    return [lowered[s:e] for s, e in zip(starts.tolist(), ends.tolist())]
 
 
 def count_words(text: str) -> int:
     return len(words(text))
 
 
-def _augmented(lowered: str) -> list[str]:
-    """2- to 4-character substrings of no-space-script runs, for matching multi-character entries."""
-    return [run[i:i + n] for run in _NO_SPACE_RUN.findall(lowered) for n in _AUGMENT_SIZES
-            for i in range(len(run) - n + 1)]
+@lru_cache(maxsize=None)
+def _word_table() -> np.ndarray:
+    """Code point -> ``kernels.SPACE`` (``str.isspace``), ``NO_SPACE`` and ``STRIP`` bits, for the
+    BMP and the ideographic planes: no code point beyond them is any of the three."""
+    no_space = re.compile(f"[{_NO_SPACE_CHARS}]")
+    strip = set(_STRIP)
+    return np.fromiter((c.isspace() * kernels.SPACE | bool(no_space.match(c)) * kernels.NO_SPACE
+                        | (c in strip) * kernels.STRIP for c in map(chr, range(_TABLE_SIZE))),
+                       dtype=np.uint8, count=_TABLE_SIZE)
+
+
+@lru_cache(maxsize=None)
+def _list_arrays(wordlist: frozenset[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A word list as the kernels read it: entries' hashes sorted, their offsets and code points."""
+    entries = [_code_points32(w) for w in wordlist]
+    hashes = np.array([kernels.span_hash(e, 0, len(e)) for e in entries], dtype=np.uint64)
+    order = np.argsort(hashes, kind="stable")
+    ordered = [entries[i] for i in order]
+    offsets = np.zeros(len(ordered) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum([len(e) for e in ordered])
+    flat = np.concatenate(ordered) if ordered else np.zeros(0, dtype=np.uint32)
+    return hashes[order], offsets, flat
 
 
 def _collapsed(text: str) -> str:
@@ -88,108 +96,21 @@ def _collapsed(text: str) -> str:
     return (" " if text[0].isspace() else "") + inner + (" " if text[-1].isspace() else "")
 
 
-def _code_points(text: str) -> np.ndarray:
-    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4").astype(np.uint64)
-
-
-_HASH_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
-_POSITION_BITS = 21  # n-gram positions in a sorted hash key: sequences up to 2M n-grams
-_POSITION_MASK = np.uint64((1 << _POSITION_BITS) - 1)
-
-
-def _packed(seq: np.ndarray, bits: int, n: int) -> np.ndarray:
-    """The n-grams of ``seq`` (values below ``2**bits``, ``bits * n <= 64``) as one exact integer each."""
-    m = len(seq) - n + 1
-    keys = seq[:m].copy()
-    for j in range(1, n):
-        keys <<= np.uint64(bits)
-        keys |= seq[j:j + m]
-    return keys
-
-
-def _windows(seq: np.ndarray, width: int) -> np.ndarray:
-    """Every run of ``64 // width`` consecutive values of ``seq`` (all below ``2**width``, width 8 or
-    16) as one exact uint64, zero-padded past the end: one strided copy of a narrow array, where
-    ``_packed`` takes a shift and an or per value."""
-    per = 64 // width
-    narrow = np.zeros(len(seq) + per - 1, dtype=np.uint8 if width == 8 else np.uint16)
-    narrow[:len(seq)] = seq
-    return np.ndarray((len(seq),), dtype="<u8", buffer=narrow, strides=(narrow.itemsize,)).copy()
-
-
-def _gram_counts(seq: np.ndarray, n: int) -> np.ndarray:
-    """Occurrences of each distinct n-gram of the uint64 sequence ``seq``, in no particular order.
-
-    Exact, with numpy sorts instead of a Counter over slices: n-grams whose values fit in 64 bits
-    are packed exactly; longer ones are hashed from exactly packed chunks, and every pair of
-    n-grams the hash puts together is compared chunk by chunk, so a collision (rare; the fallback
-    exists only to make the result exact) switches to counting the chunk tuples. The hash keeps
-    its top ``64 - _POSITION_BITS`` bits and carries the n-gram's position in the rest, so one
-    plain sort (three times faster than an argsort) both groups equal hashes and says where each
-    n-gram is; a sequence too long for that takes the argsort.
-    """
-    m = len(seq) - n + 1
-    if m <= 0:
-        return np.zeros(0, dtype=np.int64)
-    bits = max(1, int(seq.max()).bit_length())
-    if n * bits <= 64:
-        ordered = np.sort(_packed(seq, bits, n))
-        equal = ordered[1:] == ordered[:-1]
-    else:
-        if bits <= 16:  # text in one 8- or 16-bit range: chunks read straight from a narrow copy
-            chunks = _windows(seq, 8 if bits <= 8 else 16)
-            per = 8 if bits <= 8 else 4
-        else:
-            per = 64 // bits
-            chunks = _packed(seq, bits, per)
-        offsets = [*range(0, n - per, per), n - per]
-        keys = chunks[:m].copy()
-        for o in offsets[1:]:
-            keys *= _HASH_MULTIPLIER
-            keys += chunks[o:o + m]
-        if m <= _POSITION_MASK:
-            keys *= _HASH_MULTIPLIER  # the last chunk was only added: move its bits into the top ones kept
-            keys &= ~_POSITION_MASK
-            keys |= np.arange(m, dtype=np.uint64)
-            keys.sort()
-            order = (keys & _POSITION_MASK).astype(np.int64)
-            ordered = keys >> np.uint64(_POSITION_BITS)
-        else:
-            order = np.argsort(keys)
-            ordered = keys[order]
-        equal = ordered[1:] == ordered[:-1]
-        same = np.flatnonzero(equal)
-        first, second = order[same], order[same + 1]
-        if not all(np.array_equal(chunks[first + o], chunks[second + o]) for o in offsets):
-            grams = Counter(zip(*(chunks[o:o + m].tolist() for o in offsets)))
-            return np.fromiter(grams.values(), dtype=np.int64, count=len(grams))
-    return np.diff(np.flatnonzero(np.concatenate(([True], ~equal, [True]))))
+def _code_points32(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
 
 
 def char_repetition_ratio(text: str, n: int) -> float:
     """Share of character n-gram occurrences taken by the sqrt(#distinct) most frequent repeated ones."""
-    return _char_repetition(_code_points(_collapsed(text)), n)
-
-
-def _char_repetition(codes: np.ndarray, n: int) -> float:
-    freqs = _gram_counts(codes, n)
-    if not len(freqs):
-        return 0.0
-    repeated = int(np.count_nonzero(freqs > 1))
-    top = min(int(len(freqs) ** 0.5), repeated)
-    if not top:
-        return 0.0
-    return int(np.partition(freqs, len(freqs) - top)[len(freqs) - top:].sum()) / int(freqs.sum())
+    codes = _code_points32(_collapsed(text))
+    return kernels.char_scores(codes, _char_flags(codes), n, 1)[0]
 
 
 def word_repetition_ratio(doc_words: list[str], n: int) -> float:
     """Share of word n-gram occurrences that belong to n-grams seen more than once."""
-    vocabulary = dict(zip(dict.fromkeys(doc_words), count()))
-    ranks = np.fromiter(map(vocabulary.__getitem__, doc_words), dtype=np.uint64, count=len(doc_words))
-    freqs = _gram_counts(ranks, n)
-    if not len(freqs):
-        return 0.0
-    return int(freqs[freqs > 1].sum()) / int(freqs.sum())
+    vocabulary: dict[str, int] = {}
+    return kernels.repeated_share(np.array([vocabulary.setdefault(w, len(vocabulary)) for w in doc_words],
+                                           dtype=np.int64), n)
 
 
 def _is_special(char: str) -> bool:
@@ -218,70 +139,46 @@ def _char_flags(codes: np.ndarray) -> np.ndarray:
 
 
 def special_char_ratio(text: str) -> float:
-    """Share of characters that are not letters or marks (digits, punctuation, symbols, spaces)."""
-    codes = _code_points(_collapsed(text))
-    return _special_ratio(codes, _char_flags(codes))
-
-
-def _special_ratio(codes: np.ndarray, flags: np.ndarray) -> float:
-    # Leading and trailing whitespace is not counted: after collapsing it is at most one space at each end.
-    ends = int(len(codes) > 0 and codes[0] == 32) + int(len(codes) > 1 and codes[-1] == 32)
-    length = len(codes) - ends
-    if length <= 0:
-        return 1.0
-    return (int(np.count_nonzero(flags & _SPECIAL)) - ends) / length
+    """Share of characters that are not letters or marks (digits, punctuation, symbols, spaces);
+    leading and trailing whitespace (one space each after collapsing) is not counted."""
+    codes = _code_points32(_collapsed(text))
+    return kernels.char_scores(codes, _char_flags(codes), 1, 1)[1]
 
 
 def long_token_ratio(text: str, min_chars: int) -> float:
     """Share of non-space characters in space-free tokens of at least ``min_chars`` characters
     (minified code, base64, binary decoded as text). No-space-script characters never form long
     tokens but do count in the total, so a few URLs in a Chinese page weigh as little as in prose."""
-    codes = _code_points(_collapsed(text))
-    return _long_token_ratio(codes, _char_flags(codes), min_chars)
-
-
-def _long_token_ratio(codes: np.ndarray, flags: np.ndarray, min_chars: int) -> float:
-    """``long_token_ratio`` from the collapsed text's code points, whose only whitespace is single spaces."""
-    space = codes == 32
-    total = len(codes) - int(np.count_nonzero(space))
-    if not total:
-        return 0.0
-    # Long tokens are the maximal runs between separators (spaces and no-space-script characters).
-    breaks = np.flatnonzero(space | (flags & _NO_SPACE).astype(bool))
-    runs = np.diff(breaks, prepend=-1, append=len(codes)) - 1
-    return int(runs[runs >= max(1, min_chars)].sum()) / total
-
-
-def word_list_ratio(doc_words: list[str], augmented: list[str], wordlist: frozenset[str]) -> float:
-    """Hits of a word list among words (and augmented substrings) per word, capped at 1."""
-    if not doc_words:
-        return 0.0
-    hits = sum(map(wordlist.__contains__, doc_words)) + sum(map(wordlist.__contains__, augmented))
-    return min(1.0, hits / len(doc_words))
+    codes = _code_points32(_collapsed(text))
+    return kernels.char_scores(codes, _char_flags(codes), 1, min_chars)[2]
 
 
 def score_document(text: str, lang: str, params: FilterParams, lang_score: float | None = None) -> dict[str, float]:
     """Every score for one document; a score whose resource is missing (no word list, language id
     off, no KenLM model) is absent, and ``keep_document`` skips that filter."""
-    codes = _code_points(_collapsed(text))
-    flags = _char_flags(codes)
-    no_space = bool(np.any(flags & _NO_SPACE))  # lower() neither makes nor unmakes these characters
-    lowered = text.lower()
-    doc_words = _words(lowered, no_space)
-    augmented = _augmented(lowered) if no_space else []
+    codes = _code_points32(_collapsed(text))
+    repetition, special, long_tokens = kernels.char_scores(codes, _char_flags(codes), params.char_repetition_n,
+                                                           params.long_token_chars)
+    low = _code_points32(text.lower())
+    table = _word_table()
+    starts, ends, ids, firsts = kernels.words(low, table)
     scores: dict[str, float] = {
-        "words": len(doc_words),
-        "char_repetition": round(_char_repetition(codes, params.char_repetition_n), 4),
-        "word_repetition": round(word_repetition_ratio(doc_words, params.word_repetition_n), 4),
-        "special_char_ratio": round(_special_ratio(codes, flags), 4),
-        "long_token_ratio": round(_long_token_ratio(codes, flags, params.long_token_chars), 4),
+        "words": len(ids),
+        "char_repetition": round(repetition, 4),
+        "word_repetition": round(kernels.repeated_share(ids, params.word_repetition_n), 4),
+        "special_char_ratio": round(special, 4),
+        "long_token_ratio": round(long_tokens, 4),
     }
-    stop = stopwords(lang)
-    if stop is not None:
-        scores["stopword_ratio"] = round(word_list_ratio(doc_words, augmented, stop), 4)
-    flagged = flagged_words(lang)
-    if flagged is not None:
-        scores["flagged_word_ratio"] = round(word_list_ratio(doc_words, augmented, flagged), 4)
+    lists = [(key, wordlist) for key, wordlist in (("stopword_ratio", stopwords(lang)),
+                                                    ("flagged_word_ratio", flagged_words(lang))) if wordlist is not None]
+    if lists and len(ids):
+        per_id = np.bincount(ids, minlength=len(firsts))
+        runs = kernels.no_space_runs(low, table)
+        for key, wordlist in lists:
+            hits = kernels.list_hits(low, starts, ends, firsts, per_id, *runs, *_list_arrays(wordlist))
+            scores[key] = round(min(1.0, hits / len(ids)), 4)
+    else:
+        scores.update((key, 0.0) for key, _ in lists)
     if lang_score is not None:
         scores["lang_score"] = round(float(lang_score), 4)
     if params.kenlm_model:
