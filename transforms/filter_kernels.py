@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-SPACE, NO_SPACE, STRIP = 1, 2, 4  # word-table bits: str.isspace(), no-space script, stripped from word ends
+# Character-table bits: str.isspace(), no-space script, stripped from word ends, "special" (not a letter or mark).
+SPACE, NO_SPACE, STRIP, SPECIAL = 1, 2, 4, 8
 _P = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xFF51AFD7ED558CCD)
 _M2 = np.uint64(0xC4CEB9FE1A85EC53)
@@ -88,10 +89,32 @@ def _gram_counts(seq, n):
 
 
 @njit(cache=True, nogil=True)
-def char_scores(codes, flags, n, min_chars):
-    """(character repetition, special-character ratio, long-token ratio) of a collapsed text's code
-    points and their ``transforms.filters`` flag bits (1 special, 2 no-space script), as
-    ``_char_repetition``, ``_special_ratio`` and ``_long_token_ratio`` define them."""
+def collapsed(raw, table):
+    """The code points of ``raw`` with every whitespace run as one space (``str.split``'s whitespace)."""
+    out = np.empty(len(raw), dtype=np.uint32)
+    k = 0
+    in_space = False
+    for cp in raw:
+        if cp < len(table) and table[cp] & SPACE:
+            if not in_space:
+                out[k] = 32
+                k += 1
+                in_space = True
+        else:
+            out[k] = cp
+            k += 1
+            in_space = False
+    return out[:k]
+
+
+@njit(cache=True, nogil=True)
+def char_scores(raw, table, n, min_chars):
+    """(character repetition, special-character ratio, long-token ratio) of a text's code points,
+    whitespace runs counted as one space: the floor(sqrt(#distinct)) most frequent repeated
+    n-grams' share of all n-gram occurrences; the share of special characters (not counting one
+    leading and one trailing space); the share of non-space characters in runs of at least
+    ``min_chars`` characters that are neither spaces nor no-space script."""
+    codes = collapsed(raw, table)
     length = len(codes)
     repetition = 0.0
     if length - n + 1 > 0:
@@ -114,12 +137,13 @@ def char_scores(codes, flags, n, min_chars):
     long_chars = 0
     run = 0
     for i in range(length):
-        f = flags[i]
-        if f & 1:
+        cp = codes[i]
+        f = table[cp] if cp < len(table) else 0
+        if f & SPECIAL:
             special += 1
-        if codes[i] == 32:
+        if cp == 32:
             spaces += 1
-        if codes[i] == 32 or f & 2:
+        if cp == 32 or f & NO_SPACE:
             if run >= min_chars:
                 long_chars += run
             run = 0

@@ -55,7 +55,7 @@ class Failure(NamedTuple):
 def words(text: str) -> list[str]:
     """Lower-cased words; every character of a no-space script is one word."""
     lowered = text.lower()
-    starts, ends, _, _ = kernels.words(_code_points32(lowered), _word_table())
+    starts, ends, _, _ = kernels.words(_code_points32(lowered), _table(_BMP_AND_IDEOGRAPHS))
     return [lowered[s:e] for s, e in zip(starts.tolist(), ends.tolist())]
 
 
@@ -63,15 +63,28 @@ def count_words(text: str) -> int:
     return len(words(text))
 
 
+_BMP_AND_IDEOGRAPHS = 0x30000  # every no-space-script, whitespace and strip character is below this
+_ALL_CODE_POINTS = 0x110000
+
+
 @lru_cache(maxsize=None)
-def _word_table() -> np.ndarray:
-    """Code point -> ``kernels.SPACE`` (``str.isspace``), ``NO_SPACE`` and ``STRIP`` bits, for the
-    BMP and the ideographic planes: no code point beyond them is any of the three."""
+def _table(size: int) -> np.ndarray:
+    """Code point -> ``kernels`` bits: SPACE (``str.isspace``), NO_SPACE, STRIP and SPECIAL (not a
+    letter or mark, or a space). Built once per process (0.3 s); the full-range one only for texts
+    with code points beyond the ideographic planes (emoji, tags), which can be special."""
+    if size > _BMP_AND_IDEOGRAPHS:  # beyond, only the SPECIAL bit can be set
+        rest = np.fromiter((_is_special(c) * kernels.SPECIAL for c in map(chr, range(_BMP_AND_IDEOGRAPHS, size))),
+                           dtype=np.uint8, count=size - _BMP_AND_IDEOGRAPHS)
+        return np.concatenate((_table(_BMP_AND_IDEOGRAPHS), rest))
     no_space = re.compile(f"[{_NO_SPACE_CHARS}]")
     strip = set(_STRIP)
     return np.fromiter((c.isspace() * kernels.SPACE | bool(no_space.match(c)) * kernels.NO_SPACE
-                        | (c in strip) * kernels.STRIP for c in map(chr, range(_TABLE_SIZE))),
-                       dtype=np.uint8, count=_TABLE_SIZE)
+                        | (c in strip) * kernels.STRIP | _is_special(c) * kernels.SPECIAL
+                        for c in map(chr, range(size))), dtype=np.uint8, count=size)
+
+
+def _table_for(codes: np.ndarray) -> np.ndarray:
+    return _table(_ALL_CODE_POINTS if len(codes) and codes.max() >= _BMP_AND_IDEOGRAPHS else _BMP_AND_IDEOGRAPHS)
 
 
 @lru_cache(maxsize=None)
@@ -87,23 +100,14 @@ def _list_arrays(wordlist: frozenset[str]) -> tuple[np.ndarray, np.ndarray, np.n
     return hashes[order], offsets, flat
 
 
-def _collapsed(text: str) -> str:
-    """``text`` with every whitespace run as one space: ``re.sub(r"\\s+", " ", text)`` (same
-    whitespace set as ``str.split``), three times faster."""
-    inner = " ".join(text.split())
-    if not inner:
-        return " " if text else ""
-    return (" " if text[0].isspace() else "") + inner + (" " if text[-1].isspace() else "")
-
-
 def _code_points32(text: str) -> np.ndarray:
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
 
 
 def char_repetition_ratio(text: str, n: int) -> float:
     """Share of character n-gram occurrences taken by the sqrt(#distinct) most frequent repeated ones."""
-    codes = _code_points32(_collapsed(text))
-    return kernels.char_scores(codes, _char_flags(codes), n, 1)[0]
+    raw = _code_points32(text)
+    return kernels.char_scores(raw, _table_for(raw), n, 1)[0]
 
 
 def word_repetition_ratio(doc_words: list[str], n: int) -> float:
@@ -117,50 +121,29 @@ def _is_special(char: str) -> bool:
     return char == " " or unicodedata.category(char)[0] not in "LM"
 
 
-_SPECIAL, _NO_SPACE = 1, 2
-_TABLE_SIZE = 0x30000  # BMP and the ideographic planes: every no-space script; rarer code points are looked up one by one
-
-
-@lru_cache(maxsize=None)
-def _flag_table() -> np.ndarray:
-    """Code point -> ``_SPECIAL`` and ``_NO_SPACE`` bits (about 0.2 s once per process)."""
-    no_space = re.compile(f"[{_NO_SPACE_CHARS}]")
-    return np.fromiter((_is_special(c) * _SPECIAL | bool(no_space.match(c)) * _NO_SPACE
-                        for c in map(chr, range(_TABLE_SIZE))), dtype=np.uint8, count=_TABLE_SIZE)
-
-
-def _char_flags(codes: np.ndarray) -> np.ndarray:
-    """``_SPECIAL``/``_NO_SPACE`` bits of every code point."""
-    table = _flag_table()
-    if not len(codes) or codes.max() < _TABLE_SIZE:
-        return table[codes]
-    return np.fromiter((table[c] if c < _TABLE_SIZE else _is_special(chr(c)) * _SPECIAL for c in codes.tolist()),
-                       dtype=np.uint8, count=len(codes))
-
-
 def special_char_ratio(text: str) -> float:
-    """Share of characters that are not letters or marks (digits, punctuation, symbols, spaces);
-    leading and trailing whitespace (one space each after collapsing) is not counted."""
-    codes = _code_points32(_collapsed(text))
-    return kernels.char_scores(codes, _char_flags(codes), 1, 1)[1]
+    """Share of characters that are not letters or marks (digits, punctuation, symbols, spaces),
+    whitespace runs counted as one space; a leading and a trailing space are not counted."""
+    raw = _code_points32(text)
+    return kernels.char_scores(raw, _table_for(raw), 1, 1)[1]
 
 
 def long_token_ratio(text: str, min_chars: int) -> float:
     """Share of non-space characters in space-free tokens of at least ``min_chars`` characters
     (minified code, base64, binary decoded as text). No-space-script characters never form long
     tokens but do count in the total, so a few URLs in a Chinese page weigh as little as in prose."""
-    codes = _code_points32(_collapsed(text))
-    return kernels.char_scores(codes, _char_flags(codes), 1, min_chars)[2]
+    raw = _code_points32(text)
+    return kernels.char_scores(raw, _table_for(raw), 1, max(1, min_chars))[2]
 
 
 def score_document(text: str, lang: str, params: FilterParams, lang_score: float | None = None) -> dict[str, float]:
     """Every score for one document; a score whose resource is missing (no word list, language id
     off, no KenLM model) is absent, and ``keep_document`` skips that filter."""
-    codes = _code_points32(_collapsed(text))
-    repetition, special, long_tokens = kernels.char_scores(codes, _char_flags(codes), params.char_repetition_n,
-                                                           params.long_token_chars)
+    raw = _code_points32(text)
+    table = _table_for(raw)
+    repetition, special, long_tokens = kernels.char_scores(raw, table, params.char_repetition_n,
+                                                           max(1, params.long_token_chars))
     low = _code_points32(text.lower())
-    table = _word_table()
     starts, ends, ids, firsts = kernels.words(low, table)
     scores: dict[str, float] = {
         "words": len(ids),
