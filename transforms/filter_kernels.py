@@ -297,3 +297,31 @@ def list_hits(low, starts, ends, firsts, per_id, run_starts, run_ends, hashes, o
                 if _listed(low, a, a + size, hashes, offsets, entries):
                     hits += 1
     return hits
+
+
+@njit(cache=True, nogil=True)
+def _word_list_ratio(low, starts, ends, firsts, per_id, run_starts, run_ends, hashes, offsets, entries):
+    words = len(starts)
+    if words == 0:
+        return 0.0
+    hits = list_hits(low, starts, ends, firsts, per_id, run_starts, run_ends, hashes, offsets, entries)
+    return min(1.0, hits / words)
+
+
+@njit(cache=True, nogil=True)
+def document_scores(raw, low, table, char_n, long_chars, word_n, stop, flagged):
+    """Every kernel score of one document in one call (one dispatch, one cache load per process):
+    (words, character repetition, word repetition, special-character ratio, long-token ratio,
+    stop-word ratio, flagged-word ratio). ``stop`` and ``flagged`` are ``(hashes, offsets, entries)``
+    of a word list; a list with no entries gives a ratio the caller drops."""
+    repetition, special, long_ratio = char_scores(raw, table, char_n, long_chars)
+    starts, ends, ids, firsts = words(low, table)
+    word_repetition = repeated_share(ids, word_n)
+    per_id = np.zeros(len(firsts), dtype=np.int64)
+    for w in range(len(ids)):
+        per_id[ids[w]] += 1
+    run_starts, run_ends = no_space_runs(low, table)
+    stop_ratio = _word_list_ratio(low, starts, ends, firsts, per_id, run_starts, run_ends, stop[0], stop[1], stop[2])
+    flagged_ratio = _word_list_ratio(low, starts, ends, firsts, per_id, run_starts, run_ends,
+                                     flagged[0], flagged[1], flagged[2])
+    return len(ids), repetition, word_repetition, special, long_ratio, stop_ratio, flagged_ratio

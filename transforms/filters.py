@@ -87,6 +87,9 @@ def _table_for(codes: np.ndarray) -> np.ndarray:
     return _table(_ALL_CODE_POINTS if len(codes) and codes.max() >= _BMP_AND_IDEOGRAPHS else _BMP_AND_IDEOGRAPHS)
 
 
+_NO_WORDS: frozenset[str] = frozenset()
+
+
 @lru_cache(maxsize=None)
 def _list_arrays(wordlist: frozenset[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A word list as the kernels read it: entries' hashes sorted, their offsets and code points."""
@@ -96,7 +99,7 @@ def _list_arrays(wordlist: frozenset[str]) -> tuple[np.ndarray, np.ndarray, np.n
     ordered = [entries[i] for i in order]
     offsets = np.zeros(len(ordered) + 1, dtype=np.int64)
     offsets[1:] = np.cumsum([len(e) for e in ordered])
-    flat = np.concatenate(ordered) if ordered else np.zeros(0, dtype=np.uint32)
+    flat = np.concatenate(ordered) if ordered else np.zeros(0, dtype="<u4")
     return hashes[order], offsets, flat
 
 
@@ -140,28 +143,21 @@ def score_document(text: str, lang: str, params: FilterParams, lang_score: float
     """Every score for one document; a score whose resource is missing (no word list, language id
     off, no KenLM model) is absent, and ``keep_document`` skips that filter."""
     raw = _code_points32(text)
-    table = _table_for(raw)
-    repetition, special, long_tokens = kernels.char_scores(raw, table, params.char_repetition_n,
-                                                           max(1, params.long_token_chars))
-    low = _code_points32(text.lower())
-    starts, ends, ids, firsts = kernels.words(low, table)
+    stop, flagged = stopwords(lang), flagged_words(lang)
+    n, repetition, word_repetition, special, long_tokens, stop_ratio, flagged_ratio = kernels.document_scores(
+        raw, _code_points32(text.lower()), _table_for(raw), params.char_repetition_n, max(1, params.long_token_chars),
+        params.word_repetition_n, _list_arrays(stop or _NO_WORDS), _list_arrays(flagged or _NO_WORDS))
     scores: dict[str, float] = {
-        "words": len(ids),
+        "words": n,
         "char_repetition": round(repetition, 4),
-        "word_repetition": round(kernels.repeated_share(ids, params.word_repetition_n), 4),
+        "word_repetition": round(word_repetition, 4),
         "special_char_ratio": round(special, 4),
         "long_token_ratio": round(long_tokens, 4),
     }
-    lists = [(key, wordlist) for key, wordlist in (("stopword_ratio", stopwords(lang)),
-                                                    ("flagged_word_ratio", flagged_words(lang))) if wordlist is not None]
-    if lists and len(ids):
-        per_id = np.bincount(ids, minlength=len(firsts))
-        runs = kernels.no_space_runs(low, table)
-        for key, wordlist in lists:
-            hits = kernels.list_hits(low, starts, ends, firsts, per_id, *runs, *_list_arrays(wordlist))
-            scores[key] = round(min(1.0, hits / len(ids)), 4)
-    else:
-        scores.update((key, 0.0) for key, _ in lists)
+    if stop is not None:
+        scores["stopword_ratio"] = round(stop_ratio, 4)
+    if flagged is not None:
+        scores["flagged_word_ratio"] = round(flagged_ratio, 4)
     if lang_score is not None:
         scores["lang_score"] = round(float(lang_score), 4)
     if params.kenlm_model:
