@@ -51,7 +51,7 @@ def _gram_counts(seq, n):
     """Occurrences of each distinct n-gram of ``seq`` (any order): a hash table of first positions,
     probed linearly, with every candidate match compared element by element."""
     m = len(seq) - n + 1
-    size = 1
+    size = 2  # at least 2: a shift by 64 (a 1-slot table) is undefined
     while size < 2 * m:
         size *= 2
     shift = np.uint64(64 - int(np.log2(size)))
@@ -120,13 +120,25 @@ def char_scores(raw, table, n, min_chars):
     if length - n + 1 > 0:
         freqs = _gram_counts(codes, n)
         repeated = 0
+        most = 0
         for f in freqs:
             if f > 1:
                 repeated += 1
+            most = max(most, f)
         keep = min(int(np.sqrt(len(freqs))), repeated)
         if keep:
-            freqs.sort()
-            repetition = freqs[len(freqs) - keep:].sum() / (length - n + 1)
+            # The sum of the ``keep`` largest frequencies, from a histogram of them: no sort.
+            histogram = np.zeros(most + 1, dtype=np.int64)
+            for f in freqs:
+                histogram[f] += 1
+            total = 0
+            f = most
+            while keep:
+                take = min(keep, histogram[f])
+                total += take * f
+                keep -= take
+                f -= 1
+            repetition = total / (length - n + 1)
     ends = 0
     if length > 0 and codes[0] == 32:
         ends += 1
@@ -209,7 +221,7 @@ def words(low, table):
             ends[count] = e
             count += 1
     starts, ends = starts[:count], ends[:count]
-    size = 1
+    size = 2  # at least 2: a shift by 64 (a 1-slot table) is undefined
     while size < 2 * count + 1:
         size *= 2
     shift = np.uint64(64 - int(np.log2(size)))
@@ -238,15 +250,35 @@ def words(low, table):
 
 
 @njit(cache=True, nogil=True)
-def _listed(cps, start, end, hashes, offsets, entries):
-    """Whether ``cps[start:end]`` is one of a word list's entries (sorted ``hashes``, entry i's code
-    points at ``entries[offsets[i]:offsets[i + 1]]``)."""
+def list_table(hashes):
+    """An open-addressing table over a word list's entry hashes: slot -> entry index, -1 for empty."""
+    size = 2  # at least 2: a shift by 64 (a 1-slot table) is undefined
+    while size < 2 * len(hashes) + 1:
+        size *= 2
+    shift = np.uint64(64 - int(np.log2(size)))
+    slots = np.full(size, -1, dtype=np.int64)
+    for e in range(len(hashes)):
+        slot = hashes[e] >> shift
+        while slots[slot] >= 0:
+            slot = (slot + np.uint64(1)) & np.uint64(size - 1)
+        slots[slot] = e
+    return slots
+
+
+@njit(cache=True, nogil=True)
+def _listed(cps, start, end, slots, hashes, offsets, entries):
+    """Whether ``cps[start:end]`` is one of a word list's entries (``list_table`` slots; entry i's
+    hash ``hashes[i]``, its code points ``entries[offsets[i]:offsets[i + 1]]``)."""
     h = span_hash(cps, start, end)
-    k = np.searchsorted(hashes, h)
+    size = len(slots)
+    slot = h >> np.uint64(64 - int(np.log2(size)))
     length = end - start
-    while k < len(hashes) and hashes[k] == h:
-        lo = offsets[k]
-        if offsets[k + 1] - lo == length:
+    while True:
+        e = slots[slot]
+        if e < 0:
+            return False
+        if hashes[e] == h and offsets[e + 1] - offsets[e] == length:
+            lo = offsets[e]
             same = True
             for j in range(length):
                 if entries[lo + j] != cps[start + j]:
@@ -254,8 +286,7 @@ def _listed(cps, start, end, hashes, offsets, entries):
                     break
             if same:
                 return True
-        k += 1
-    return False
+        slot = (slot + np.uint64(1)) & np.uint64(size - 1)
 
 
 @njit(cache=True, nogil=True)
@@ -281,30 +312,30 @@ def no_space_runs(low, table):
 
 
 @njit(cache=True, nogil=True)
-def list_hits(low, starts, ends, firsts, per_id, run_starts, run_ends, hashes, offsets, entries):
+def list_hits(low, starts, ends, firsts, per_id, run_starts, run_ends, slots, hashes, offsets, entries):
     """Occurrences of a word list's entries among the words (each distinct word looked up once and
     weighted by its count), plus among the 2- to 4-character substrings of the no-space runs
     (BigScience's augmentation)."""
     hits = 0
     for d in range(len(firsts)):
         w = firsts[d]
-        if _listed(low, starts[w], ends[w], hashes, offsets, entries):
+        if _listed(low, starts[w], ends[w], slots, hashes, offsets, entries):
             hits += per_id[d]
     for r in range(len(run_starts)):
         s, e = run_starts[r], run_ends[r]
         for size in range(2, 5):
             for a in range(s, e - size + 1):
-                if _listed(low, a, a + size, hashes, offsets, entries):
+                if _listed(low, a, a + size, slots, hashes, offsets, entries):
                     hits += 1
     return hits
 
 
 @njit(cache=True, nogil=True)
-def _word_list_ratio(low, starts, ends, firsts, per_id, run_starts, run_ends, hashes, offsets, entries):
+def _word_list_ratio(low, starts, ends, firsts, per_id, run_starts, run_ends, slots, hashes, offsets, entries):
     words = len(starts)
     if words == 0:
         return 0.0
-    hits = list_hits(low, starts, ends, firsts, per_id, run_starts, run_ends, hashes, offsets, entries)
+    hits = list_hits(low, starts, ends, firsts, per_id, run_starts, run_ends, slots, hashes, offsets, entries)
     return min(1.0, hits / words)
 
 
@@ -312,8 +343,8 @@ def _word_list_ratio(low, starts, ends, firsts, per_id, run_starts, run_ends, ha
 def document_scores(raw, low, table, char_n, long_chars, word_n, stop, flagged):
     """Every kernel score of one document in one call (one dispatch, one cache load per process):
     (words, character repetition, word repetition, special-character ratio, long-token ratio,
-    stop-word ratio, flagged-word ratio). ``stop`` and ``flagged`` are ``(hashes, offsets, entries)``
-    of a word list; a list with no entries gives a ratio the caller drops."""
+    stop-word ratio, flagged-word ratio). ``stop`` and ``flagged`` are ``(slots, hashes, offsets,
+    entries)`` of a word list; a list with no entries gives a ratio the caller drops."""
     repetition, special, long_ratio = char_scores(raw, table, char_n, long_chars)
     starts, ends, ids, firsts = words(low, table)
     word_repetition = repeated_share(ids, word_n)
@@ -321,7 +352,8 @@ def document_scores(raw, low, table, char_n, long_chars, word_n, stop, flagged):
     for w in range(len(ids)):
         per_id[ids[w]] += 1
     run_starts, run_ends = no_space_runs(low, table)
-    stop_ratio = _word_list_ratio(low, starts, ends, firsts, per_id, run_starts, run_ends, stop[0], stop[1], stop[2])
+    stop_ratio = _word_list_ratio(low, starts, ends, firsts, per_id, run_starts, run_ends,
+                                  stop[0], stop[1], stop[2], stop[3])
     flagged_ratio = _word_list_ratio(low, starts, ends, firsts, per_id, run_starts, run_ends,
-                                     flagged[0], flagged[1], flagged[2])
+                                     flagged[0], flagged[1], flagged[2], flagged[3])
     return len(ids), repetition, word_repetition, special, long_ratio, stop_ratio, flagged_ratio

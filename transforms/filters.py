@@ -91,16 +91,15 @@ _NO_WORDS: frozenset[str] = frozenset()
 
 
 @lru_cache(maxsize=None)
-def _list_arrays(wordlist: frozenset[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A word list as the kernels read it: entries' hashes sorted, their offsets and code points."""
-    entries = [_code_points32(w) for w in wordlist]
+def _list_arrays(wordlist: frozenset[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A word list as the kernels read it: a hash table's slots, and each entry's hash, offset and
+    code points (entries in a fixed order, so the table is the same in every process)."""
+    entries = [_code_points32(w) for w in sorted(wordlist)]
     hashes = np.array([kernels.span_hash(e, 0, len(e)) for e in entries], dtype=np.uint64)
-    order = np.argsort(hashes, kind="stable")
-    ordered = [entries[i] for i in order]
-    offsets = np.zeros(len(ordered) + 1, dtype=np.int64)
-    offsets[1:] = np.cumsum([len(e) for e in ordered])
-    flat = np.concatenate(ordered) if ordered else np.zeros(0, dtype="<u4")
-    return hashes[order], offsets, flat
+    offsets = np.zeros(len(entries) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum([len(e) for e in entries])
+    flat = np.concatenate(entries) if entries else np.zeros(0, dtype="<u4")
+    return kernels.list_table(hashes), hashes, offsets, flat
 
 
 def _code_points32(text: str) -> np.ndarray:
