@@ -166,7 +166,9 @@ PII_TRICKY = ["10.0.0.1 and 1.2.3.4.5 and v1.2.3.4 and 999.1.1.1", "fe80::1%eth0
               "a@b.com.x@c.org", "x@y.zz@w.com", "@foo.com a@b @ .@x.io -@x.io", "ü.ö@例え.jp and ålesund@dns.no",
               "mail:a@b.cd,e@f.gh;i@j.kl", "a@b.c1 a@b.cd-e a@b.cd_e", "+290 1234 and +683 4002",
               "(555) 123-4567 and +(44) 20 7946 0958", "011 44 20 7946 0958", "2001-2005 2006-2010 call 650 253 0000",
-              "\uff0b44 20 7946 0958", "tel: 650.253.0000x12 or 1-800-555-0199", "12,650-253-0000", "(+1) 650 253 0000"]
+              "\uff0b44 20 7946 0958", "tel: 650.253.0000x12 or 1-800-555-0199", "12,650-253-0000", "(+1) 650 253 0000",
+              "token ghp_" + "a1B2" * 9 + " and github_pat_" + "x" * 30, "AIza" + "B" * 35 + " ASIA" + "Q" * 16,
+              "xoxb-1234567890-abc sk-proj-" + "k" * 24, "AWS_SECRET_ACCESS_KEY = " + "s3cr3t/" * 5 + "abcde"]
 
 
 def _pii_fuzz(count, seed=0):
