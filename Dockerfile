@@ -12,6 +12,7 @@ COPY model ./model
 # Pipeline side only: Dataflow workers never need torch or deepspeed.
 RUN pip install --no-cache-dir '.[dataflow]' \
  && pip install --no-cache-dir --no-deps --force-reinstall fasttext==0.9.3 \
- && python -c "import pycld2; from transforms.langid import LanguageIdentifier; LanguageIdentifier().predict(['Fail tidak dijumpai'])"
+ && python -c "import pycld2; from transforms.langid import LanguageIdentifier; LanguageIdentifier().predict(['Fail tidak dijumpai'])" \
+ && python -c "from transforms.filters import score_document; from transforms.filter_config import FilterParams; score_document('compile the filter kernels into the image', 'en', FilterParams())"
 
 # Keep the SDK harness as the entrypoint inherited from the base image.
