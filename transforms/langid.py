@@ -194,8 +194,12 @@ class LanguageIdentifier:
         if len(ranked) >= k or not opinion[2] or any(label == lang for label, _ in ranked):
             return ranked
         labels, probs = self.model.predict([text], k=k)  # the list form: fasttext's str form breaks on numpy 2
-        return [[self._langs.get(label) or self._lang(label), p]
-                for label, p in zip(labels[0], np.minimum(probs[0], 1.0).round(4).tolist())]
+        return self._ranked(labels[0], np.minimum(probs[0], 1.0).round(4).tolist())
+
+    def _ranked(self, labels: list[str], probs: list[float]) -> list[list]:
+        """[code, probability] lists, not tuples: they go into meta as they are, with no copy per document."""
+        langs = self._langs
+        return [[langs.get(label) or self._lang(label), p] for label, p in zip(labels, probs)]
 
     def predict(self, texts: Iterable[str]) -> list[LangPrediction]:
         """Predict a batch of documents in one model call."""
@@ -207,11 +211,10 @@ class LanguageIdentifier:
         labels, probs = self.model.predict(prepared, k=config.top_k)
         flat = np.minimum(np.concatenate(probs), 1.0).round(4).tolist()  # one pass for the whole batch
         shares, dominant = script_shares(prepared)  # the very text the model saw
-        langs, sure = self._langs, self._sure
+        sure = self._sure
         out, start = [], 0
         for text, labs, row, script in zip(prepared, labels, shares, dominant):
-            # [label, probability] lists, not tuples: they go into meta as they are, with no copy per document
-            ranked = [[langs.get(label) or self._lang(label), p] for label, p in zip(labs, flat[start:start + len(labs)])]
+            ranked = self._ranked(labs, flat[start:start + len(labs)])
             start += len(labs)  # rows may be short: fastText drops labels of probability 0
             if ranked and script != NO_SCRIPT:
                 # Most documents: lid.176's first choice is in the text's script, over its threshold, and

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import unicodedata
-
 from typing import Sequence
 
 import numpy as np
@@ -89,7 +88,8 @@ def script_shares(texts: list[str]) -> tuple[np.ndarray, list[str]]:
     flat = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     keys = np.repeat(np.arange(0, len(texts) * width, width, dtype=np.intp), list(map(len, texts)))
     if len(flat) and flat.max() >= _TABLE_SIZE:  # rare: letters beyond the table count as no script
-        keys[flat < _TABLE_SIZE] += _table()[flat[flat < _TABLE_SIZE]]
+        inside = flat < _TABLE_SIZE
+        keys[inside] += _table()[flat[inside]]
     else:
         keys += _table()[flat]
     counts = np.bincount(keys, minlength=len(texts) * width)
