@@ -13,6 +13,7 @@ COPY model ./model
 RUN pip install --no-cache-dir '.[dataflow]' \
  && pip install --no-cache-dir --no-deps --force-reinstall fasttext==0.9.3 \
  && python -c "import pycld2; from transforms.langid import LanguageIdentifier; LanguageIdentifier().predict(['Fail tidak dijumpai'])" \
- && python -c "from transforms.filters import score_document; from transforms.filter_config import FilterParams; score_document('compile the filter kernels into the image', 'en', FilterParams())"
+ && python -c "from transforms.filters import score_document; from transforms.filter_config import FilterParams; score_document('compile the filter kernels into the image', 'en', FilterParams())" \
+ && python -c "from transforms.minhash import MinHashConfig, signatures; signatures(['compile the MinHash kernels into the image'], MinHashConfig())"
 
 # Keep the SDK harness as the entrypoint inherited from the base image.

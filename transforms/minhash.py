@@ -3,8 +3,7 @@
 Shingles are word n-grams of ``dedup_normal_form`` (NFKC, lowercase, punctuation -> space,
 whitespace collapsed), i.e. the byte spans "w1 w2 ... wn" of the normal form's UTF-8.
 Each shingle is hashed by ``shingle_hash32`` (a polynomial hash of its bytes mod 2^64, finalised
-with MurmurHash3's fmix64), which numpy evaluates for every span of a batch from one prefix-sum
-of the batch's bytes, without a Python step per shingle. The permutation step is datasketch's
+with MurmurHash3's fmix64). The permutation step is datasketch's
 ``affine32`` scheme (fmix32 pre-mix, then ``a*h + b mod 2^32`` with datasketch's own
 permutations for the seed), so a signature equals
 ``datasketch.MinHash(num_perm, seed, hashfunc=shingle_hash32).update_batch(shingles)`` bit for bit.
@@ -13,13 +12,13 @@ verified afterwards (estimated Jaccard >= threshold), missed pairs are weighted 
 against false candidates ``1 - recall_weight``.
 
 Speed: texts are normalised a group at a time (NFKC per text, per line where the quick check
-fails; then lowercase and word/separator code-point tables in numpy instead of a regex), shingles
-hashed from one prefix sum, and each permutation applied in turn to all of a group's shingles,
-which stay in cache (a few MB at most) across the 256 passes.
+fails; then lowercase and word/separator code-point tables applied by a compiled loop that writes
+the UTF-8 directly), and one compiled pass over a group's bytes hashes each shingle in O(1) from
+prefix sums and applies all permutations to it at once (``transforms.minhash_kernels``).
 Memory: ``signatures`` works on groups of at most ``_GROUP_CHARS`` characters (one longer document
-forms its own group), about 35 bytes per character of a group (measured: 34 MB for 1M characters),
-whatever the batch size, plus per-process tables: 6 MB of code-point tables and power tables of
-16 bytes per UTF-8 byte of the largest group seen.
+forms its own group), about 10 bytes per character of a group (measured: 10.7 MB for 1M
+characters of man pages), whatever the batch size, plus 6 MB of code-point tables per process;
+the shingle pass itself keeps only the last n words' offsets.
 """
 from __future__ import annotations
 
@@ -31,17 +30,16 @@ from typing import Sequence
 
 import numpy as np
 
+from transforms.minhash_kernels import END as _END, POLY as _POLY, SEPARATOR as _SEPARATOR, WORD as _WORD, minhash_rows, normal_utf8
+
 MINHASH_SCHEME = "affine32"
 SHINGLE_HASH = "poly64-fmix64-hi32"
 BAND_HASH = "fmix64-chain"
 _PUNCT = re.compile(r"[^\w\s]+")
 _MASK64 = (1 << 64) - 1
-_POLY = 0x9E3779B97F4A7C15  # odd, hence invertible mod 2^64
-_POLY_INV = pow(_POLY, -1, 1 << 64)
 _FMIX64 = (np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53))
 _GROUP_CHARS = 1 << 20
 _DOC_END = "\x00"  # not a word character, and inert under NFKC and lower(): a document boundary in a batch
-_SEPARATOR, _WORD, _END = 0, 1, 2
 _LOWER_IN_CONTEXT = ("\u03a3", "\u0130")  # capital sigma (final or not), dotted I (lowercases to two)
 
 
@@ -105,22 +103,19 @@ def _normal_batch(texts: Sequence[str]) -> np.ndarray:
 
     A space may precede a newline (it ends no word, so shingles do not see it).
 
-    The texts joined by ``_DOC_END`` go through NFKC, then through code-point tables in numpy
-    (lowercase, word or separator) instead of lower(), a regex and split/join per text.
+    The texts joined by ``_DOC_END`` go through NFKC, then through code-point tables (lowercase,
+    word or separator) in one compiled loop, instead of lower(), a regex and split/join per text.
     """
     output, kinds = _char_tables()
     joined = _DOC_END.join(map(_nfkc_lower_in_context, texts)) + _DOC_END
     cps = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype="<u4")
-    kind = kinds[cps]
-    keep = kind != _SEPARATOR
-    keep[1:] |= kind[:-1] == _WORD  # word characters, document ends, and the first separator after a word
-    text = output[cps[keep]].tobytes().decode("utf-32-le")
-    return np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    buf = np.empty(4 * len(cps), dtype=np.uint8)
+    return buf[:normal_utf8(cps, output, kinds, buf)]
 
 
 def normal_forms(texts: Sequence[str]) -> list[bytes]:
     """UTF-8 of every text's ``dedup_normal_form``, from one ``_normal_batch`` pass (code-point
-    tables in numpy: about twice as fast as the per-text regex on non-ASCII text)."""
+    tables in a compiled loop instead of a regex per text)."""
     if not texts:
         return []
     return [form.removesuffix(b" ") for form in _normal_batch(texts).tobytes().split(b"\n")[:-1]]
@@ -166,64 +161,6 @@ def _fmix64(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> np.uint64(33))
 
 
-_POWER_TABLES: dict[int, np.ndarray] = {}
-_POWER_BLOCK = 1 << 16
-
-
-def _powers(base: int, n: int) -> np.ndarray:
-    """base^0 .. base^(n-1) mod 2^64 (uint64 products wrap: that is the modulus we want).
-
-    Cached per process, grown in powers of two up to the largest group seen (8 bytes per byte).
-    Built as an outer product of two short cumulative products: a cumprod over millions of
-    entries is one serial chain of multiplications, ten times slower.
-    """
-    table = _POWER_TABLES.get(base)
-    if table is None or len(table) < n:
-        size = 1 << max(n - 1, _POWER_BLOCK).bit_length()
-        low = _cumulative_powers(base, _POWER_BLOCK)
-        high = _cumulative_powers(pow(base, _POWER_BLOCK, 1 << 64), size // _POWER_BLOCK)
-        table = _POWER_TABLES[base] = (high[:, None] * low[None, :]).ravel()
-    return table[:n]
-
-
-def _cumulative_powers(base: int, n: int) -> np.ndarray:
-    table = np.full(n, base, dtype=np.uint64)
-    table[0] = 1
-    return np.cumprod(table, dtype=np.uint64)
-
-
-def _shingle_hashes(buf: np.ndarray, ngram: int) -> tuple[np.ndarray, np.ndarray]:
-    """Hash every shingle of a ``_normal_batch`` buffer; returns (hashes, document index per hash)."""
-    ends = np.flatnonzero(buf <= 0x20)  # a token ends at each space / newline: no other byte is that low
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    at_doc_end = buf[ends] == 0x0A
-    end_doc = np.cumsum(at_doc_end) - at_doc_end
-    word = ends > starts  # an empty document leaves one zero-length span
-    tok_start, tok_end, tok_doc = starts[word], ends[word], end_doc[word]
-
-    doc_first = np.flatnonzero(np.diff(tok_doc, prepend=-1))
-    tokens = np.diff(np.append(doc_first, len(tok_doc)))
-    doc_last = np.repeat(doc_first + tokens - 1, tokens)  # per token: its document's last token
-    starts_shingle = np.arange(len(tok_doc)) + ngram - 1 <= doc_last
-    starts_shingle[doc_first[tokens < ngram]] = True  # a short text is one shingle
-    first = np.flatnonzero(starts_shingle)
-    last = np.minimum(first + ngram - 1, doc_last[first])
-
-    lo, hi = tok_start[first], tok_end[last]
-    powers = _powers(_POLY, len(buf))
-    prefix = np.empty(len(buf) + 1, dtype=np.uint64)  # prefix sums of (byte + 1) * P^i
-    prefix[0] = 0
-    np.multiply(buf, powers, out=prefix[1:])
-    prefix[1:] += powers
-    np.cumsum(prefix[1:], out=prefix[1:])
-    poly = prefix[hi]
-    poly -= prefix[lo]
-    poly *= _powers(_POLY_INV, len(buf))[lo]
-    poly ^= (hi - lo).astype(np.uint64)
-    hashes = (_fmix64(poly) >> np.uint64(32)).astype(np.uint32)
-    return hashes, tok_doc[first]
-
-
 def _groups(texts: Sequence[str]) -> list[tuple[int, int]]:
     """[lo, hi) ranges of consecutive texts of at most ``_GROUP_CHARS`` characters (or one text)."""
     bounds, size = [0], 0
@@ -241,23 +178,10 @@ def signatures(texts: Sequence[str], config: "MinHashConfig") -> np.ndarray:
 
     A text without shingles keeps datasketch's empty value (2^32 - 1 everywhere).
     """
-    from datasketch.minhash import _fmix
-
     a, b = config.permutations
-    out = np.full((len(texts), config.num_perm), np.iinfo(np.uint32).max, dtype=np.uint32)
+    out = np.empty((len(texts), config.num_perm), dtype=np.uint32)
     for first_text, end_text in _groups(texts):
-        hashes, doc = _shingle_hashes(_normal_batch(texts[first_text:end_text]), config.ngram)
-        if not len(hashes):
-            continue
-        mixed = _fmix(hashes, 32)
-        seg = np.flatnonzero(np.diff(doc, prepend=-1))  # a document's shingles are contiguous
-        values = np.empty_like(mixed)  # a group's shingles: small enough to stay in cache per permutation
-        mins = np.empty((config.num_perm, len(seg)), dtype=np.uint32)
-        for p in range(config.num_perm):
-            np.multiply(mixed, a[p], out=values)
-            values += b[p]
-            np.minimum.reduceat(values, seg, out=mins[p])
-        out[doc[seg] + first_text] = mins.T
+        minhash_rows(_normal_batch(texts[first_text:end_text]), config.ngram, a, b, out[first_text:end_text])
     return out
 
 
