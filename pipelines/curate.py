@@ -164,9 +164,9 @@ def build_pipeline(p: beam.Pipeline, files: list[InputFile], staging: str, opts:
                      | "ListPublished" >> beam.Create([(i, spec, f) for i, (spec, fs) in enumerate(parents) for f in fs])
                      | "ReadPublished" >> beam.FlatMap(lambda t: read_published(t[2], t[0], t[1])))
         near = docs | "NearDedup" >> NearDedup(priorities, minhash, [spec for spec, _ in parents], published)
-        removed.append(near.removed)
-        docs = near.kept
-        (near.bands | "WriteBands" >> WriteTable(staging, BANDS_DIR, BANDS_SCHEMA)
+        removed.append(near["removed"])
+        docs = near["kept"]
+        (near["bands"] | "WriteBands" >> WriteTable(staging, BANDS_DIR, BANDS_SCHEMA)
          | "BandsList" >> beam.combiners.ToList() | "WriteBandsInfo" >> WriteStats(staging, "dedup_bands"))
     elif opts.dedup_against:
         raise ValueError("--dedup-against needs the dedup-near stage")

@@ -18,8 +18,8 @@ Memory bounds of the aggregating steps:
 - GroupByBand: one group holds one band's postings of one partition (no text), about
   ``documents / partitions`` of them, each a node plus at most ``bands`` 8-byte band hashes;
 - bucket pairs: at most ``bucket_fanout`` pairs per bucket member;
-- signature joins (verification) group by uid: one signature plus that document's pairs, streamed;
-  only documents with a candidate pair take part;
+- verification's join by uid: one signature plus that document's candidate pairs, streamed; then
+  a GroupByKey by pair holds that pair's two signatures;
 - star clustering gathers the verified edges in one worker (about 250 bytes per edge, at most
   ``bands x bucket_fanout`` edges per near-duplicate document, in practice about its number of
   near-duplicates): memory grows with the number of near-duplicate documents, not with the corpus.
@@ -39,7 +39,7 @@ from transforms.removed import STAGE_DEDUP_EXACT, STAGE_DEDUP_NEAR, removed_from
 
 Rank = tuple[int, int, str, str]  # (0 published / 1 new, priority or parent index, id, uid)
 Node = tuple[Rank, str]
-Posting = tuple[np.ndarray, list[Node]]  # (documents x bands 0..b) band hashes, and the nodes
+Posting = tuple[bytes, list[Node]]  # (documents x bands 0..b) uint64 band hashes as bytes, and the nodes
 SIG_FIELD = "_minhash"
 
 
@@ -85,9 +85,10 @@ def sign_batch(docs: list[dict[str, Any]], priorities: dict[str, int], config: M
 def band_postings(nodes: list[Node], sigs: np.ndarray, config: MinHashConfig) -> list[tuple[tuple[int, int], Posting]]:
     """The band hashes of a batch as one chunk per (band, partition of that band's hash).
 
-    Few, array-valued elements instead of one per band per document. A chunk of band ``b`` holds
-    its documents' hashes of bands 0..b (so ``bucket_pairs`` can tell a pair's first shared band)
-    and their nodes; documents without shingles take no part.
+    Few elements instead of one per band per document. A chunk of band ``b`` holds its documents'
+    hashes of bands 0..b (so ``bucket_pairs`` can tell a pair's first shared band) as raw bytes,
+    which Beam's coder copies where it would pickle an array, and their nodes; documents without
+    shingles take no part.
     """
     rows = np.flatnonzero(has_shingles(sigs))
     hashes = band_hashes(sigs[rows], config)
@@ -99,7 +100,7 @@ def band_postings(nodes: list[Node], sigs: np.ndarray, config: MinHashConfig) ->
         ordered_nodes = list(map(nodes.__getitem__, rows[order].tolist()))
         starts = np.flatnonzero(np.diff(partition, prepend=-1))
         ends = np.append(starts[1:], len(partition)).tolist()
-        out += [((band, part), (prefix[lo:hi], ordered_nodes[lo:hi]))
+        out += [((band, part), (prefix[lo:hi].tobytes(), ordered_nodes[lo:hi]))
                 for part, lo, hi in zip(partition[starts].tolist(), starts.tolist(), ends)]
     return out
 
@@ -118,8 +119,8 @@ def bucket_pairs(postings: Iterable[Posting], config: MinHashConfig) -> list[tup
     nodes = list(chain.from_iterable(chunk for _, chunk in postings))
     if not nodes:
         return []
-    prefix = np.concatenate([h for h, _ in postings])
-    band = prefix.shape[1] - 1
+    band = len(postings[0][0]) // (8 * len(postings[0][1])) - 1
+    prefix = np.frombuffer(b"".join(h for h, _ in postings), dtype=np.uint64).reshape(len(nodes), band + 1)
     order = np.argsort(prefix[:, band], kind="stable")
     ordered = prefix[order, band]
     starts = np.flatnonzero(np.append(True, ordered[1:] != ordered[:-1]))
@@ -232,30 +233,37 @@ class ExactDedup(beam.PTransform):
         )
 
 
-def attach_signature(kv, side: str):
-    """One uid's signature joined with its pending pairs: attach ``side``'s ("b" first, then "a")."""
-    _, grouped = kv
+def sign_requests(kv):
+    """One uid's signature sent to each of its candidate pairs: (pair, (side, signature)), side 0 for
+    the better-ranked document. A uid without a signature (impossible in a consistent run) sends none."""
+    uid, grouped = kv
     sig = next(iter(grouped["sig"]), None)
-    for item in grouped["pair"]:
-        if side == "b":
-            yield item[0][1], (item, sig)
-        else:
-            pair, sig_b = item
-            yield pair, sig, sig_b
+    if sig is not None:
+        for pair in grouped["pair"]:
+            yield pair, (int(pair[0][1] != uid), sig)
+
+
+def _pair_signatures(kv):
+    pair, sides = kv
+    by_side = dict(sides)
+    return pair, by_side[0], by_side[1]
 
 
 class WithSignatures(beam.PTransform):
-    """(a, b) node pairs -> (pair, signature of a, signature of b), by two joins on the signatures by uid."""
+    """(a, b) node pairs -> (pair, signature of a, signature of b): each pair asks both its uids for
+    their signature (one join by uid), and the two answers meet by pair (one GroupByKey)."""
 
     def __init__(self, sigs):
         super().__init__()
         self.sigs = sigs
 
     def expand(self, pairs):
-        with_b = ({"pair": pairs | "ByB" >> beam.Map(lambda e: (e[1][1], e)), "sig": self.sigs}
-                  | "JoinB" >> beam.CoGroupByKey() | "AttachB" >> beam.FlatMap(attach_signature, "b"))
-        return ({"pair": with_b, "sig": self.sigs}
-                | "JoinA" >> beam.CoGroupByKey() | "AttachA" >> beam.FlatMap(attach_signature, "a"))
+        requests = pairs | "AskBothUids" >> beam.FlatMap(lambda e: [(e[0][1], e), (e[1][1], e)])
+        return ({"sig": self.sigs, "pair": requests}
+                | "JoinByUid" >> beam.CoGroupByKey()
+                | "SendSignatures" >> beam.FlatMap(sign_requests)
+                | "GroupByPair" >> beam.GroupByKey()
+                | "BothSignatures" >> beam.Map(_pair_signatures))
 
 
 def _postings(batch: list[tuple[Node, bytes]], config: MinHashConfig):
@@ -267,13 +275,6 @@ def _verify(batch: list[tuple[tuple[Node, Node], bytes, bytes]], config: MinHash
                         np.stack([_sig(b) for _, _, b in batch]), config)
 
 
-def _if_hit(kv):
-    uid, grouped = kv
-    if next(iter(grouped["hit"]), False) is None:
-        for sig in grouped["sig"]:
-            yield uid, sig
-
-
 def removal_info(kept: Node, jaccard: float, parents: list[str]) -> dict[str, Any]:
     info = {"duplicate_of": kept[0][2], "duplicate_of_uid": kept[1], "jaccard": round(jaccard, 4)}
     if kept[0][0] == 0:
@@ -281,26 +282,27 @@ def removal_info(kept: Node, jaccard: float, parents: list[str]) -> dict[str, An
     return info
 
 
-def bands_row(doc: dict[str, Any], config: MinHashConfig) -> dict[str, Any]:
-    """A kept document's row of the version's bands table (what a later run dedups against)."""
-    sig = _sig(doc[SIG_FIELD])
-    return {"id": doc["id"], "source": doc["source"], "_uid": doc["uid"], "signature": doc[SIG_FIELD],
-            "bands": band_hashes(sig[None, :], config)[0].tolist()}
+def bands_rows(kept: list[dict[str, Any]], config: MinHashConfig) -> list[dict[str, Any]]:
+    """Rows of the version's bands table (what a later run dedups against) for a batch of kept
+    documents: one vectorised ``band_hashes`` call instead of one per document."""
+    hashes = band_hashes(np.stack([_sig(d[SIG_FIELD]) for d in kept]), config).tolist()
+    return [{"id": d["id"], "source": d["source"], "_uid": d["uid"], "signature": d[SIG_FIELD], "bands": h}
+            for d, h in zip(kept, hashes)]
 
 
-def split_near(kv, config: MinHashConfig):
+def split_near(kv):
     _, grouped = kv
     info = next(iter(grouped["removal"]), None)
     for doc in grouped["docs"]:
         if info is None:
-            yield beam.pvalue.TaggedOutput("bands", bands_row(doc, config))
+            yield beam.pvalue.TaggedOutput("signed", {k: doc[k] for k in ("id", "source", "uid", SIG_FIELD)})
             yield beam.pvalue.TaggedOutput("kept", {k: v for k, v in doc.items() if k != SIG_FIELD})
         else:
             yield beam.pvalue.TaggedOutput("removed", removed_from_doc(doc, STAGE_DEDUP_NEAR, "near_duplicate", info))
 
 
 class NearDedup(beam.PTransform):
-    """docs -> tagged ``kept`` documents, ``removed`` rows and ``bands`` rows of the kept documents.
+    """docs -> {"kept": documents, "removed": removed rows, "bands": bands-table rows of the kept documents}.
 
     ``published`` is a PCollection of (node, signature bytes) from earlier versions (``parents``,
     in the order their node ranks index); they take part in clustering and always win.
@@ -325,17 +327,19 @@ class NearDedup(beam.PTransform):
                  | "BandPostings" >> beam.FlatMap(_postings, config)
                  | "GroupByBand" >> beam.GroupByKey()
                  | "BucketPairs" >> beam.FlatMap(lambda kv: bucket_pairs(kv[1], config)))
-        endpoints = pairs | "Endpoints" >> beam.FlatMap(lambda e: [(e[0][1], None), (e[1][1], None)])
-        dup_sigs = ({"sig": nodes | "SigByUid" >> beam.Map(lambda ns: (ns[0][1], ns[1])), "hit": endpoints}
-                    | "JoinCandidates" >> beam.CoGroupByKey() | "CandidateSigs" >> beam.FlatMap(_if_hit))
         removals = (pairs
-                    | "PairSignatures" >> WithSignatures(dup_sigs)
+                    | "PairSignatures" >> WithSignatures(nodes | "SigByUid" >> beam.Map(lambda ns: (ns[0][1], ns[1])))
                     | "BatchForVerify" >> beam.BatchElements(min_batch_size=64, max_batch_size=2048)
                     | "Verify" >> beam.FlatMap(_verify, config)
-                    | "GatherEdges" >> beam.combiners.ToList()
-                    | "StarClusters" >> beam.FlatMap(star_clusters)
+                    | "OneKey" >> beam.Map(lambda e: (None, e))
+                    | "GatherEdges" >> beam.GroupByKey()
+                    | "StarClusters" >> beam.FlatMap(lambda kv: star_clusters(kv[1]))
                     | "Info" >> beam.Map(lambda e: (e[1][1], removal_info(e[0], e[2], parents))))
         keyed_docs = signed | "KeyByUid" >> beam.Map(lambda d: (d["uid"], d))
-        return ({"docs": keyed_docs, "removal": removals}
-                | "JoinRemovals" >> beam.CoGroupByKey()
-                | "Split" >> beam.FlatMap(split_near, config).with_outputs("kept", "removed", "bands"))
+        split = ({"docs": keyed_docs, "removal": removals}
+                 | "JoinRemovals" >> beam.CoGroupByKey()
+                 | "Split" >> beam.FlatMap(split_near).with_outputs("kept", "removed", "signed"))
+        bands = (split.signed
+                 | "BatchForBandsTable" >> beam.BatchElements(min_batch_size=64, max_batch_size=2048)
+                 | "BandsRows" >> beam.FlatMap(bands_rows, config))
+        return {"kept": split.kept, "removed": split.removed, "bands": bands}
