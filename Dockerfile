@@ -9,9 +9,12 @@ COPY transforms ./transforms
 COPY catalog ./catalog
 COPY model ./model
 
-# Pipeline side only: Dataflow workers never need torch or deepspeed.
+# Pipeline side only: Dataflow workers never need torch or deepspeed. The smoke checks run from /
+# so that they import the installed package (what the workers import) and leave its compiled
+# kernels cached there (otherwise each worker compiles them on first use).
 RUN pip install --no-cache-dir '.[dataflow]' \
  && pip install --no-cache-dir --no-deps --force-reinstall fasttext==0.9.3 \
+ && cd / \
  && python -c "import pycld2; from transforms.langid import LanguageIdentifier; LanguageIdentifier().predict(['Fail tidak dijumpai'])" \
  && python -c "from transforms.filters import score_document; from transforms.filter_config import FilterParams; score_document('compile the filter kernels into the image', 'en', FilterParams())" \
  && python -c "from transforms.minhash import MinHashConfig, signatures; signatures(['compile the MinHash kernels into the image'], MinHashConfig())"
