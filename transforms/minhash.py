@@ -181,7 +181,9 @@ def signatures(texts: Sequence[str], config: "MinHashConfig") -> np.ndarray:
     a, b = config.permutations
     out = np.empty((len(texts), config.num_perm), dtype=np.uint32)
     for first_text, end_text in _groups(texts):
-        minhash_rows(_normal_batch(texts[first_text:end_text]), config.ngram, a, b, out[first_text:end_text])
+        written = minhash_rows(_normal_batch(texts[first_text:end_text]), config.ngram, a, b, out[first_text:end_text])
+        if written != end_text - first_text:
+            raise RuntimeError(f"normal form of {end_text - first_text} texts held {written} documents")
     return out
 
 

@@ -89,7 +89,8 @@ def _permute_into(row, x, a, b):
 
 @njit(cache=True, nogil=True)
 def minhash_rows(buf, ngram, a, b, out):
-    """MinHash signature of every document of a normal-form buffer (documents end at "\\n") into ``out``.
+    """MinHash signature of every document of a normal-form buffer (documents end at "\\n") into
+    ``out``, one row each; returns the number of documents written.
 
     Word n-gram shingles, or one shingle of all the words of a shorter document; a document without
     words keeps 2^32 - 1 everywhere. Words end at a byte <= 0x20 (only spaces and newlines are that
@@ -122,8 +123,11 @@ def minhash_rows(buf, ngram, a, b, out):
                     _permute_into(out[doc], _finish(poly, end_at - start_at[0]), a, b)
                 doc += 1
                 words = slot = 0
+                if doc == out.shape[0]:  # never write past ``out``, whatever the buffer holds
+                    return doc
         prefix += (np.uint64(byte) + np.uint64(1)) * power
         power *= _P
         inverse *= _P_INVERSE
         if byte <= 0x20:
             word_start, word_sum, word_inverse = i + 1, prefix, inverse
+    return doc
