@@ -19,6 +19,17 @@ def shared_path(*parts: str) -> Path:
     return path
 
 
+# The five labelled JSONL corpora of ../shared/data: (folder, file).
+SHARED_CORPORA = (("debian-gettext", "gettext.jsonl"), ("debian-manpages-l10n", "manpages_l10n.jsonl"),
+                  ("debian-fortunes", "fortunes.jsonl"), ("neardup-spdx-licenses", "spdx_licenses.jsonl"),
+                  ("neardup-debian-copyright", "copyright.jsonl"))
+
+
+def shared_sample(every: int) -> list[dict]:
+    """Every ``every``-th record of each shared corpus, or a skip when the data is absent."""
+    return [d for folder, name in SHARED_CORPORA for d in read_jsonl(shared_path(folder, name))[::every]]
+
+
 def read_jsonl(path: Path, limit: int | None = None) -> list[dict]:
     out = []
     with open(path, encoding="utf-8") as f:

@@ -8,14 +8,13 @@ from datasketch import MinHash
 
 from hypothesis import given, settings, strategies as st
 
-from benchmarks.dedup_bench import SPEED_FILES, close_pairs_exact, exact_jaccard, planted
-from tests.conftest import read_jsonl, shared_path
+from benchmarks.dedup_bench import close_pairs_exact, exact_jaccard, planted
+from tests.conftest import shared_sample
 from transforms import minhash
 from transforms.dedup import band_postings, bucket_pairs, exact_key, exact_keys, keep_first, star_clusters, verify_pairs
 from transforms.minhash import (MinHashConfig, _PUNCT, _normal_batch, _normal_bytes, band_hashes, candidate_probability,
                                 dedup_normal_form, estimated_jaccards, has_shingles, shingle_hash32, shingles, signatures)
 
-SHARED_CORPORA = [name.split("/") for name in SPEED_FILES]
 TEXTS = ["the quick brown fox jumps over the lazy dog and keeps running far away",
          "Съешь же ещё этих мягких французских булок, да выпей чаю", "ＡＢＣ  déjà-vu, 東京タワー!",
          "one", "", "  ...  ", "a b", "the quick brown fox jumps over the lazy dog and keeps running far away"]
@@ -46,7 +45,7 @@ def test_signatures_match_datasketch_on_arbitrary_text(texts, ngram):
 def test_signatures_match_datasketch_on_real_documents_across_groups(ngram, monkeypatch):
     """Every tenth document of the five shared corpora in one batch, cut into groups of about 20k
     characters (a longer document is a group of its own), so group edges fall everywhere."""
-    texts = [d["text"] for folder, name in SHARED_CORPORA for d in read_jsonl(shared_path(folder, name))[::10]]
+    texts = [d["text"] for d in shared_sample(10)]
     monkeypatch.setattr(minhash, "_GROUP_CHARS", 20_000)
     cfg = MinHashConfig(ngram=ngram, num_perm=256, seed=3)
     for text, sig in zip(texts, signatures(texts, cfg)):

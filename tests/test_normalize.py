@@ -45,13 +45,12 @@ def _plain_normal_form(text):
 
 
 def test_shortcuts_change_nothing():
-    from tests.conftest import read_jsonl, shared_path
-    from tests.test_scorer_equivalence import CORPORA, EDGE_CASES, _pii_fuzz
+    from tests.conftest import shared_sample
+    from tests.test_scorer_equivalence import EDGE_CASES, _pii_fuzz
     from transforms.normalize import normalize_text
 
     texts = EDGE_CASES + ["a \n\n\n b\t\n", "x\u3000\ny", "\n\n\n", " \n", "a\u00a0\n\n\n\nb  ", "\r\n\r\n\r\n x \r"]
     texts += [t.replace("ab", " \n").replace("x", "\n\n") for t in _pii_fuzz(500, seed=1)]
-    for folder, name in CORPORA:
-        texts += [d["text"] for d in read_jsonl(shared_path(folder, name))[::5]]
+    texts += [d["text"] for d in shared_sample(5)]
     for text in texts:
         assert normalize_text(text) == _plain_normal_form(text), repr(text[:80])

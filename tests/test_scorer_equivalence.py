@@ -13,16 +13,13 @@ from collections import Counter
 
 import pytest
 
-from tests.conftest import read_jsonl, shared_path
+from tests.conftest import shared_sample
 from transforms import filters, pii
 from transforms.filter_config import load_filter_config
 from transforms.filter_wordlists import flagged_words, stopwords
 
 _NO_SPACE_CHAR = re.compile(f"[{filters._NO_SPACE_CHARS}]")
 _STRIP = filters._STRIP
-CORPORA = [("debian-gettext", "gettext.jsonl"), ("debian-manpages-l10n", "manpages_l10n.jsonl"),
-           ("debian-fortunes", "fortunes.jsonl"), ("neardup-spdx-licenses", "spdx_licenses.jsonl"),
-           ("neardup-debian-copyright", "copyright.jsonl")]
 EDGE_CASES = ["", " ", "\t \n", "a", " a ", "ab ", "x" * 100, "\x1c\x1dword\x1e end", "委员会", " 委 员 ",
               "İstanbul İİ", "\ud800abc", "a\u3000b\u2028c", "😀😀😀 🎉🎉 \U00030000\U000e0001",
               "ab" * 40 + " " + "abc" * 30, "東京 Tower に行く 他妈的他妈的"]
@@ -85,10 +82,7 @@ def ref_scores(text, lang, params):
 
 
 def _shared_docs(every):
-    docs = []
-    for folder, name in CORPORA:
-        docs += read_jsonl(shared_path(folder, name))[::every]
-    return [(d["text"], d.get("lid176") or "en") for d in docs]
+    return [(d["text"], d.get("lid176") or "en") for d in shared_sample(every)]
 
 
 def test_scores_identical_to_the_plain_definitions_on_real_documents():
