@@ -20,6 +20,8 @@ SEPARATOR, WORD, END = 0, 1, 2  # code-point kinds of ``transforms.minhash._char
 POLY = 0x9E3779B97F4A7C15  # the shingle hash's base; odd, hence invertible mod 2^64
 _P = np.uint64(POLY)
 _P_INVERSE = np.uint64(pow(POLY, -1, 1 << 64))
+# MurmurHash3 fmix64, written out here as in ``transforms.filter_kernels`` rather than imported:
+# numba's cache does not notice a change to a compiled function that lives in another file.
 _M1 = np.uint64(0xFF51AFD7ED558CCD)
 _M2 = np.uint64(0xC4CEB9FE1A85EC53)
 _F1 = np.uint32(0x85EBCA6B)  # MurmurHash3 fmix32, datasketch's pre-mix of the affine32 scheme
