@@ -2,7 +2,8 @@
 
 Order of evidence, strongest first (as browsers do it, WHATWG "encoding sniffing"):
 
-1. a byte-order mark (UTF-8, UTF-16 and UTF-32, both byte orders);
+1. a byte-order mark (UTF-8, UTF-16 and UTF-32, both byte orders), then the transport's charset
+   label (HTTP ``Content-Type`` of a crawled page) when the caller has one;
 2. UTF-16/32 without a BOM, recognised by the few values their high bytes take (checked before
    UTF-8, which such bytes often also satisfy);
 3. 7-bit escape encodings (ISO-2022-JP/KR, HZ), recognised by their shift sequences, since
@@ -56,7 +57,7 @@ MOSTLY_UTF8_MAX_INVALID = 0.01
 class Decoded:
     text: str
     encoding: str
-    method: str  # bom, wide-pattern, escapes, utf-8, declared, mostly-utf-8, detected
+    method: str  # bom, transport, wide-pattern, escapes, utf-8, declared, mostly-utf-8, detected
 
 
 def _bom(data: bytes) -> str | None:
@@ -91,16 +92,22 @@ def _escape_encoding(data: bytes) -> str | None:
     return None if found == "hz" and b"~}" not in data else found
 
 
-def _declared(data: bytes) -> str | None:
-    m = _DECLARED.search(data[:_DECLARATION_WINDOW])
-    if not m:
+def codec_for_label(label: str | None) -> str | None:
+    """The Python codec a browser would use for a charset label (``ISO-8859-1`` -> ``cp1252``), or
+    ``None`` for an unknown label."""
+    if not label:
         return None
+    label = label.strip().strip("\"'").lower()
     try:
-        label = m.group(1).decode("ascii").lower()
         name = codecs.lookup(_LEGACY_LABELS.get(label, label)).name
     except LookupError:
         return None
     return _WHATWG_SUPERSET.get(name, name)
+
+
+def _declared(data: bytes) -> str | None:
+    m = _DECLARED.search(data[:_DECLARATION_WINDOW])
+    return codec_for_label(m.group(1).decode("ascii")) if m else None
 
 
 def _try(data: bytes, encoding: str) -> str | None:
@@ -136,11 +143,14 @@ def _detected(data: bytes) -> Decoded | None:
     return Decoded(str(best), best.encoding, "detected")
 
 
-def decode_bytes(data: bytes) -> Decoded | None:
+def decode_bytes(data: bytes, transport: str | None = None) -> Decoded | None:
     """The text of ``data`` with the encoding and the evidence used; ``None`` when nothing
     explains the bytes. A BOM that its encoding cannot follow (coincidence, or damage) is
-    ignored and the other evidence weighed."""
-    candidates = (("bom", _bom(data)), ("wide-pattern", _wide_without_bom(data)), ("escapes", _escape_encoding(data)),
+    ignored and the other evidence weighed. ``transport`` is a charset label from outside the
+    bytes (an HTTP ``Content-Type``): after a BOM it is the strongest evidence, as in browsers,
+    and is used when it decodes the whole text without error."""
+    candidates = (("bom", _bom(data)), ("transport", codec_for_label(transport)),
+                  ("wide-pattern", _wide_without_bom(data)), ("escapes", _escape_encoding(data)),
                   ("utf-8", "utf-8"), ("declared", _declared(data)))
     for method, encoding in candidates:
         if encoding:

@@ -71,7 +71,7 @@ def apply_error_budget(items: Iterable[Item], limits: ReadLimits, relpath: str) 
     """All of a file's items; when bad records exceed the budget, its documents become quarantine rows."""
     items = list(items)
     bad = sum(tag == "removed" for tag, _ in items)
-    total = len(items)
+    total = sum(tag != "skipped" for tag, _ in items)  # a WARC's requests and headers are no records
     if total < MIN_RECORDS_FOR_BUDGET or bad / total <= limits.max_file_error_rate:
         return items
     details = {"file": relpath, "bad_records": bad, "records": total, "max_file_error_rate": limits.max_file_error_rate}

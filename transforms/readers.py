@@ -9,7 +9,8 @@ Text files may be in any encoding (``transforms.decode``) and HTML pages or feed
 text (``transforms.html_text``). JSONL is UTF-8 by specification: a line with a few invalid bytes
 (at most 1 %) is repaired and says so in ``meta.decode``, a worse one is quarantined; a file that
 starts with a UTF-16/32 byte-order mark is read in that encoding. Size limits and the per-file
-error budget are in ``transforms.limits``.
+error budget are in ``transforms.limits``. Web crawls (``.warc``, ``.warc.gz``, WET) are read
+record by record by ``transforms.warc``.
 """
 from __future__ import annotations
 
@@ -24,20 +25,21 @@ import re
 from typing import Any, BinaryIO, Iterator
 
 from transforms.decode import decode_bytes, decode_mostly_utf8
-from transforms.html_text import markup_kind, markup_to_text
+from transforms.html_text import markup_kind, page_text
 from transforms.limits import ReadLimits, apply_error_budget, limit_document
 from transforms.normalize import replace_lone_surrogates
 from transforms.removed import STAGE_QUARANTINE, removed_row
 from transforms.sources import InputFile, Source
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
+WARC_SUFFIXES = (".warc", ".wet", ".warc.wet")
 COMPRESSION_SUFFIXES = (".gz", ".bz2", ".xz", ".zst")
 _WIDE_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
               (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 _DRAIN_CHUNK = 1 << 20
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
-Item = tuple[str, dict[str, Any]]  # ("doc", document) or ("removed", removed row)
+Item = tuple[str, dict[str, Any]]  # ("doc", document), ("removed", removed row), ("skipped", WARC record kind)
 
 
 def make_uid(source: str, relpath: str, position: str | int) -> str:
@@ -55,6 +57,8 @@ def split_suffixes(path: str) -> tuple[str, str | None]:
         return "jsonl", compression
     if lower.endswith(".parquet"):
         return "parquet", compression
+    if lower.endswith(WARC_SUFFIXES):
+        return "warc", compression
     return "text", compression
 
 
@@ -230,7 +234,7 @@ def iter_text(stream: BinaryIO, src: Source, relpath: str) -> Iterator[Item]:
     text, meta = decoded.text, {"encoding": decoded.encoding, "method": decoded.method}
     kind = markup_kind(text, relpath)
     if kind:
-        text, meta = markup_to_text(text, kind), dict(meta, markup=kind)
+        text, meta = page_text(text, kind, src.extract or "full"), dict(meta, markup=kind)
     tag, doc = record_to_doc({src.text_field: text, src.id_field: f"{src.name}:{relpath}"}, src, relpath, 0)
     if meta["method"] != "utf-8" or kind:
         doc["meta"] = dict(doc["meta"], decode=meta)
@@ -275,5 +279,9 @@ def _read_records(f: InputFile, limits: ReadLimits) -> Iterator[Item]:
             return
         if fmt == "jsonl":
             yield from iter_jsonl(stream, f.source, f.relpath, limits)
+        elif fmt == "warc":
+            from transforms.warc import iter_warc  # imports fastwarc only for crawls
+
+            yield from iter_warc(stream, f.source, f.relpath)
         else:
             yield from (iter_parquet if fmt == "parquet" else iter_text)(stream, f.source, f.relpath)

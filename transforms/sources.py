@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
+from transforms.html_text import EXTRACT_MODES
+
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -27,9 +29,14 @@ class Source:
     id_field: str = "id"
     lang: str | None = None
     priority: int = 0  # lower is preferred when choosing which duplicate to keep
+    # HTML text: "main" (main content only) or "full" (all text); None: main for web crawls
+    # (WARC responses), full for HTML files
+    extract: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self) | {"paths": list(self.paths)}
+        """As recorded in the manifest; ``extract`` only when set, so older manifests read the same."""
+        out = asdict(self) | {"paths": list(self.paths)}
+        return out if self.extract is not None else {k: v for k, v in out.items() if k != "extract"}
 
 
 @dataclass(frozen=True)
@@ -45,7 +52,7 @@ class InputFile:
 def _source_from_mapping(entry: Any, index: int) -> Source:
     if not isinstance(entry, dict):
         raise SourceError(f"source #{index + 1} must be a mapping, got {type(entry).__name__}")
-    unknown = set(entry) - {"name", "paths", "path", "license", "text_field", "id_field", "lang", "priority"}
+    unknown = set(entry) - {"name", "paths", "path", "license", "text_field", "id_field", "lang", "priority", "extract"}
     if unknown:
         raise SourceError(f"source #{index + 1}: unknown keys {sorted(unknown)}")
     name = entry.get("name")
@@ -56,6 +63,9 @@ def _source_from_mapping(entry: Any, index: int) -> Source:
         paths = [paths]
     if not paths or not all(isinstance(p, str) for p in paths):
         raise SourceError(f"source {name!r} needs 'paths' (a list of file patterns)")
+    extract = entry.get("extract")
+    if extract is not None and extract not in EXTRACT_MODES:
+        raise SourceError(f"source {name!r}: extract must be one of {', '.join(EXTRACT_MODES)}, got {extract!r}")
     return Source(
         name=name.strip(),
         paths=tuple(paths),
@@ -64,6 +74,7 @@ def _source_from_mapping(entry: Any, index: int) -> Source:
         id_field=str(entry.get("id_field", "id")),
         lang=entry.get("lang"),
         priority=int(entry.get("priority", 0)),
+        extract=extract,
     )
 
 
