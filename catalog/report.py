@@ -44,6 +44,16 @@ def format_summary(manifest: dict[str, Any], location: str, lake: str | None = N
         f"  quarantined         {c['quarantined']:>8,}" + "".join(
             f"\n    {reason:<26}{n:>6,}" for reason, n in c.get("quarantined_by_reason", {}).items()),
     ]
+    skipped: dict[str, int] = {}
+    for kinds in manifest.get("skipped_records", {}).values():
+        for kind, n in kinds.items():
+            skipped[kind] = skipped.get(kind, 0) + n
+    if skipped:
+        lines.append(f"  not documents       {sum(skipped.values()):>8,}   (WARC records: {_top(skipped, 4)})")
+    if manifest.get("boilerplate"):
+        b = manifest["boilerplate"]
+        lines.append(f"  boilerplate lines   {b['lines_removed']:>8,}   removed from {b['docs_changed']:,} docs "
+                     f"({b['boilerplate_lines']:,} distinct lines; {b['docs_emptied']:,} docs emptied)")
     if manifest.get("pii"):
         lines.append("  PII redacted        " + ", ".join(f"{k} {v:,}" for k, v in manifest["pii"].items()))
     lines += ["", f"  {'language':<10}{'docs':>8}{'chars':>12}{'shards':>8}"]

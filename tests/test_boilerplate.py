@@ -117,6 +117,7 @@ def test_pipeline_over_a_warc_of_real_pages_keeps_the_count_identity(tmp_path):
     """The installation guide's pages and the encodings corpus' pages and feeds as one crawl (plus
     requests, errors and a cut last record) through every stage with the boilerplate stage on."""
     from catalog.manifest import read_removed
+    from catalog.report import format_summary
     from pipelines.curate import run
     from tests.test_warc import messy_warc
 
@@ -143,6 +144,9 @@ def test_pipeline_over_a_warc_of_real_pages_keeps_the_count_identity(tmp_path):
     assert b["lines_removed"] > 100 and b["boilerplate_lines"] > 10 and b["docs_changed"] > 100
     assert c["filtered"].get("boilerplate_only", 0) == b["docs_emptied"]
     assert m["stages"]["boilerplate"]["enabled"] and m["stages"]["boilerplate"]["min_docs"] == 5
+    summary = format_summary(m, str(ref.path))
+    assert f"not documents       {len(pages) + 5:>8,}   (WARC records: request {len(pages) + 1}" in summary
+    assert f"boilerplate lines   {b['lines_removed']:>8,}   removed from {b['docs_changed']:,} docs" in summary
     kept = [i for s in m["shards"] for i in ipc.open_file(pa.memory_map(str(ref.path / s["path"]))).read_all()
             .column("id").to_pylist()]
     removed = read_removed(ref.path, m["removed_table"]).column("id").to_pylist()

@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import shared_path
 from tests.warc_fixtures import conversion, gzip_members, request, response, warc_record, warcinfo
 from transforms.decode import codec_for_label
-from transforms.html_text import markup_to_text, page_text
+from transforms.html_text import main_text, markup_to_text, page_text
 from transforms.readers import read_input_file, split_suffixes
 from transforms.sources import Source, SourceError, load_sources, match_inputs
 from transforms.warc import classify, http_body
@@ -131,6 +131,18 @@ def test_truncated_last_record_is_one_quarantine_row_at_every_cut(tmp_path, pack
         assert items[-1][1] is removed[0]
 
 
+def test_oversized_payload_and_cut_non_document(tmp_path, monkeypatch):
+    import transforms.warc
+
+    monkeypatch.setattr(transforms.warc, "MAX_PAYLOAD_BYTES", 100)
+    big = response("https://big.example/", b"<p>" + b"long " * 100 + b"</p>")
+    small = response("https://small.example/", b"<p>fits</p>")
+    image = response("https://img.example/", bytes(range(256)) * 4, content_type="image/jpeg")
+    items = _read(tmp_path, "big.warc", big + small + image[:-300])
+    assert [(t, d.get("reason") or d.get("text")) for t, d in items] == [
+        ("removed", "record_too_large"), ("doc", "fits"), ("removed", "truncated_record")]
+
+
 def test_payload_encodings():
     page = b"<p>gzip page</p>"
     assert http_body(gzip.compress(page), None, "gzip") == page
@@ -180,6 +192,35 @@ def test_extract_is_configurable_per_source(tmp_path):
     spec.write_text(f"- name: cc\n  paths: ['{tmp_path}/m.warc']\n  extract: everything\n")
     with pytest.raises(SourceError, match="extract must be one of main, full"):
         load_sources(str(spec))
+
+
+def test_main_content_rules():
+    page = """<html><body>
+    <div id="cookie-banner">We use cookies. Accept all</div>
+    <header class="site-header"><a href="/">Brand</a><ul><li><a href="/a">A</a></li></ul></header>
+    <ol class="breadcrumbs"><li><a href="/">Home</a></li><li><a href="/docs">Docs</a></li></ol>
+    <div class="layout"><div class="main-column"><article>
+      <header><h1>The article title stays</h1></header>
+      <p>Its first paragraph, with <a href="/x">a link</a> inside the sentence, stays as well.</p>
+      <ul><li>A list of the text, <a href="/1">one</a> link each, stays.</li><li>Second item <a href="/2">two</a>.</li>
+          <li>Third item <a href="/3">three</a>.</li><li>Fourth item <a href="/4">four</a>.</li></ul>
+      <footer>Posted in essays</footer>
+    </article></div>
+    <div class="sidebar-wrap"><aside>Popular posts</aside></div>
+    <div><ul><li><a href="/p1">Page one</a></li><li><a href="/p2">Page two</a></li><li><a href="/p3">Three</a></li>
+        <li><a href="/p4">Four</a></li></ul></div></div>
+    <div class="social-share">Share on everything</div>
+    <footer><p>Copyright 2026</p></footer></body></html>"""
+    text = main_text(page)
+    for kept in ("The article title stays", "Its first paragraph, with a link inside", "A list of the text",
+                 "Fourth item four.", "Posted in essays"):
+        assert kept in text, kept
+    for dropped in ("cookies", "Brand", "Home", "Popular posts", "Page one", "Share on", "Copyright"):
+        assert dropped not in text, dropped
+    # a page that is nothing but navigation keeps its text rather than becoming empty
+    assert main_text("<nav><a href='/'>Only a menu</a></nav>") == "Only a menu"
+    # the layout column holds the article, so its name cannot remove it
+    assert "stays" in main_text('<div class="nav-wrapper"><article><p>The text stays.</p></article></div>')
 
 
 def _messy_pages() -> list[tuple[str, bytes, str, str]]:

@@ -189,23 +189,30 @@ def iter_warc(stream: BinaryIO, src: Source, relpath: str) -> Iterator[Item]:
 
 
 def _record_item(record: Any, src: Source, relpath: str, position: int) -> Item:
+    """One record as a document, a ``skipped`` kind or a quarantine row. Only a document's payload
+    is read into memory; any other record's is consumed, counted for the truncation check."""
     warc_headers = record.headers
     raw_id = (warc_headers.get("WARC-Record-ID") or "").strip().strip("<>")
     doc_id = raw_id or f"{src.name}:{relpath}:{position}"
-    declared = warc_headers.get("Content-Length")
-    payload = record.reader.read(MAX_PAYLOAD_BYTES + 1)
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        return _quarantine(src, relpath, position, "record_too_large", doc_id, bytes=record.content_length,
-                           max_bytes=MAX_PAYLOAD_BYTES)
-    if declared is None or len(payload) < record.content_length:
-        return _quarantine(src, relpath, position, "truncated_record", doc_id, bytes_read=len(payload),
-                           content_length=record.content_length if declared is not None else None)
+    if warc_headers.get("Content-Length") is None:  # the file ends inside the record's header
+        return _quarantine(src, relpath, position, "truncated_record", doc_id, bytes_read=0, content_length=None)
     warc_type = str(record.record_type)
     http = record.http_headers if record.is_http else None
     content_type = http.get("Content-Type") if http is not None else warc_headers.get("Content-Type")
     skip = classify(warc_type, http.status_code if http is not None else None, content_type)
     if skip:
+        consumed = record.reader.consume()
+        if consumed < record.content_length:
+            return _quarantine(src, relpath, position, "truncated_record", doc_id, bytes_read=consumed,
+                               content_length=record.content_length)
         return "skipped", {"source": src.name, "kind": skip}
+    payload = record.reader.read(MAX_PAYLOAD_BYTES + 1)
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        return _quarantine(src, relpath, position, "record_too_large", doc_id, bytes=record.content_length,
+                           max_bytes=MAX_PAYLOAD_BYTES)
+    if len(payload) < record.content_length:
+        return _quarantine(src, relpath, position, "truncated_record", doc_id, bytes_read=len(payload),
+                           content_length=record.content_length)
     try:
         body = http_body(payload, http.get("Transfer-Encoding"), http.get("Content-Encoding")) if http else payload
     except Exception as e:  # bad chunk sizes, corrupt gzip/brotli: the page is unreadable
