@@ -13,7 +13,6 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline as BeamPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from tests.conftest import shared_path
 from tests.warc_fixtures import gzip_members, request, response, warcinfo
 from transforms.boilerplate import (RemoveBoilerplate, clean_document, document_line_keys, frequent_keys, line_key,
                                     nest_stats, remove_lines)
