@@ -4,9 +4,9 @@ Each set is documentation a translation team wrote in one language (GNOME help, 
 installation guide, the Debian Administrator's Handbook, the GIMP manual, Debian's reference,
 FAQ and developer guides). The label comes from the locale in the file's path; paragraphs that
 also occur in the package's English original are dropped (untranslated strings left in a
-translated page) and so are paragraphs mostly made of the original's English words (captions
-and notes left in English), so a document is the translation team's own text. What each set is, its
-licence and how far its labels can be trusted: ``benchmarks/langid_data.md``.
+translated page), and so are paragraphs mostly made of the original's English words (captions
+and notes left in English), so a document is the translation team's own text. What each set is,
+its licence and how far its labels can be trusted: ``benchmarks/langid_data.md``.
 
 Every record is assigned to a part by the hash of its set and page path without the locale, so
 all translations of a page and all chunks of it land in the same part: ``dev`` (half: may be
@@ -239,7 +239,8 @@ def write(out: Path, name: str, records: list[dict]) -> dict[str, int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.langid_data", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help=f"downloads and extractions (default {DEFAULT_CACHE})")
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE,
+                        help=f"downloads and extractions (default {DEFAULT_CACHE})")
     parser.add_argument("--out", type=Path, default=None, help="where the JSONL sets go (default CACHE/sets)")
     parser.add_argument("--sets", default=",".join(s.set for s in SOURCES), help="comma-separated set names")
     args = parser.parse_args(argv)

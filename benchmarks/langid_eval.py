@@ -84,8 +84,8 @@ def regressions(raw: Scores, stage: Scores) -> list[str]:
         out.append(f"accuracy {stage.accuracy:.4f} < raw {raw.accuracy:.4f}")
     if stage.macro_f1 < raw.macro_f1:
         out.append(f"macro-F1 {stage.macro_f1:.4f} < raw {raw.macro_f1:.4f}")
-    out += [f"{lang} F1 {raw.f1[lang]:.4f} -> {stage.f1[lang]:.4f} ({n} docs)" for lang, n in sorted(raw.support.items())
-            if n >= MIN_DOCS and stage.f1[lang] < raw.f1[lang] - MAX_F1_LOSS]
+    out += [f"{lang} F1 {raw.f1[lang]:.4f} -> {stage.f1[lang]:.4f} ({n} docs)"
+            for lang, n in sorted(raw.support.items()) if n >= MIN_DOCS and stage.f1[lang] < raw.f1[lang] - MAX_F1_LOSS]
     return out
 
 
@@ -254,9 +254,10 @@ def report_moves(data: dict[str, tuple[list[dict], int]], config: LangIdConfig, 
             total[pair].update(counts)
     names = [path.rsplit("/", 1)[-1] for path in data]
     print(f"  {'move':10} {'total':>12}  " + "  ".join(names))
-    for pair, counts in sorted(total.items(), key=lambda kv: (kv[1]["broke"] - kv[1]["fixed"], kv[0])):
-        cells = "  ".join(f"{c['fixed']}/{c['broke']}/{c['other']}" if (c := per_file[p].get(pair)) else "-" for p in data)
-        print(f"  {pair[0] + '>' + pair[1]:10} {total[pair]['fixed']:>4}/{total[pair]['broke']}/{total[pair]['other']:<4}  {cells}")
+    for pair, t in sorted(total.items(), key=lambda kv: (kv[1]["broke"] - kv[1]["fixed"], kv[0])):
+        cells = "  ".join(f"{c['fixed']}/{c['broke']}/{c['other']}" if (c := per_file[p].get(pair)) else "-"
+                          for p in data)
+        print(f"  {pair[0] + '>' + pair[1]:10} {t['fixed']:>4}/{t['broke']}/{t['other']:<4}  {cells}")
     if out:
         evidence = {"files": {name: len(records) for name, (records, _) in zip(names, data.values())},
                     "moves": {f"{a}>{b}": {**{k: total[(a, b)][k] for k in ("fixed", "broke", "other")},

@@ -8,8 +8,8 @@ is allowed when:
 - it is inside a close-language group (``GROUPS``: the pairs where two models disagree on real
   text of the *source* language, as hr/sr -> bs and yue -> zh did on held-out news): on dev it
   fixed at least ``CLOSE_MIN_FIXED`` documents and at least ``RATIO`` times as many as it broke,
-  and on proof it fixed at least one document and again ``RATIO`` times as many as it broke.
-  No proof, no move;
+  on proof it fixed at least one document and again ``RATIO`` times as many as it broke, and on
+  no single file (dev or proof) did it break more than it fixed. No proof, no move;
 - otherwise (languages lid.176 is unlikely to mistake for each other on real text, e.g.
   English -> Quechua): on dev it fixed at least one document and broke none, and on proof it broke
   at most a ``RATIO``-th of what it fixed (a move proof never saw is not refuted).
@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Iterable
 
 from transforms.langcodes import UNDETERMINED
 
@@ -68,12 +69,13 @@ def _counts(evidence: dict, move: str) -> dict[str, int]:
     return {k: found.get(k, 0) for k in ("fixed", "broke", "other")}
 
 
-def allowed(move: str, dev: dict[str, int], proof: dict[str, int]) -> bool:
-    """The rule of the module docstring, for one move and its dev and proof counts."""
+def allowed(move: str, dev: dict[str, int], proof: dict[str, int], per_file: Iterable[dict[str, int]] = ()) -> bool:
+    """The rule of the module docstring, for one move: its dev and proof counts, and its counts per file."""
     a, b = move.split(">")
     if close(a, b):
         return (dev["fixed"] >= CLOSE_MIN_FIXED and dev["fixed"] >= RATIO * dev["broke"]
-                and proof["fixed"] >= 1 and proof["fixed"] >= RATIO * proof["broke"])
+                and proof["fixed"] >= 1 and proof["fixed"] >= RATIO * proof["broke"]
+                and all(c.get("broke", 0) <= c.get("fixed", 0) for c in per_file))
     return dev["fixed"] >= 1 and dev["broke"] == 0 and proof["fixed"] >= RATIO * proof["broke"]
 
 
@@ -84,12 +86,14 @@ def choose(dev: dict, proof: dict) -> dict:
         if move.startswith(f"{UNDETERMINED}>"):  # lid.176's own label confirmed: not a move (see transforms.langid)
             continue
         d, p = _counts(dev, move), _counts(proof, move)
-        if allowed(move, d, p):
+        files = {**dev["moves"][move].get("per_file", {}), **proof["moves"].get(move, {}).get("per_file", {})}
+        if allowed(move, d, p, files.values()):
             a, b = move.split(">")
-            moves.append({"from": a, "to": b, "close": close(a, b), "dev": d, "proof": p})
+            moves.append({"from": a, "to": b, "close": close(a, b), "dev": d, "proof": p, "per_file": files})
     return {"version": VERSION,
             "rule": (f"close pairs: dev fixed >= {CLOSE_MIN_FIXED} and >= {RATIO}x broke, proof fixed >= 1 and "
-                     f">= {RATIO}x broke; other pairs: dev fixed >= 1 and broke 0, proof fixed >= {RATIO}x broke"),
+                     f">= {RATIO}x broke, no file where it broke more than it fixed; other pairs: dev fixed >= 1 "
+                     f"and broke 0, proof fixed >= {RATIO}x broke"),
             "groups": GROUPS, "dev_files": dev["files"], "proof_files": proof["files"], "moves": moves}
 
 

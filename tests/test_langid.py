@@ -302,11 +302,11 @@ def test_shipped_allow_list_obeys_its_rule_and_has_none_of_the_held_out_failures
     record = json.loads((Path(__file__).parent.parent / "transforms" / "configs" / "langid-moves-v1.json").read_text())
     for m in record["moves"]:
         move = f"{m['from']}>{m['to']}"
-        assert langid_moves.allowed(move, m["dev"], m["proof"]), move
+        assert langid_moves.allowed(move, m["dev"], m["proof"], m["per_file"].values()), move
         assert m["close"] == langid_moves.close(m["from"], m["to"])
         if m["close"]:
             assert m["proof"]["fixed"] >= 1  # proven on data not used to choose it
-    assert not {m for m in moves if m[1] == "bs" or m[0] == "yue" or m == ("hr", "sr") or m == ("sr", "hr")}
+    assert not {m for m in moves if m[1] == "bs" or m[0] == "yue" or m in {("hr", "sr"), ("sr", "hr")}}
 
 
 def test_allow_list_rule_needs_proof_inside_close_groups():
@@ -321,6 +321,9 @@ def test_allow_list_rule_needs_proof_inside_close_groups():
     assert [(m["from"], m["to"]) for m in chosen["moves"]] == [("es", "ga"), ("no", "nn")]
     assert chosen["moves"][1]["proof"] == {"fixed": 5, "broke": 1, "other": 0}
     proof["moves"]["no>nn"]["broke"] = 2  # 5 fixed for 2 broken is under 5:1: refuted
+    assert [(m["from"], m["to"]) for m in langid_moves.choose(dev, proof)["moves"]] == [("es", "ga")]
+    proof["moves"]["no>nn"] = {"fixed": 6, "broke": 1, "other": 0,
+                               "per_file": {"a": {"fixed": 6}, "b": {"broke": 1}}}  # a file where it only broke
     assert [(m["from"], m["to"]) for m in langid_moves.choose(dev, proof)["moves"]] == [("es", "ga")]
 
 

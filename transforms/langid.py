@@ -18,10 +18,12 @@ On top of the raw model, each kept because ``benchmarks.langid_eval --ablation``
 The second opinion obeys a non-regression rule by construction: it may move lid.176's label
 ``from`` to ``to`` only when the pair is on an explicit allow-list (``transforms/configs/
 langid-moves-v1.json``), where each pair is listed with the evidence that it helps on data not
-used to choose it. Every other label is lid.176's (after the script check and threshold), and
-CLD2 is not even asked about a text whose label has no allowed move. The unrestricted rule of
-``lid176-script-cld2-1`` gained on the files it was tuned on and lost on held-out news/wiki text
-(Croatian and Serbian moved to Bosnian, Cantonese to Chinese).
+used to choose it (``benchmarks/langid_moves.py`` derives it). Every other label is lid.176's
+(after the script check and threshold), and CLD2 is not even asked about a text whose label has
+no allowed move. The unrestricted rule of ``lid176-script-cld2-1`` gained on the files it was
+tuned on and lost on held-out news/wiki text (Croatian and Serbian moved to Bosnian, Cantonese
+to Chinese). The one other use of CLD2 only moves towards raw lid.176: a document whose first
+choice is under its threshold keeps that label instead of ``und`` when CLD2 reliably agrees.
 """
 from __future__ import annotations
 
@@ -63,16 +65,12 @@ def default_model_path() -> str:
 Moves = frozenset[tuple[str, str]]  # (lid.176's label, the label the second opinion may give instead)
 
 
-def load_moves(path: str | None = None) -> tuple[str, Moves]:
-    """The allow-list's version and its (from, to) pairs: the shipped one, or a JSON file of the same form."""
-    if path is None:
-        record = json.loads(files("transforms").joinpath("configs", MOVES_FILE).read_text(encoding="utf-8"))
-    else:
-        with open(path, encoding="utf-8") as f:
-            record = json.load(f)
+def load_moves() -> tuple[str, Moves]:
+    """The shipped allow-list's version and its (from, to) pairs (package data, so workers have it)."""
+    record = json.loads(files("transforms").joinpath("configs", MOVES_FILE).read_text(encoding="utf-8"))
     moves = frozenset((m["from"], m["to"]) for m in record["moves"])
     if any(a == b or not a or not b for a, b in moves):
-        raise ValueError(f"allow-list {path or MOVES_FILE}: a move needs two different labels")
+        raise ValueError(f"allow-list {MOVES_FILE}: a move needs two different labels")
     return record["version"], moves
 
 
