@@ -390,3 +390,13 @@ def test_eval_data_builder_labels_splits_and_cleans(tmp_path):
     html = tmp_path / "p.html"
     html.write_text("<html><body><h1>T</h1><p>Un <b>paragraphe</b>.</p><pre>code</pre></body></html>", encoding="utf-8")
     assert paragraphs(str(html), mallard=False) == ["Un paragraphe ."]
+
+
+def test_stage_never_loses_to_raw_lid176_on_the_shared_corpora(capsys):
+    """The issue's gate on every labelled file of ../shared (skipped without it): accuracy and
+    macro-F1 at or above raw lid.176, no language with >= 20 docs down more than 0.5 F1 points."""
+    from tests.conftest import shared_path
+
+    files = [shared_path("debian-gettext", "gettext.jsonl"), shared_path("debian-manpages-l10n", "manpages_l10n.jsonl"),
+             shared_path("debian-fortunes", "fortunes.jsonl"), shared_path("messy", "compressed", "udhr_sample.jsonl")]
+    assert langid_eval.main([str(f) for f in files] + ["--repeat", "1"]) == 0, capsys.readouterr().out
