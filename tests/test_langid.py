@@ -314,8 +314,11 @@ def test_allow_list_rule_needs_proof_inside_close_groups():
                                          "no>nn": {"fixed": 9, "broke": 1, "other": 0},
                                          "es>ga": {"fixed": 1, "broke": 0, "other": 0},
                                          "en>qu": {"fixed": 2, "broke": 1, "other": 0},
-                                         "und>rm": {"fixed": 4, "broke": 0, "other": 0}}}
-    proof = {"files": {"p": 10}, "moves": {"no>nn": {"fixed": 5, "broke": 1, "other": 0}}}
+                                         "und>rm": {"fixed": 4, "broke": 0, "other": 0},
+                                         "sh>hr": {"fixed": 9, "broke": 0, "other": 1}}}
+    # sh>hr fixes 2 on proof but moves a Serbian document from sh to hr: a false positive for hr
+    proof = {"files": {"p": 10}, "moves": {"no>nn": {"fixed": 5, "broke": 1, "other": 0},
+                                           "sh>hr": {"fixed": 2, "broke": 0, "other": 1}}}
     chosen = langid_moves.choose(dev, proof)
     # hr>bs: close, never seen on proof; en>qu broke on dev; und>rm is a confirmation, not a move
     assert [(m["from"], m["to"]) for m in chosen["moves"]] == [("es", "ga"), ("no", "nn")]
