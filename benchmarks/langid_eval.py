@@ -8,8 +8,19 @@ interleaved, so both speeds see the same machine load. Each batch is timed ``--r
 for each and the fastest time counts: on a shared machine a stall lands on one run, not all.
 ``und`` counts as wrong.
 
+The non-regression gate: the command exits 1 when, on any file, the stage's accuracy or
+macro-F1 is below raw lid.176's, or a language with at least ``MIN_DOCS`` documents loses more
+than ``MAX_F1_LOSS`` of F1 (per-language deltas are printed for every language whose F1 moved),
+or a second-opinion move outside the allow-list is seen.
+
+``--moves`` measures the unrestricted second opinion instead (every runner-up CLD2 confirms may
+win): per (lid.176 label -> new label) how many documents it fixed, broke, or moved between two
+wrong labels. That is the evidence from which ``transforms/configs/langid-moves-v1.json`` is
+chosen (on dev files) and proven (on files not used to choose it).
+
     python -m benchmarks.langid_eval data/gettext.jsonl data/fortunes.jsonl
     python -m benchmarks.langid_eval --ablation data/*.jsonl      # what each rule buys
+    python -m benchmarks.langid_eval --moves data/*.dev.jsonl     # evidence for the allow-list
 """
 from __future__ import annotations
 
@@ -21,10 +32,13 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
 
+from benchmarks.langid_data import PARTS, record_part
 from transforms.langcodes import UNDETERMINED
-from transforms.langid import IdentifyLanguage, LangIdConfig, parse_thresholds
+from transforms.langid import ANY_MOVE, IdentifyLanguage, LangIdConfig, parse_thresholds, prepare
 
 BATCH = 512
+MIN_DOCS = 20  # languages with at least this many documents are held to MAX_F1_LOSS
+MAX_F1_LOSS = 0.005  # F1 (0-1) a language may lose against raw lid.176: 0.5 points
 ABLATIONS = {"no script check": {"script_check": False}, "no second opinion": {"second_opinion": False},
              "no threshold": {"threshold": 0.0, "thresholds": {}},
              "no rules": {"script_check": False, "second_opinion": False, "threshold": 0.0, "thresholds": {}}}
@@ -38,6 +52,8 @@ class Scores:
     und_rate: float
     docs_per_s: float
     worst: list[tuple[str, float, int, list[tuple[str, int]]]]  # lang, F1, docs, top confusions
+    f1: dict[str, float]  # per gold language
+    support: dict[str, int]  # documents per gold language
 
 
 def score(gold: list[str], pred: list[str], seconds: float) -> Scores:
@@ -57,13 +73,36 @@ def score(gold: list[str], pred: list[str], seconds: float) -> Scores:
     return Scores(docs=len(gold), accuracy=sum(tp.values()) / max(1, len(gold)),
                   macro_f1=sum(f1.values()) / max(1, len(f1)), und_rate=pred.count(UNDETERMINED) / max(1, len(pred)),
                   docs_per_s=len(gold) / seconds if seconds else 0.0,
-                  worst=[(lang, f, support[lang], confusions[lang].most_common(3)) for lang, f in worst])
+                  worst=[(lang, f, support[lang], confusions[lang].most_common(3)) for lang, f in worst],
+                  f1=f1, support=dict(support))
 
 
-def load(path: str) -> tuple[list[dict], int]:
-    """Scored records (lid176 set) and the number of unsupported ones."""
+def regressions(raw: Scores, stage: Scores) -> list[str]:
+    """Why the stage loses to raw lid.176 on this file (empty: it does not)."""
+    out = []
+    if stage.accuracy < raw.accuracy:
+        out.append(f"accuracy {stage.accuracy:.4f} < raw {raw.accuracy:.4f}")
+    if stage.macro_f1 < raw.macro_f1:
+        out.append(f"macro-F1 {stage.macro_f1:.4f} < raw {raw.macro_f1:.4f}")
+    out += [f"{lang} F1 {raw.f1[lang]:.4f} -> {stage.f1[lang]:.4f} ({n} docs)"
+            for lang, n in sorted(raw.support.items()) if n >= MIN_DOCS and stage.f1[lang] < raw.f1[lang] - MAX_F1_LOSS]
+    return out
+
+
+def f1_deltas(raw: Scores, stage: Scores) -> str:
+    """Every language whose F1 changed: code, docs, raw -> stage in points, largest loss first."""
+    moved = sorted((stage.f1[l] - raw.f1[l], l) for l in raw.f1 if abs(stage.f1[l] - raw.f1[l]) > 1e-9)
+    return "  ".join(f"{l}({raw.support[l]}) {100 * d:+.1f}" for d, l in moved) or "none"
+
+
+def load(spec: str) -> tuple[list[dict], int]:
+    """Scored records (lid176 set) and the number of unsupported ones of ``FILE`` or ``FILE@PART``
+    (only the records of that part: their ``part`` field, else by the hash of their id)."""
+    path, at, part = spec.rpartition("@")
+    if not at or part not in PARTS:
+        path, part = spec, ""
     with open(path, encoding="utf-8") as f:
-        records = [json.loads(line) for line in f if line.strip()]
+        records = [r for line in f if line.strip() for r in [json.loads(line)] if not part or record_part(r) == part]
     scored = [r for r in records if r.get("lid176")]
     return scored, len(records) - len(scored)
 
@@ -93,10 +132,34 @@ def run_both(records: list[dict], stage: IdentifyLanguage, repeat: int = 3) -> t
 
 def accuracy_only(records: list[dict], stage: IdentifyLanguage) -> Scores:
     gold = [r["lid176"] for r in records]
-    pred = []
+    return score(gold, labels(records, stage), 0.0)
+
+
+def labels(records: list[dict], stage: IdentifyLanguage) -> list[str]:
+    out = []
     for i in range(0, len(records), BATCH):
-        pred += [d["lang"] for d in stage.process([{"text": r["text"], "meta": {}} for r in records[i:i + BATCH]])]
-    return score(gold, pred, 0.0)
+        out += [d["lang"] for d in stage.process([{"text": r["text"], "meta": {}} for r in records[i:i + BATCH]])]
+    return out
+
+
+def moves(records: list[dict], before: list[str], after: list[str]) -> dict[tuple[str, str], Counter]:
+    """Per (label without the second opinion -> label with it): fixed, broke, other (wrong to wrong)."""
+    out: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    for r, a, b in zip(records, before, after):
+        if a != b:
+            out[(a, b)]["fixed" if r["lid176"] == b else "broke" if r["lid176"] == a else "other"] += 1
+    return out
+
+
+def unexplained_moves(records: list[dict], before: list[str], after: list[str], stage: IdentifyLanguage,
+                      config: LangIdConfig) -> Counter:
+    """Second-opinion changes the policy does not allow: a move off the allow-list, or ``und`` turned
+    into anything but lid.176's own first choice. Should always be empty; the gate checks it."""
+    model = stage.identifier.model
+    raw = [labs[0].removeprefix("__label__") if labs else UNDETERMINED
+           for labs in model.predict([prepare(r["text"]) for r in records], k=1)[0]]
+    return Counter((a, b) for a, b, top in zip(before, after, raw)
+                   if a != b and not (config.allows(a, b) if a != UNDETERMINED else b == top))
 
 
 def _stage(config: LangIdConfig) -> IdentifyLanguage:
@@ -118,6 +181,7 @@ def report(path: str, unsupported: int, raw: Scores, stage: Scores) -> str:
                  f"{'':7} {stage.docs_per_s / max(raw.docs_per_s, 1e-9):8.2f}x")
     for name, s in (("raw", raw), ("stage", stage)):
         lines.append(f"  worst 10 ({name}): {_confusions(s.worst)}")
+    lines.append(f"  F1 change per language, points (docs): {f1_deltas(raw, stage)}")
     return "\n".join(lines)
 
 
@@ -125,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.langid_eval", description=__doc__.split("\n\n")[0],
         epilog="Records need 'text' and 'lid176' (the expected lid.176 label, or null when unsupported).")
-    parser.add_argument("files", nargs="+", metavar="FILE.jsonl", help="labeled JSONL files")
+    parser.add_argument("files", nargs="+", metavar="FILE.jsonl[@PART]",
+                        help=f"labeled JSONL files; @PART ({'/'.join(dict.fromkeys(PARTS))}) keeps that part only")
     parser.add_argument("--lid-model", default=None, metavar="PATH", help="fastText model (default: lid.176.ftz)")
     parser.add_argument("--lid-threshold", type=float, default=LangIdConfig.threshold,
                         help=f"default confidence threshold (default {LangIdConfig.threshold})")
@@ -135,17 +200,33 @@ def main(argv: list[str] | None = None) -> int:
                         help="timed runs per batch for each of raw and stage; the fastest counts (default 3)")
     parser.add_argument("--ablation", action="store_true",
                         help="also score the stage with each rule switched off (accuracy and macro-F1 only)")
+    parser.add_argument("--moves", action="store_true",
+                        help="instead: what the unrestricted second opinion moves, per file and over all files")
+    parser.add_argument("--evidence-out", default=None, metavar="FILE.json",
+                        help="with --moves: also write the counts as JSON (input of benchmarks.langid_moves)")
     args = parser.parse_args(argv)
-    config = LangIdConfig(model_path=args.lid_model, threshold=args.lid_threshold,
-                          thresholds=parse_thresholds(args.lid_thresholds))
+    try:
+        config = LangIdConfig(model_path=args.lid_model, threshold=args.lid_threshold,
+                              thresholds=parse_thresholds(args.lid_thresholds))
+        data = {path: load(path) for path in args.files}
+    except (OSError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.moves:
+        return report_moves(data, config, args.evidence_out)
     stage = _stage(config)
-    data = {path: load(path) for path in args.files}
     # The loaded files are long-lived; a Beam worker streams its input instead. Frozen, they are not
     # rescanned by every garbage collection that the timed code triggers (raw and stage alike).
     gc.collect()
     gc.freeze()
+    failures = []
+    plain = _stage(replace(config, second_opinion=False))
     for path, (records, unsupported) in data.items():
-        print(report(path, unsupported, *run_both(records, stage, args.repeat)), flush=True)
+        raw, scores = run_both(records, stage, args.repeat)
+        print(report(path, unsupported, raw, scores), flush=True)
+        failures += [f"{path}: {why}" for why in regressions(raw, scores)]
+        outside = unexplained_moves(records, labels(records, plain), labels(records, stage), stage, config)
+        failures += [f"{path}: move {a}>{b} is not on the allow-list ({n} docs)" for (a, b), n in outside.items()]
     if args.ablation:
         print(f"\nablation: accuracy / macro-F1 with one rule off (stage = all rules on)")
         variants = {"stage": stage} | {name: _stage(replace(config, **change)) for name, change in ABLATIONS.items()}
@@ -153,6 +234,38 @@ def main(argv: list[str] | None = None) -> int:
         for name, variant in variants.items():
             cells = [accuracy_only(records, variant) for records, _ in data.values()]
             print(f"  {name:18}" + "".join(f"{s.accuracy:>12.4f} / {s.macro_f1:.4f}" for s in cells), flush=True)
+    if failures:
+        print("\nFAIL: the stage loses to raw lid.176:\n  " + "\n  ".join(failures))
+        return 1
+    print(f"\nPASS: on every file accuracy and macro-F1 >= raw lid.176, and no language with >= {MIN_DOCS} docs "
+          f"loses more than {100 * MAX_F1_LOSS:.1f} F1 points")
+    return 0
+
+
+def report_moves(data: dict[str, tuple[list[dict], int]], config: LangIdConfig, out: str | None = None) -> int:
+    """Fixed / broke / other per move of the unrestricted second opinion, per file and in total."""
+    plain, free = _stage(replace(config, second_opinion=False)), _stage(replace(config, second_opinion_moves=ANY_MOVE))
+    total: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    print("move (lid.176 > second opinion): fixed/broke/other per file")
+    per_file = {}
+    for path, (records, _) in data.items():
+        per_file[path] = moves(records, labels(records, plain), labels(records, free))
+        for pair, counts in per_file[path].items():
+            total[pair].update(counts)
+    names = [path.rsplit("/", 1)[-1] for path in data]
+    print(f"  {'move':10} {'total':>12}  " + "  ".join(names))
+    for pair, t in sorted(total.items(), key=lambda kv: (kv[1]["broke"] - kv[1]["fixed"], kv[0])):
+        cells = "  ".join(f"{c['fixed']}/{c['broke']}/{c['other']}" if (c := per_file[p].get(pair)) else "-"
+                          for p in data)
+        print(f"  {pair[0] + '>' + pair[1]:10} {t['fixed']:>4}/{t['broke']}/{t['other']:<4}  {cells}")
+    if out:
+        evidence = {"files": {name: len(records) for name, (records, _) in zip(names, data.values())},
+                    "moves": {f"{a}>{b}": {**{k: total[(a, b)][k] for k in ("fixed", "broke", "other")},
+                                          "per_file": {name: dict(per_file[p][(a, b)]) for name, p in zip(names, data)
+                                                       if (a, b) in per_file[p]}}
+                              for a, b in sorted(total)}}
+        with open(out, "w", encoding="utf-8") as f:
+            json.dump(evidence, f, indent=1, sort_keys=True)
     return 0
 
 

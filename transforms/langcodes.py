@@ -61,3 +61,12 @@ def parse_label(label: str) -> tuple[str, str | None]:
         return raw.lower(), None
     code, script = match.groups()
     return _FOLD.get(code) or _ISO3_TO_ISO1.get(code, code), script
+
+
+_ISO1_TO_ISO3 = {iso1: iso3 for iso3, iso1 in _ISO3_TO_ISO1.items()}
+
+
+def to_iso639_3(code: str) -> str | None:
+    """The ISO 639-3 code of an ISO 639-1 code (``pt`` -> ``por``); three-letter codes pass through."""
+    code = code.lower()
+    return code if len(code) == 3 else _ISO1_TO_ISO3.get(code)

@@ -14,6 +14,16 @@ On top of the raw model, each kept because ``benchmarks.langid_eval --ablation``
   lid.176.ftz splits its probability between close languages (Irish read as Spanish or Catalan,
   Malay as Indonesian, Occitan as Catalan); CLD2 tells many of those apart. It replaced CLD3
   (``lid176-script-cld3-1``), which gained less on every evaluation file at the same cost.
+
+The second opinion obeys a non-regression rule by construction: it may move lid.176's label
+``from`` to ``to`` only when the pair is on an explicit allow-list (``transforms/configs/
+langid-moves-v1.json``), where each pair is listed with the evidence that it helps on data not
+used to choose it (``benchmarks/langid_moves.py`` derives it). Every other label is lid.176's
+(after the script check and threshold), and CLD2 is not even asked about a text whose label has
+no allowed move. The unrestricted rule of ``lid176-script-cld2-1`` gained on the files it was
+tuned on and lost on held-out news/wiki text (Croatian and Serbian moved to Bosnian, Cantonese
+to Chinese). The one other use of CLD2 only moves towards raw lid.176: a document whose first
+choice is under its threshold keeps that label instead of ``und`` when CLD2 reliably agrees.
 """
 from __future__ import annotations
 
@@ -22,7 +32,9 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, NamedTuple, Sequence
+from functools import cached_property
+from importlib.resources import files
+from typing import Any, Iterable, Iterator, Literal, NamedTuple, Sequence
 
 import apache_beam as beam
 import numpy as np
@@ -30,7 +42,9 @@ import numpy as np
 from transforms.langcodes import UNDETERMINED, parse_label
 from transforms.scripts import NO_SCRIPT, script_shares, scripts_of, warm_up, written_in
 
-LANGID_VERSION = "lid176-script-cld2-1"
+LANGID_VERSION = "lid176-script-cld2-2"
+MOVES_FILE = "langid-moves-v1.json"  # in transforms/configs: the second opinion's allowed moves
+ANY_MOVE = "any"  # the unrestricted second opinion of lid176-script-cld2-1; only for gathering evidence
 # CLD2's codes that differ from lid.176's for the same language; codes lid.176 lacks never match a runner-up.
 _CLD2_TO_LID176 = {"iw": "he", "jw": "jv", "zh-Hant": "zh", "nb": "no", "sr-ME": "sr", "fil": "tl"}
 _PREDICT_CHARS = 20_000  # caps pathological documents (model and script cost are linear in length)
@@ -46,6 +60,22 @@ def default_model_path() -> str:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"lid.176.ftz not found at {path}")
     return path
+
+
+Moves = frozenset[tuple[str, str]]  # (lid.176's label, the label the second opinion may give instead)
+
+
+def load_moves() -> tuple[str, Moves]:
+    """The shipped allow-list's version and its (from, to) pairs (package data, so workers have it)."""
+    record = json.loads(files("transforms").joinpath("configs", MOVES_FILE).read_text(encoding="utf-8"))
+    moves = frozenset((m["from"], m["to"]) for m in record["moves"])
+    if any(a == b or not a or not b for a, b in moves):
+        raise ValueError(f"allow-list {MOVES_FILE}: a move needs two different labels")
+    return record["version"], moves
+
+
+def shipped_moves() -> Moves:
+    return load_moves()[1]
 
 
 def parse_thresholds(value: str | None) -> dict[str, float]:
@@ -79,13 +109,27 @@ class LangIdConfig:
     second_opinion_below: float = 0.8  # lid.176 top score under which it is "unsure"
     second_opinion_candidates: int = 5  # CLD2 may pick lid.176's labels ranked 2 to this
     second_opinion_min_share: float = 0.8  # of the text CLD2 must give to its language
+    # (from, to) pairs the second opinion may make; ANY_MOVE only to measure the unrestricted rule
+    second_opinion_moves: Moves | Literal["any"] = field(default_factory=shipped_moves)
 
     def __post_init__(self) -> None:
         if self.top_k < 1 or self.second_opinion_candidates < 2:
             raise ValueError("top_k must be at least 1 and second_opinion_candidates at least 2")
+        if self.second_opinion_moves != ANY_MOVE and not isinstance(self.second_opinion_moves, frozenset):
+            raise ValueError("second_opinion_moves must be a frozenset of (from, to) pairs or 'any'")
 
     def threshold_for(self, lang: str) -> float:
         return self.thresholds.get(lang, self.threshold)
+
+    @cached_property
+    def movable(self) -> frozenset[str] | None:
+        """lid.176 labels the second opinion may move (None: any)."""
+        moves = self.second_opinion_moves
+        return None if moves == ANY_MOVE else frozenset(a for a, _ in moves)
+
+    def allows(self, lang: str, to: str) -> bool:
+        """Whether the second opinion may replace lid.176's ``lang`` by ``to``."""
+        return self.second_opinion_moves == ANY_MOVE or (lang, to) in self.second_opinion_moves
 
     def describe(self) -> dict[str, Any]:
         """The manifest's record of this configuration."""
@@ -93,7 +137,10 @@ class LangIdConfig:
                 "top_k": self.top_k, "script_check": self.script_check,
                 "second_opinion": ({"model": "cld2", "below": self.second_opinion_below,
                                     "candidates": self.second_opinion_candidates,
-                                    "min_share": self.second_opinion_min_share} if self.second_opinion else None)}
+                                    "min_share": self.second_opinion_min_share,
+                                    "moves": (ANY_MOVE if self.second_opinion_moves == ANY_MOVE else
+                                              [f"{a}>{b}" for a, b in sorted(self.second_opinion_moves)])}
+                                   if self.second_opinion else None)}
 
 
 Ranked = Sequence[Sequence]  # lid.176's [label, probability] pairs, best first
@@ -128,19 +175,23 @@ def decide(ranked: Ranked, shares: Sequence[float], script: str,
 
 
 def needs_second_opinion(ranked: Ranked, lang: str, config: LangIdConfig) -> bool:
-    """Whether to ask CLD2: lid.176's own first choice stands, but with a score under the cut-off."""
+    """Whether to ask CLD2: lid.176's own first choice stands, with a score under the cut-off, and
+    the allow-list has a move for it."""
+    movable = config.movable
     return (config.second_opinion and len(ranked) > 1 and lang == ranked[0][0]
-            and ranked[0][1] < config.second_opinion_below)
+            and ranked[0][1] < config.second_opinion_below and (movable is None or lang in movable))
 
 
 def confirmed_runner_up(ranked: Ranked, shares: Sequence[float], opinion: tuple[str, float, bool],
                         config: LangIdConfig) -> tuple[str, float] | None:
     """lid.176's runner-up (ranks 2 to ``second_opinion_candidates``) to which a reliable second
-    opinion gives at least ``second_opinion_min_share`` of the text, in the text's script; its score
-    is that share. None when the opinion changes nothing."""
+    opinion gives at least ``second_opinion_min_share`` of the text, in the text's script, when the
+    allow-list has the move from lid.176's first choice to it; its score is that share. None when
+    the opinion changes nothing."""
     lang, share, reliable = opinion
     lang = _CLD2_TO_LID176.get(lang, lang)
-    if not reliable or share < config.second_opinion_min_share or lang == ranked[0][0]:
+    if (not reliable or share < config.second_opinion_min_share or lang == ranked[0][0]
+            or not config.allows(ranked[0][0], lang)):
         return None
     if lang not in {label for label, _ in ranked[1:config.second_opinion_candidates]}:
         return None
@@ -148,6 +199,28 @@ def confirmed_runner_up(ranked: Ranked, shares: Sequence[float], opinion: tuple[
         return None
     score = round(share, 4)
     return (lang if score >= config.threshold_for(lang) else UNDETERMINED), score
+
+
+def abstained(ranked: Ranked, lang: str, script: str, config: LangIdConfig) -> bool:
+    """Whether ``decide`` gave ``und`` only because lid.176's own first choice, in the text's script,
+    scored under its threshold: then a second opinion that agrees with it keeps it."""
+    if not (config.second_opinion and ranked and lang == UNDETERMINED and script != NO_SCRIPT):
+        return False
+    top, score = ranked[0]
+    return score < config.threshold_for(top) and (not config.script_check or script in scripts_of(top))
+
+
+def confirmed_first_choice(ranked: Ranked, opinion: tuple[str, float, bool],
+                           config: LangIdConfig) -> tuple[str, float] | None:
+    """lid.176's first choice with the share of the text a reliable second opinion gives it, when
+    that share is at least ``second_opinion_min_share`` and over the label's threshold: two models
+    agree, so the document keeps lid.176's label instead of ``und``. None otherwise."""
+    lang, share, reliable = opinion
+    lang, score = _CLD2_TO_LID176.get(lang, lang), round(share, 4)
+    top = ranked[0][0]
+    if reliable and lang == top and share >= config.second_opinion_min_share and score >= config.threshold_for(top):
+        return top, score
+    return None
 
 
 def ask_cld2(text: str) -> tuple[str, float, bool]:
@@ -180,7 +253,8 @@ class LanguageIdentifier:
         over which the label stands without a second opinion, and its scripts (None: not checked)."""
         lang = self._langs[label] = parse_label(label)[0]
         config = self.config
-        floor = max(config.threshold_for(lang), config.second_opinion_below if config.second_opinion else 0.0)
+        movable = config.second_opinion and (config.movable is None or lang in config.movable)
+        floor = max(config.threshold_for(lang), config.second_opinion_below if movable else 0.0)
         self._sure[lang] = (floor, scripts_of(lang) if config.script_check else None)
         return lang
 
@@ -229,6 +303,8 @@ class LanguageIdentifier:
                 opinion = ask_cld2(text)
                 candidates = self._candidates(text, ranked, opinion)
                 lang, score = confirmed_runner_up(candidates, row, opinion, config) or (lang, score)
+            elif abstained(ranked, lang, script, config):
+                lang, score = confirmed_first_choice(ranked, ask_cld2(text), config) or (lang, score)
             out.append(LangPrediction(lang, score, ranked, script))
         return out
 
