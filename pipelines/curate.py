@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
+import yaml
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from catalog import lake as lakelib
@@ -190,16 +191,27 @@ def read_limits(opts: CurateOptions) -> ReadLimits:
 
 
 def check_options(opts: CurateOptions, disabled: set[str]) -> None:
-    """Every option checked before any work; ``OptionError`` names the bad one."""
+    """Every option checked before any work; ``OptionError`` names the bad one, in one line."""
     validate_options(opts)
-    try:
-        read_limits(opts), _minhash_config(opts), _langid_config(opts)
-        if "filter" not in disabled:
-            load_filter_config(opts.filter_config)
-    except (ValueError, OSError) as e:
-        raise OptionError(str(e)) from None
+    checks = [("", lambda: (read_limits(opts), _minhash_config(opts))),
+              ("--lid-thresholds: ", lambda: _langid_config(opts))]
+    if "filter" not in disabled:
+        checks.append((f"--filter-config {opts.filter_config}: ", lambda: load_filter_config(opts.filter_config)))
+    for flag, check in checks:
+        try:
+            check()
+        except (ValueError, TypeError, AttributeError, OSError, yaml.YAMLError) as e:  # malformed files too
+            raise OptionError(flag + _one_line(e)) from None
     for spec in opts.dedup_against or []:
         lakelib.resolve(opts.lake, spec)  # CatalogError: not published
+
+
+def _one_line(e: Exception) -> str:
+    mark = getattr(e, "problem_mark", None)
+    if isinstance(e, yaml.MarkedYAMLError) and mark is not None:
+        return f"invalid YAML: {e.problem} at line {mark.line + 1}, column {mark.column + 1}"
+    text = " ".join(str(e).split())
+    return text if isinstance(e, ValueError) else f"{type(e).__name__}: {text}"
 
 
 def _minhash_config(opts: CurateOptions) -> MinHashConfig:

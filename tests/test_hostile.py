@@ -239,6 +239,16 @@ def test_every_bad_option_is_one_line_and_exit_2_before_any_work(tmp_path, capsy
     assert not lake.exists()  # refused before the lake or a staging directory was touched
 
 
+def test_malformed_config_files_are_one_line_and_exit_2(tmp_path, capsys):
+    (tmp_path / "filters.yaml").write_text("default: [unclosed\n")
+    (tmp_path / "thresholds.json").write_text("[0.5]")
+    for flags in (["--filter-config", str(tmp_path / "filters.yaml")], ["--lid-thresholds", str(tmp_path / "thresholds.json")],
+                  ["--filter-config", str(tmp_path / "missing.yaml")]):
+        rc, err = _curate(["--lake", str(tmp_path / "lake"), *flags], capsys)
+        assert rc == 2 and len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert not (tmp_path / "lake").exists()
+
+
 @pytest.mark.parametrize("entry, words", [
     ("priority: high", "'priority' must be an integer"),
     ("priority: true", "'priority' must be an integer"),
