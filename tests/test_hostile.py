@@ -269,12 +269,13 @@ def test_bad_sources_entries_are_one_line_and_exit_2(tmp_path, capsys, entry, wo
 @pytest.mark.parametrize("flags", [["--keep-last=-1"], ["--keep-last", "0"], ["--grace-hours", "-5"],
                                    ["--grace-hours", "nan"], ["--grace-hours", "inf"]])
 def test_gc_refuses_bad_numbers_before_any_work(sample_version, tmp_path, capsys, flags):
-    src, ref, _ = sample_version
+    src, _, _ = sample_version
     shutil.copytree(src / "sample", tmp_path / "sample")
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
     with pytest.raises(SystemExit) as exit_:
         catalog_main(["gc", "--lake", str(tmp_path), *flags])
     assert exit_.value.code == 2 and "expected" in capsys.readouterr().err
-    assert lakelib.list_versions(tmp_path, "sample") == [ref.version]
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == before  # nothing touched
 
 
 def test_a_failed_run_removes_its_staging(tmp_path, capsys, monkeypatch):
@@ -315,16 +316,17 @@ def test_a_lake_path_with_glob_characters_publishes(tmp_path):
 
 @pytest.fixture
 def damaged_lake(sample_version, tmp_path):
-    """Three copies of the sample: ``good``, ``badjson`` (manifest not JSON), ``notobject``
-    (manifest a JSON list), plus a ``good@v2`` whose manifest lacks its counts."""
+    """Three copies of the sample's version: ``good``, ``badjson`` (manifest not JSON),
+    ``notobject`` (manifest a JSON list), plus a newer ``good`` version whose manifest lacks its counts."""
     src, ref, manifest = sample_version
-    for name in ("good", "badjson", "notobject"):
-        shutil.copytree(src / "sample", tmp_path / name)
     v = f"v{ref.version}"
+    for name in ("good", "badjson", "notobject"):
+        shutil.copytree(ref.path, tmp_path / name / v)
     (tmp_path / "badjson" / v / "manifest.json").write_text('{"counts": ')
     (tmp_path / "notobject" / v / "manifest.json").write_text("[1, 2]")
-    (tmp_path / "good" / "v2").mkdir()
-    (tmp_path / "good" / "v2" / "manifest.json").write_text(json.dumps({"version": 2}))
+    newer = tmp_path / "good" / f"v{ref.version + 1}"
+    newer.mkdir()
+    (newer / "manifest.json").write_text(json.dumps({"version": ref.version + 1}))
     return tmp_path, ref.version
 
 
@@ -333,9 +335,9 @@ def test_catalog_list_shows_broken_datasets_and_the_rest(damaged_lake, capsys):
     assert catalog_main(["list", "--lake", str(root)]) == 1
     lines = dict(line.split(None, 1) for line in capsys.readouterr().out.splitlines())
     assert f"latest v{version}: BROKEN: badjson@v{version}: manifest.json is unreadable" in lines["badjson"]
-    assert "BROKEN: notobject@v1: manifest.json is not a JSON object" in lines["notobject"]
-    assert "latest v2: BROKEN" in lines["good"]  # its latest lacks counts
-    assert catalog_main(["show", "good@v1", "--lake", str(root)]) == 0
+    assert f"BROKEN: notobject@v{version}: manifest.json is not a JSON object" in lines["notobject"]
+    assert f"latest v{version + 1}: BROKEN" in lines["good"]  # its latest lacks counts
+    assert catalog_main(["show", f"good@v{version}", "--lake", str(root)]) == 0
     capsys.readouterr()
     assert catalog_main(["show", "badjson", "--lake", str(root)]) == 2
     err = capsys.readouterr().err
@@ -350,7 +352,8 @@ def test_browser_shows_each_broken_version_and_keeps_the_rest(damaged_lake):
     status, _, body = route(root, "/d/good/")
     assert status == 200 and body.decode().count('class="broken"') == 1 and f'href="/d/good/v{version}/"' in body.decode()
     assert route(root, f"/d/good/v{version}/")[0] == 200
-    for path in (f"/d/badjson/v{version}/", f"/d/notobject/v{version}/", "/d/good/v2/", f"/d/badjson/v{version}/manifest.json"):
+    for path in (f"/d/badjson/v{version}/", f"/d/notobject/v{version}/", f"/d/good/v{version + 1}/",
+                 f"/d/badjson/v{version}/manifest.json"):
         status, _, body = route(root, path)
         assert status == 500 and b"is broken" in body, path
     (root / "good" / "_tags").mkdir()
@@ -362,7 +365,7 @@ def test_browser_shows_each_broken_version_and_keeps_the_rest(damaged_lake):
 
 def test_odd_version_urls_are_404_and_odd_directories_are_ignored(sample_version, tmp_path, capsys):
     src, ref, _ = sample_version
-    shutil.copytree(src / "sample", tmp_path / "sample")
+    shutil.copytree(ref.path, tmp_path / "sample" / f"v{ref.version}")
     for path in (f"/d/sample/v0{ref.version}/", "/d/sample/v" + "9" * 5000 + "/", "/d/sample/v0/",
                  "/d/sample/v" + "9" * 19 + "/manifest.json"):
         status, _, body = route(tmp_path, path)
