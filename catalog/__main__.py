@@ -3,7 +3,7 @@
     python -m catalog list                          datasets and versions
     python -m catalog show NAME[@vN] [--json]       a version's summary or manifest
     python -m catalog verify NAME[@vN]              recompute every checksum and row count
-    python -m catalog why NAME[@vN] DOC_ID          where a document is, or why it is gone
+    python -m catalog why NAME[@vN] DOC_ID [--source S]  where a document is, or why it is gone
     python -m catalog sample NAME[@vN] --lang fr -n 5
     python -m catalog diff NAME@vA NAME@vB
     python -m catalog export NAME[@vN] OUT_DIR      Hugging Face folder + Croissant JSON-LD
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 import unicodedata
@@ -31,19 +32,25 @@ def _printable(text: str) -> str:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    """Every dataset; one whose latest manifest is damaged is listed as BROKEN (exit 1), the rest as usual."""
     names = lakelib.list_datasets(args.lake)
     if not names:
         print(f"no datasets in {args.lake}")
         return 0
+    broken = 0
     for name in names:
         versions = lakelib.list_versions(args.lake, name)
-        _, latest = lakelib.load_manifest(args.lake, f"{name}@v{versions[-1]}")
-        c = latest["counts"]
         shown = ", ".join(f"v{v}" for v in versions[-5:]) + (f" (+{len(versions) - 5} older)" if len(versions) > 5 else "")
-        print(f"{name:<24} versions: {shown:<20} "
-              f"latest v{latest['version']}: {c['kept']:,} docs, {len(latest['languages'])} languages, "
-              f"{latest['created_at']}")
-    return 0
+        try:
+            _, latest = lakelib.load_manifest(args.lake, f"{name}@v{versions[-1]}")
+            c = latest["counts"]
+            summary = (f"latest v{versions[-1]}: {c['kept']:,} docs, {len(latest['languages'])} languages, "
+                       f"{latest['created_at']}")
+        except (lakelib.CatalogError, KeyError, TypeError, ValueError, AttributeError) as e:
+            broken += 1
+            summary = f"latest v{versions[-1]}: BROKEN: {e if isinstance(e, lakelib.CatalogError) else repr(e)}"
+        print(_printable(f"{name:<24} versions: {shown:<20} {summary}"))
+    return 1 if broken else 0
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -77,7 +84,7 @@ def cmd_why(args: argparse.Namespace) -> int:
     from catalog.why import explain, format_explanation
 
     ref, manifest = lakelib.load_manifest(args.lake, args.spec)
-    answer = explain(ref.path, manifest, args.doc_id)
+    answer = explain(ref.path, manifest, args.doc_id, source=args.source)
     print(json.dumps(answer, ensure_ascii=False) if args.json else _printable(format_explanation(answer, ref.spec)))
     return 1 if answer["status"] == "unknown" else 0
 
@@ -165,6 +172,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _number(kind: type, low: float, rule: str):
+    """An argparse type: a finite ``kind`` >= ``low``; anything else is a usage error (exit 2)."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {rule}, got {text!r}") from None
+        if not math.isfinite(value) or value < low:
+            raise argparse.ArgumentTypeError(f"expected {rule}, got {text!r}")
+        return value
+    return parse
+
+
+def _port(text: str) -> int:
+    value = _number(int, 0, "a port number from 0 to 65535")(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number from 0 to 65535, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m catalog", formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -188,17 +215,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the manifest as JSON")
     p = add("verify", cmd_verify, "recompute every file's sha256 and row count; exit 1 naming any bad file")
     spec(p)
-    p.add_argument("--threads", type=int, help="files hashed in parallel (default: CPU count, at most 8)")
+    p.add_argument("--threads", type=_number(int, 1, "an integer >= 1"), help="files hashed in parallel (default: CPU count, at most 8)")
     p = add("why", cmd_why, "where a document is kept, or which stage removed it and why")
     spec(p)
     p.add_argument("doc_id", metavar="DOC_ID", help="the document's id as in the input (or SOURCE:PATH:LINE)")
+    p.add_argument("--source", help="only documents of this source (ids are unique only within an input)")
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
     p = add("sample", cmd_sample, "print a reproducible random sample of documents")
     spec(p)
     p.add_argument("--lang", help="only this language code (default: all)")
-    p.add_argument("-n", type=int, default=5, help="how many documents (default 5)")
+    p.add_argument("-n", type=_number(int, 0, "an integer >= 0"), default=5, help="how many documents (default 5)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
-    p.add_argument("--chars", type=int, default=500, help="cut texts after this many characters (default 500)")
+    p.add_argument("--chars", type=_number(int, 1, "an integer >= 1"), default=500, help="cut texts after this many characters (default 500)")
     p.add_argument("--json", action="store_true", help="print whole rows as JSON lines")
     p = add("diff", cmd_diff, "what changed between two versions")
     p.add_argument("old", metavar="NAME@vA")
@@ -210,9 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("spec", metavar="NAME@vN")
     p.add_argument("tag", metavar="TAG")
     p = add("gc", cmd_gc, "remove leftovers of aborted runs (and with --keep-last, old untagged versions)")
-    p.add_argument("--grace-hours", type=float, default=24.0,
+    p.add_argument("--grace-hours", type=_number(float, 0, "a number of hours >= 0"), default=24.0,
                    help="only touch files unchanged for this long, so live publishers are safe (default 24)")
-    p.add_argument("--keep-last", type=int, metavar="N", help="also retire published versions older than the newest N")
+    p.add_argument("--keep-last", type=_number(int, 1, "an integer >= 1"), metavar="N", help="also retire published versions older than the newest N")
     p.add_argument("--dry-run", action="store_true", help="list what would be removed, remove nothing")
     p = add("push", cmd_push, "publish a local version to S3 (or an S3-compatible store) as its next version there")
     spec(p)
@@ -220,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--endpoint-url", help="S3-compatible endpoint (MinIO, moto, ...); default: AWS")
     p = add("serve", cmd_serve, "browse the lake in a web browser (read-only)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    p.add_argument("--port", type=_port, default=8000, help="port (default 8000; 0 picks a free one)")
     return parser
 
 

@@ -11,6 +11,10 @@ Publishing claims a version number with ``mkdir`` (atomic, refuses an existing n
 staged files in, then links the manifest into place with ``os.link``, which, unlike
 ``os.rename``, refuses to replace an existing manifest. A run killed at any point therefore leaves
 either a complete version or nothing a reader can see.
+
+Readers never trust what they find: a version directory counts only under its canonical name
+(``v1``, not ``v01``, and at most 18 digits), and an unreadable manifest or tag raises
+``ManifestError`` for that one version, so callers can show it as broken and carry on.
 """
 from __future__ import annotations
 
@@ -25,12 +29,17 @@ from typing import Any
 
 MANIFEST = "manifest.json"
 STAGING = "_staging"
-_VERSION_DIR = re.compile(r"^v(\d+)$")
+VERSION_NUMBER = r"[1-9][0-9]{0,17}"  # canonical: no leading zero, and always fits an int64
+_VERSION_DIR = re.compile(rf"^v({VERSION_NUMBER})$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
 class CatalogError(Exception):
     """A catalog request that cannot be served (unknown dataset, version, bad name)."""
+
+
+class ManifestError(CatalogError):
+    """A published version (or tag) whose file cannot be read or parsed: that version is broken."""
 
 
 @dataclass(frozen=True)
@@ -57,7 +66,7 @@ def parse_spec(spec: str) -> tuple[str, int | None]:
     check_name(name)
     if not ver:
         return name, None
-    m = re.fullmatch(r"v?(\d+)", ver)
+    m = re.fullmatch(r"v?(\d{1,18})", ver)
     if not m:
         raise CatalogError(f"invalid version {ver!r} in {spec!r}: expected NAME@vN")
     return name, int(m.group(1))
@@ -99,10 +108,21 @@ def resolve(lake: str | Path, spec: str) -> VersionRef:
     return VersionRef(name, version, Path(lake) / name / f"v{version}")
 
 
+def _read_json(path: Path, what: str) -> Any:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:  # ValueError: JSONDecodeError and UnicodeDecodeError
+        raise ManifestError(f"{what} is unreadable: {type(e).__name__}: {e}") from None
+
+
 def load_manifest(lake: str | Path, spec: str) -> tuple[VersionRef, dict[str, Any]]:
+    """A version and its manifest; ``ManifestError`` when the manifest is not a readable JSON object."""
     ref = resolve(lake, spec)
-    with open(ref.path / MANIFEST, encoding="utf-8") as f:
-        return ref, json.load(f)
+    manifest = _read_json(ref.path / MANIFEST, f"{ref.spec}: {MANIFEST}")
+    if not isinstance(manifest, dict):
+        raise ManifestError(f"{ref.spec}: {MANIFEST} is not a JSON object")
+    return ref, manifest
 
 
 def new_staging_dir(lake: str | Path, name: str) -> Path:
@@ -192,15 +212,18 @@ def list_tags(lake: str | Path, name: str) -> dict[str, int]:
         return {}
     tags = {}
     for p in sorted(base.glob("*.json")):
-        with open(p, encoding="utf-8") as f:
-            tags[p.stem] = int(json.load(f)["version"])
+        data = _read_json(p, f"{name}: tag {p.stem!r}")
+        version = data.get("version") if isinstance(data, dict) else None
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise ManifestError(f"{name}: tag {p.stem!r} names no version number")
+        tags[p.stem] = version
     return tags
 
 
 def add_tag(lake: str | Path, spec: str, tag: str) -> VersionRef:
     """Point ``tag`` at a published version; an existing tag is never moved (tags are for pinning)."""
     ref = resolve(lake, spec)
-    if not _NAME.match(tag or "") or _VERSION_DIR.match(tag):
+    if not _NAME.match(tag or "") or re.fullmatch(r"v\d+", tag):
         raise CatalogError(f"invalid tag {tag!r}: use letters, digits, '.', '_' or '-', and not the form vN")
     base = Path(lake) / ref.dataset / TAGS
     base.mkdir(exist_ok=True)

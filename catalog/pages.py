@@ -2,6 +2,9 @@
 
 Crawled text is hostile, so nothing is ever inserted unescaped, the pages carry no script at all,
 and the server adds a Content-Security-Policy that forbids scripts anyway.
+
+A lake can be damaged, too: a dataset or version whose manifest (or tags, or a shard) cannot be
+read is shown as broken, with the reason, and the rest of the lake stays browsable.
 """
 from __future__ import annotations
 
@@ -43,14 +46,30 @@ def _href(name: str, version: int | None = None) -> str:
     return f"/d/{quote(name)}/" + (f"v{version}/" if version is not None else "")
 
 
+# What a damaged manifest raises when a page reads it: missing keys, wrong types, bad values.
+DAMAGE = (lakelib.CatalogError, KeyError, TypeError, ValueError, AttributeError, OverflowError)
+
+
+def _broken(reason: Any) -> str:
+    return f'<span class="broken">broken: {_e(reason)}</span>'
+
+
+def _reason(error: Exception) -> str:
+    return str(error) if isinstance(error, lakelib.CatalogError) else f"manifest damaged ({type(error).__name__}: {error})"
+
+
 def index_page(lake: Path) -> str:
     rows = []
     for name in lakelib.list_datasets(lake):
         versions = lakelib.list_versions(lake, name)
-        _, m = lakelib.load_manifest(lake, f"{name}@v{versions[-1]}")
-        rows.append([f'<a class="dataset" href="{_href(name)}">{_e(name)}</a>', _n(len(versions)),
-                     f'<a href="{_href(name, versions[-1])}">v{versions[-1]}</a>', _n(m["counts"]["kept"]),
-                     _n(len(m["languages"])), _e(m["created_at"])])
+        link = f'<a class="dataset" href="{_href(name)}">{_e(name)}</a>'
+        latest = f'<a href="{_href(name, versions[-1])}">v{versions[-1]}</a>'
+        try:
+            _, m = lakelib.load_manifest(lake, f"{name}@v{versions[-1]}")
+            rows.append([link, _n(len(versions)), latest, _n(m["counts"]["kept"]), _n(len(m["languages"])),
+                         _e(m["created_at"])])
+        except DAMAGE as e:
+            rows.append([link, _n(len(versions)), latest, _broken(_reason(e)), "", ""])
     body = _table(["dataset", "versions", "latest", "documents", "languages", "published"], rows) if rows \
         else "<p>No published datasets in this lake yet.</p>"
     return _page("Datasets", body, [("lake", "/")])
@@ -58,16 +77,23 @@ def index_page(lake: Path) -> str:
 
 def dataset_page(lake: Path, name: str) -> str:
     tags: dict[int, list[str]] = {}
-    for tag, version in lakelib.list_tags(lake, name).items():
-        tags.setdefault(version, []).append(tag)
+    notes = ""
+    try:
+        for tag, version in lakelib.list_tags(lake, name).items():
+            tags.setdefault(version, []).append(tag)
+    except lakelib.CatalogError as e:
+        notes = f"<p>Tags: {_broken(e)}</p>"
     rows = []
     for version in reversed(lakelib.list_versions(lake, name)):
-        _, m = lakelib.load_manifest(lake, f"{name}@v{version}")
-        c = m["counts"]
-        rows.append([f'<a class="version" href="{_href(name, version)}">v{version}</a>', _e(", ".join(tags.get(version, []))),
-                     _e(m["created_at"]), _n(c["input"]), _n(c["kept"]), _n(len(m["languages"])),
-                     _e(m["lineage"].get("code", {}).get("git_commit") or "")[:12]])
-    body = _table(["version", "tags", "published", "input", "kept", "languages", "git commit"], rows)
+        link = f'<a class="version" href="{_href(name, version)}">v{version}</a>'
+        try:
+            _, m = lakelib.load_manifest(lake, f"{name}@v{version}")
+            c = m["counts"]
+            rows.append([link, _e(", ".join(tags.get(version, []))), _e(m["created_at"]), _n(c["input"]), _n(c["kept"]),
+                         _n(len(m["languages"])), _e(m["lineage"].get("code", {}).get("git_commit") or "")[:12]])
+        except DAMAGE as e:
+            rows.append([link, _e(", ".join(tags.get(version, []))), _broken(_reason(e)), "", "", "", ""])
+    body = notes + _table(["version", "tags", "published", "input", "kept", "languages", "git commit"], rows)
     return _page(name, body, [("lake", "/"), (name, _href(name))])
 
 
@@ -131,7 +157,13 @@ def _samples(root: Path, m: dict[str, Any]) -> str:
 
     out = []
     for lang in sorted(m["languages"]):
-        for row in sample_rows(root, m, lang, SAMPLES_PER_LANGUAGE, seed=0):
+        try:
+            rows = sample_rows(root, m, lang, SAMPLES_PER_LANGUAGE, seed=0)
+        except Exception as e:  # a truncated or missing shard (ArrowInvalid, OSError...): this language only
+            out.append(f'<p class="doc" data-lang="{_e(lang)}">Samples in {_e(lang)}: '
+                       f'{_broken(f"a shard cannot be read ({type(e).__name__}: {e}); run catalog verify")}</p>')
+            continue
+        for row in rows:
             text = row["text"] if len(row["text"]) <= SAMPLE_CHARS else row["text"][:SAMPLE_CHARS] + "…"
             out.append(f'<article class="doc" data-lang="{_e(lang)}"><header><code>{_e(row["id"])}</code> '
                        f'{_e(lang)} · {_e(row["source"])}</header><pre class="text">{_e(text)}</pre></article>')
@@ -168,3 +200,7 @@ def version_page(lake: Path, name: str, version: int) -> str:
 
 def not_found_page(message: str) -> str:
     return _page("Not found", f"<p>{_e(message)}</p>", [("lake", "/")])
+
+
+def broken_page(title: str, error: Exception, crumbs: list[tuple[str, str]] | None = None) -> str:
+    return _page(f"{title} is broken", f"<p>{_broken(_reason(error))}</p>", crumbs or [("lake", "/")])

@@ -15,15 +15,13 @@ def read_table(path: str | Path) -> pa.Table:
         return ipc.open_file(source).read_all()
 
 
-def find_row(root: Path, entries: list[dict[str, Any]], doc_id: str) -> tuple[dict[str, Any], int, dict[str, Any]] | None:
-    """The first (file entry, row index, row) whose ``id`` is ``doc_id``, or None."""
+def iter_rows_with_id(root: Path, entries: list[dict[str, Any]], doc_id: str):
+    """Every (file entry, row index, row) whose ``id`` is ``doc_id``, in file and row order: ids are
+    only as unique as the inputs made them (two sources may both have a document ``7``)."""
     for entry in entries:
         table = read_table(root / entry["path"])
-        hits = pc.indices_nonzero(pc.equal(table["id"], doc_id))
-        if len(hits):
-            index = hits[0].as_py()
-            return entry, index, table.slice(index, 1).to_pylist()[0]
-    return None
+        for index in pc.indices_nonzero(pc.equal(table["id"], doc_id)).to_pylist():
+            yield entry, index, table.slice(index, 1).to_pylist()[0]
 
 
 def sample_rows(root: Path, manifest: dict[str, Any], lang: str | None, n: int, seed: int) -> list[dict[str, Any]]:

@@ -21,12 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
+import yaml
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from catalog import lake as lakelib
 from catalog.manifest import build_manifest, read_removed
 from catalog.report import format_summary
-from pipelines.options import STAGES, CurateOptions, parse_stage_list
+from pipelines.options import STAGES, CurateOptions, OptionError, parse_stage_list, validate_options
 from pipelines.sample import write_sample
 from transforms.boilerplate import RemoveBoilerplate
 from transforms.dedup import ExactDedup, NearDedup
@@ -45,7 +46,8 @@ from transforms.pii import PII_VERSION, redact
 from transforms.readers import read_input_file
 from transforms.removed import STAGE_FILTER, removed_from_doc
 from transforms.shards import WriteDocShards, WriteRemovedTable, write_bytes
-from transforms.sources import InputFile, Source, load_sources, match_inputs, sources_from_inputs
+from transforms.sources import (InputFile, Source, SourceError, check_unique_names, load_sources, match_inputs,
+                                sources_from_inputs)
 
 log = logging.getLogger("curate")
 STATS_DIR = "_stats"
@@ -118,7 +120,8 @@ def build_pipeline(p: beam.Pipeline, files: list[InputFile], staging: str, opts:
     read = (p
             | "ListFiles" >> beam.Create(files)
             | "Spread" >> beam.Reshuffle()
-            | "Read" >> beam.FlatMap(lambda f: _tagged(list(read_input_file(f, limits))))
+            | "Read" >> beam.FlatMap(lambda f: (beam.pvalue.TaggedOutput(tag, item)  # streamed, never a list
+                                                for tag, item in read_input_file(f, limits)))
             .with_outputs("doc", "removed", "skipped"))
     removed = [read.removed]
     ((read.doc, read.removed) | "AllInputs" >> beam.Flatten()
@@ -193,7 +196,32 @@ def build_pipeline(p: beam.Pipeline, files: list[InputFile], staging: str, opts:
 
 def read_limits(opts: CurateOptions) -> ReadLimits:
     return ReadLimits(max_doc_chars=opts.max_doc_chars, oversize=opts.oversize, max_line_bytes=opts.max_line_bytes,
-                      max_file_error_rate=opts.max_file_error_rate)
+                      max_file_error_rate=opts.max_file_error_rate, max_file_bytes=opts.max_file_bytes,
+                      max_text_bytes=opts.max_text_bytes, max_compression_ratio=opts.max_compression_ratio)
+
+
+def check_options(opts: CurateOptions, disabled: set[str]) -> None:
+    """Every option checked before any work; ``OptionError`` names the bad one, in one line."""
+    validate_options(opts)
+    checks = [("", lambda: (read_limits(opts), _minhash_config(opts))),
+              ("--lid-thresholds: ", lambda: _langid_config(opts))]
+    if "filter" not in disabled:
+        checks.append((f"--filter-config {opts.filter_config}: ", lambda: load_filter_config(opts.filter_config)))
+    for flag, check in checks:
+        try:
+            check()
+        except (ValueError, TypeError, AttributeError, OSError, yaml.YAMLError) as e:  # malformed files too
+            raise OptionError(flag + _one_line(e)) from None
+    for spec in opts.dedup_against or []:
+        lakelib.resolve(opts.lake, spec)  # CatalogError: not published
+
+
+def _one_line(e: Exception) -> str:
+    mark = getattr(e, "problem_mark", None)
+    if isinstance(e, yaml.MarkedYAMLError) and mark is not None:
+        return f"invalid YAML: {e.problem} at line {mark.line + 1}, column {mark.column + 1}"
+    text = " ".join(str(e).split())
+    return text if isinstance(e, ValueError) else f"{type(e).__name__}: {text}"
 
 
 def _minhash_config(opts: CurateOptions) -> MinHashConfig:
@@ -270,6 +298,7 @@ def resolve_sources(opts: CurateOptions, sample_dir: str | None = None) -> tuple
         sources += load_sources(opts.sources)
     if opts.input:
         sources += sources_from_inputs(opts.input)
+    check_unique_names(sources, "--sources and --input")
     if sources:
         return sources, None
     sample_dir = sample_dir or tempfile.mkdtemp(prefix="curate-sample-")
@@ -290,13 +319,15 @@ def run(argv: list[str] | None = None) -> tuple[lakelib.VersionRef, dict[str, An
     opts = options.view_as(CurateOptions)
     disabled = parse_stage_list(opts.disable)
     lakelib.check_name(opts.dataset)
+    check_options(opts, disabled)
     FileSystems.set_options(options)  # the launcher reads and writes the lake too (S3 endpoint, credentials)
     remote = lakelib.is_url(opts.lake)
     if not remote:
         Path(opts.lake).mkdir(parents=True, exist_ok=True)
     staging = lakelib.new_staging(opts.lake, opts.dataset)
-    sources, sample_dir = resolve_sources(opts, f"{staging}/_sample" if remote else None)
+    sample_dir = None
     try:
+        sources, sample_dir = resolve_sources(opts, f"{staging}/_sample" if remote else None)
         files = match_inputs(sources)
         runner = options.view_as(StandardOptions).runner or "DirectRunner"
         print(f"curate: {len(files)} file(s) from {len(sources)} source(s) -> {opts.lake}/{opts.dataset} "
@@ -325,14 +356,33 @@ def run(argv: list[str] | None = None) -> tuple[lakelib.VersionRef, dict[str, An
                              for name in ("bands", "clusters")}
         manifest.update({name: value for name in ("skipped_records", "boilerplate")
                          if (value := _read_stats(staging, name, {}))})
-        FileSystems.delete([f"{staging}/{STATS_DIR}/"] + ([f"{sample_dir}/"] if remote and sample_dir else []))
+        if remote:  # a trailing "/" deletes the prefix as such: no glob reading of the lake's path
+            FileSystems.delete([f"{staging}/{STATS_DIR}/"] + ([f"{sample_dir}/"] if sample_dir else []))
+        else:
+            shutil.rmtree(Path(staging) / STATS_DIR)
         ref = (objectstore.commit_staged(opts.lake, opts.dataset, staging, manifest, options) if remote
                else lakelib.commit_version(opts.lake, opts.dataset, Path(staging), manifest))
         manifest = dict(manifest, dataset=ref.dataset, version=ref.version)
         return ref, manifest
+    except BaseException:
+        _drop_staging(staging, remote)
+        raise
     finally:
         if sample_dir and not remote:
             shutil.rmtree(sample_dir, ignore_errors=True)
+
+
+def _drop_staging(staging: str, remote: bool) -> None:
+    """A failed run's staged files: nobody will commit them, so they go now rather than wait for gc."""
+    from apache_beam.io.filesystems import FileSystems
+
+    if not remote:
+        shutil.rmtree(staging, ignore_errors=True)
+        return
+    try:
+        FileSystems.delete([f"{staging}/"])
+    except Exception as e:  # nothing staged yet, or the store is unreachable: gc collects it later
+        log.warning("could not remove the failed run's staging %s: %s", staging, e)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -342,7 +392,11 @@ def main(argv: list[str] | None = None) -> int:
         CurateOptions(["--help"])
         return 0
     started = time.monotonic()
-    ref, manifest = run(argv)
+    try:
+        ref, manifest = run(argv)
+    except (OptionError, SourceError, lakelib.CatalogError) as e:
+        print(f"curate: {e}", file=sys.stderr)
+        return 2
     lake = PipelineOptions(argv).view_as(CurateOptions).lake
     print(format_summary(manifest, str(ref.path), lake))
     print(f"  took:     {time.monotonic() - started:.1f} s")

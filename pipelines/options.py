@@ -1,17 +1,72 @@
-"""Options of the curation pipeline, on top of every standard Beam option (``--runner``...)."""
+"""Options of the curation pipeline, on top of every standard Beam option (``--runner``...).
+
+``validate_options`` checks every value before any work, so that a bad one is one clear line,
+never a crash after the whole run (or a silently inverted meaning).
+"""
 from __future__ import annotations
+
+import math
+from typing import Any
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
 STAGES = ("langid", "filter", "pii", "dedup-exact", "dedup-near")
+_SEED_LIMIT = 1 << 32  # the MinHash permutations come from numpy's RandomState(seed)
+
+
+class OptionError(ValueError):
+    """A pipeline option whose value cannot be used."""
 
 
 def parse_stage_list(value: str | None) -> set[str]:
     chosen = {s.strip() for s in (value or "").split(",") if s.strip()}
     unknown = chosen - set(STAGES)
     if unknown:
-        raise ValueError(f"--disable: unknown stage(s) {sorted(unknown)}; choose from {', '.join(STAGES)}")
+        raise OptionError(f"--disable: unknown stage(s) {sorted(unknown)}; choose from {', '.join(STAGES)}")
     return chosen
+
+
+def _need(ok: bool, flag: str, value: Any, rule: str) -> None:
+    if not ok:
+        raise OptionError(f"{flag} must be {rule}, got {value!r}")
+
+
+def _finite(value: float) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def validate_options(opts: "CurateOptions") -> None:
+    """Refuse any out-of-range curation option (``OptionError`` naming the flag and the rule)."""
+    parse_stage_list(opts.disable)
+    _need(_finite(opts.shard_target_mb) and opts.shard_target_mb > 0, "--shard-target-mb", opts.shard_target_mb,
+          "a positive number of MB")
+    _need(opts.filter_audit_k >= 0, "--filter-audit-k", opts.filter_audit_k, ">= 0")
+    _need(_finite(opts.lid_threshold) and 0.0 <= opts.lid_threshold <= 1.0, "--lid-threshold", opts.lid_threshold,
+          "within [0, 1] (a probability)")
+    _need(opts.minhash_ngram >= 1, "--minhash-ngram", opts.minhash_ngram, ">= 1")
+    _need(opts.minhash_perm >= 2, "--minhash-perm", opts.minhash_perm, ">= 2")
+    _need(0 <= opts.minhash_seed < _SEED_LIMIT, "--minhash-seed", opts.minhash_seed, f"within [0, {_SEED_LIMIT - 1}]")
+    _need(_finite(opts.minhash_threshold) and 0.0 < opts.minhash_threshold < 1.0, "--minhash-threshold",
+          opts.minhash_threshold, "within (0, 1)")
+    for flag, value in (("--minhash-bands", opts.minhash_bands), ("--minhash-rows", opts.minhash_rows)):
+        _need(value is None or value >= 1, flag, value, ">= 1")
+    _need((opts.minhash_bands is None) == (opts.minhash_rows is None), "--minhash-bands/--minhash-rows",
+          (opts.minhash_bands, opts.minhash_rows), "given together (or neither: the threshold decides)")
+    if opts.minhash_bands is not None:
+        _need(opts.minhash_bands * opts.minhash_rows <= opts.minhash_perm, "--minhash-bands x --minhash-rows",
+              opts.minhash_bands * opts.minhash_rows, f"<= --minhash-perm ({opts.minhash_perm})")
+    _need(opts.minhash_partitions >= 1, "--minhash-partitions", opts.minhash_partitions, ">= 1")
+    _need(opts.minhash_bucket_fanout >= 1, "--minhash-bucket-fanout", opts.minhash_bucket_fanout, ">= 1")
+    _need(opts.max_doc_chars >= 0, "--max-doc-chars", opts.max_doc_chars, ">= 0 (0: no limit)")
+    _need(opts.max_line_bytes >= 1, "--max-line-bytes", opts.max_line_bytes, ">= 1")
+    _need(_finite(opts.max_file_error_rate) and 0.0 <= opts.max_file_error_rate <= 1.0, "--max-file-error-rate",
+          opts.max_file_error_rate, "within [0, 1] (1: off)")
+    _need(opts.max_file_bytes >= 0, "--max-file-bytes", opts.max_file_bytes, ">= 0 (0: no limit)")
+    _need(opts.max_text_bytes >= 0, "--max-text-bytes", opts.max_text_bytes, ">= 0 (0: no limit)")
+    _need(_finite(opts.max_compression_ratio) and (opts.max_compression_ratio == 0 or opts.max_compression_ratio >= 1),
+          "--max-compression-ratio", opts.max_compression_ratio, ">= 1 (0: no limit)")
+    if opts.dedup_against and "dedup-near" in parse_stage_list(opts.disable):
+        raise OptionError("--dedup-against needs the dedup-near stage")
 
 
 class CurateOptions(PipelineOptions):
@@ -78,4 +133,16 @@ class CurateOptions(PipelineOptions):
                             "into memory whole (default 16 MiB)")
         g.add_argument("--max-file-error-rate", type=float, default=0.5,
                        help="a file (of 10+ records) with a larger share of bad records has all its records "
-                            "quarantined, good ones as file_error_budget_exceeded (1.0: off; default 0.5)")
+                            "quarantined, good ones as file_error_budget_exceeded; judged on its first 10,000 "
+                            "records (1.0: off; default 0.5)")
+        g.add_argument("--max-file-bytes", type=int, default=64 << 30,
+                       help="stop reading a file after this many decompressed bytes: the records before are kept, "
+                            "the rest is one file_too_large quarantine row (0: no limit; default 64 GiB)")
+        g.add_argument("--max-text-bytes", type=int, default=64 << 20,
+                       help="a file read whole (plain text or HTML, one document; compressed Parquet) larger than "
+                            "this is quarantined as file_too_large without being read whole (0: no limit; "
+                            "default 64 MiB)")
+        g.add_argument("--max-compression-ratio", type=float, default=100.0,
+                       help="stop reading a compressed file once its decompressed bytes pass this many times the "
+                            "compressed bytes read (judged after 16 MiB; compression_ratio_exceeded; 0: no limit; "
+                            "default 100)")

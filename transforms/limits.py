@@ -1,22 +1,40 @@
-"""Reading limits: oversized documents, oversized lines and files that are mostly garbage.
+"""Reading limits: oversized documents, lines and files, decompression bombs, and files that
+are mostly garbage.
 
 Every limit ends in a documented outcome, never a crash and never a silent drop: an oversized
 document is split into parts (each part an input document of its own, ids ``ID#part-K``) or
 quarantined as ``document_too_large``; a JSONL line over the byte limit is quarantined as
-``line_too_long`` without being held in memory; a file whose share of bad records exceeds the
-error budget has its good records quarantined as ``file_error_budget_exceeded`` too (the bad
-ones keep their precise reason), so that every record is still accounted for.
+``line_too_long`` without being held in memory; a file stops being read at ``max_file_bytes``
+decompressed bytes (``file_too_large``) or once its decompressed bytes outgrow
+``max_compression_ratio`` times the compressed bytes consumed (``compression_ratio_exceeded``,
+checked from ``RATIO_CHECK_AFTER`` bytes on); like a truncated archive, the records before the stop
+are kept and one row says where and why it stopped. A file that is read whole (plain text, HTML,
+compressed Parquet) over ``max_text_bytes`` is quarantined whole as ``file_too_large``.
+
+The error budget is decided on a bounded prefix, so that a file is streamed, never held: the
+first ``error_budget_window`` records (fewer when they reach ``BUDGET_WINDOW_CHARS`` characters of
+text), or the whole file when it is shorter. When the share of bad records in that prefix exceeds
+``max_file_error_rate``, every good record of the file, before and after the prefix, is
+quarantined as ``file_error_budget_exceeded`` (the bad ones keep their precise reason), so that
+every record is still accounted for; records after the prefix do not change the verdict.
 """
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
-from typing import Any, Iterable
+from itertools import chain
+from typing import Any, Iterable, Iterator
 
 from transforms.removed import STAGE_QUARANTINE, removed_from_doc
 
 OVERSIZE_MODES = ("split", "quarantine")
 # Below this many records a file is too small for a rate to mean anything (2 bad of 3).
 MIN_RECORDS_FOR_BUDGET = 10
+# The error budget's prefix also ends at this many characters of document text: its memory bound.
+BUDGET_WINDOW_CHARS = 16 << 20
+# The compression ratio is judged only past this many decompressed bytes: a small file of zeros
+# compresses a thousandfold and harms nobody; a bomb is stopped after this much.
+RATIO_CHECK_AFTER = 16 << 20
 
 Item = tuple[str, dict[str, Any]]
 
@@ -27,11 +45,17 @@ class ReadLimits:
     oversize: str = "split"
     max_line_bytes: int = 16 << 20
     max_file_error_rate: float = 0.5  # 1.0: never condemn a whole file
+    max_file_bytes: int = 64 << 30  # decompressed bytes read from one file; 0: no limit
+    max_text_bytes: int = 64 << 20  # a file read whole (text, HTML, compressed Parquet); 0: no limit
+    max_compression_ratio: float = 100.0  # decompressed / compressed bytes; 0: no limit
+    error_budget_window: int = 10_000  # records the error budget is decided on
 
     def __post_init__(self) -> None:
         if self.oversize not in OVERSIZE_MODES:
             raise ValueError(f"oversize must be one of {OVERSIZE_MODES}, got {self.oversize!r}")
-        if self.max_doc_chars < 0 or self.max_line_bytes < 1 or not 0.0 <= self.max_file_error_rate <= 1.0:
+        if (self.max_doc_chars < 0 or self.max_line_bytes < 1 or not 0.0 <= self.max_file_error_rate <= 1.0
+                or self.max_file_bytes < 0 or self.max_text_bytes < 0 or not 0.0 <= self.max_compression_ratio < float("inf")
+                or self.error_budget_window < MIN_RECORDS_FOR_BUDGET):
             raise ValueError(f"invalid read limits: {self}")
 
 
@@ -67,15 +91,37 @@ def limit_document(doc: dict[str, Any], limits: ReadLimits) -> list[Item]:
             for k, (a, b) in enumerate(zip(bounds, bounds[1:]))]
 
 
-def apply_error_budget(items: Iterable[Item], limits: ReadLimits, relpath: str) -> list[Item]:
-    """All of a file's items; when bad records exceed the budget, its documents become quarantine rows."""
-    items = list(items)
-    bad = sum(tag == "removed" for tag, _ in items)
-    total = sum(tag != "skipped" for tag, _ in items)  # a WARC's requests and headers are no records
-    if total < MIN_RECORDS_FOR_BUDGET or bad / total <= limits.max_file_error_rate:
-        return items
-    details = {"file": relpath, "bad_records": bad, "records": total, "max_file_error_rate": limits.max_file_error_rate}
-    return [(tag, item) if tag == "removed" else
-            ("removed", removed_from_doc(item, STAGE_QUARANTINE, "file_error_budget_exceeded", details))
-            for tag, item in items]
+def _drain(queue: deque) -> Iterator[Item]:
+    """The queue's items, each released as soon as it is handed on."""
+    while queue:
+        yield queue.popleft()
 
+
+def apply_error_budget(items: Iterable[Item], limits: ReadLimits, relpath: str) -> Iterator[Item]:
+    """All of a file's items, streamed; when bad records exceed the budget in the file's prefix
+    (see the module docstring), its documents become quarantine rows. Holds only the prefix."""
+    rest = iter(items)
+    prefix: deque = deque()
+    bad = chars = total = 0
+    for tag, item in rest:
+        prefix.append((tag, item))
+        if tag == "skipped":  # a WARC's requests and headers are no records
+            continue
+        total += 1
+        bad += tag == "removed"
+        chars += len(item["text"]) if tag == "doc" else 0
+        if total >= limits.error_budget_window or chars >= BUDGET_WINDOW_CHARS:
+            break
+    following = next(rest, None)
+    if following is not None:
+        rest = chain([following], rest)
+    if total < MIN_RECORDS_FOR_BUDGET or bad / total <= limits.max_file_error_rate:
+        yield from _drain(prefix)
+        yield from rest
+        return
+    details = {"file": relpath, "bad_records": bad, "records": total, "max_file_error_rate": limits.max_file_error_rate}
+    if following is not None:
+        details["judged_on_first_records"] = total  # the file goes on; its prefix decided
+    for tag, item in chain(_drain(prefix), rest):
+        yield (tag, item) if tag != "doc" else \
+            ("removed", removed_from_doc(item, STAGE_QUARANTINE, "file_error_budget_exceeded", details))

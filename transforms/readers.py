@@ -8,9 +8,13 @@ file is one plain-text document. A bad line never stops a file, and a file that 
 Text files may be in any encoding (``transforms.decode``) and HTML pages or feeds become their
 text (``transforms.html_text``). JSONL is UTF-8 by specification: a line with a few invalid bytes
 (at most 1 %) is repaired and says so in ``meta.decode``, a worse one is quarantined; a file that
-starts with a UTF-16/32 byte-order mark is read in that encoding. Size limits and the per-file
-error budget are in ``transforms.limits``. Web crawls (``.warc``, ``.warc.gz``, WET) are read
-record by record by ``transforms.warc``.
+starts with a UTF-16/32 byte-order mark is read in that encoding. Size limits, decompression
+limits and the per-file error budget are in ``transforms.limits``.
+
+Memory: every format is streamed record by record (a Parquet row group at a time), whatever the
+file's size; only a file that is one document (text, HTML) or compressed Parquet (which needs
+random access) is read whole, and never past ``max_text_bytes``. Only regular files are opened: a
+FIFO or device would block or never end.
 """
 from __future__ import annotations
 
@@ -21,15 +25,17 @@ import hashlib
 import io
 import json
 import lzma
+import os
 import re
+import stat
 from typing import Any, BinaryIO, Iterator
 
 from transforms.decode import decode_bytes, decode_mostly_utf8
 from transforms.html_text import markup_kind, page_text
-from transforms.limits import ReadLimits, apply_error_budget, limit_document
+from transforms.limits import RATIO_CHECK_AFTER, ReadLimits, apply_error_budget, limit_document
 from transforms.normalize import replace_lone_surrogates
 from transforms.removed import STAGE_QUARANTINE, removed_row
-from transforms.sources import InputFile, Source
+from transforms.sources import InputFile, Source, file_kind
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 WARC_SUFFIXES = (".warc", ".wet", ".warc.wet")
@@ -104,9 +110,66 @@ class _ZstdReader(io.RawIOBase):
         return n
 
 
+class ReadLimitExceeded(Exception):
+    """A file went past a byte or compression-ratio limit; ``reason`` and ``details`` make its quarantine row."""
+
+    def __init__(self, reason: str, details: dict[str, Any]):
+        super().__init__(reason)
+        self.reason, self.details = reason, details
+
+
+class _Counted:
+    """The compressed stream, counting the bytes its decompressor has consumed."""
+
+    def __init__(self, raw: BinaryIO):
+        self.raw, self.bytes = raw, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.raw.read(size)
+        self.bytes += len(data)
+        return data
+
+
+class _Metered(io.RawIOBase):
+    """The decompressed stream, stopped by ``ReadLimitExceeded`` past ``max_file_bytes``, or once
+    it outgrows ``max_compression_ratio`` times the compressed bytes consumed (from
+    ``RATIO_CHECK_AFTER`` bytes on). Bytes up to the limit are delivered: a record that fits is kept."""
+
+    def __init__(self, inner: BinaryIO, limits: ReadLimits, compressed: _Counted | None):
+        self._inner, self._limits, self._compressed, self.bytes = inner, limits, compressed, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view, cap = memoryview(buffer), self._limits.max_file_bytes
+        if cap:
+            if self.bytes >= cap:
+                if self._inner.read(1):
+                    raise ReadLimitExceeded("file_too_large", {"max_file_bytes": cap, "bytes_read": self.bytes})
+                return 0
+            view = view[:cap - self.bytes]
+        n = self._inner.readinto1(view) or 0  # one decoder step: a later failure keeps what came before
+        self.bytes += n
+        ratio, compressed = self._limits.max_compression_ratio, self._compressed
+        if ratio and compressed is not None and self.bytes > max(RATIO_CHECK_AFTER, ratio * compressed.bytes):
+            raise ReadLimitExceeded("compression_ratio_exceeded", {
+                "max_compression_ratio": ratio, "bytes_read": self.bytes, "compressed_bytes_read": compressed.bytes,
+                "ratio": round(self.bytes / max(compressed.bytes, 1), 1)})
+        return n
+
+
 def _open_raw(path: str) -> BinaryIO:
+    """The file's bytes; a local path must be a regular file (a FIFO would block the worker forever)."""
     from apache_beam.io.filesystems import CompressionTypes, FileSystems
 
+    if "://" not in path:
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):
+            raise OSError(f"{path!r} is a {file_kind(mode)}, not a regular file")
     return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
 
 
@@ -214,18 +277,34 @@ def iter_jsonl(stream: BinaryIO, src: Source, relpath: str, limits: ReadLimits =
             if repaired and tag == "doc":
                 item["meta"] = dict(item["meta"], decode={"encoding": "utf-8+cp1252", "invalid_bytes": repaired})
             yield tag, item
+    except ReadLimitExceeded as e:
+        yield _quarantine(src, relpath, f"after-line-{lineno}", e.reason, **e.details, records_read=lineno)
     except Exception as e:  # EOFError, zlib.error, LZMAError, ZstdError...: decoders share no base class
         yield _quarantine(src, relpath, f"after-line-{lineno}", "corrupt_file",
                           error=f"{type(e).__name__}: {e}", records_read=lineno)
 
 
-def iter_text(stream: BinaryIO, src: Source, relpath: str) -> Iterator[Item]:
-    """One document per file, in whatever encoding; read whole, since a markup page's text can be
-    far shorter than its bytes (``--max-doc-chars`` applies to the text)."""
+def _read_whole(stream: BinaryIO, src: Source, relpath: str, limits: ReadLimits) -> bytes | Item:
+    """The file's bytes, or its quarantine row when it is over ``max_text_bytes`` (never read further)."""
+    cap = limits.max_text_bytes
     try:
-        data = stream.read()
+        data = stream.read(cap + 1) if cap else stream.read()
+    except ReadLimitExceeded as e:
+        return _quarantine(src, relpath, 0, e.reason, **e.details)
     except Exception as e:  # truncated or corrupt archive: nothing usable
-        yield _quarantine(src, relpath, 0, "corrupt_file", error=f"{type(e).__name__}: {e}")
+        return _quarantine(src, relpath, 0, "corrupt_file", error=f"{type(e).__name__}: {e}")
+    if cap and len(data) > cap:
+        return _quarantine(src, relpath, 0, "file_too_large", max_text_bytes=cap)
+    return data
+
+
+def iter_text(stream: BinaryIO, src: Source, relpath: str, limits: ReadLimits = ReadLimits()) -> Iterator[Item]:
+    """One document per file, in whatever encoding; read whole (up to ``max_text_bytes``), since
+    the encoding is judged on all of it and a markup page's text can be far shorter than its bytes
+    (``--max-doc-chars`` applies to the text)."""
+    data = _read_whole(stream, src, relpath, limits)
+    if isinstance(data, tuple):
+        yield data
         return
     decoded = decode_bytes(data)
     if decoded is None:
@@ -241,12 +320,20 @@ def iter_text(stream: BinaryIO, src: Source, relpath: str) -> Iterator[Item]:
     yield tag, doc
 
 
-def iter_parquet(stream: BinaryIO, src: Source, relpath: str) -> Iterator[Item]:
+def iter_parquet(stream: BinaryIO, src: Source, relpath: str, limits: ReadLimits = ReadLimits(), *,
+                 seekable: bool = False) -> Iterator[Item]:
+    """Rows a batch at a time; a stream that cannot seek (a decompressed one) is read whole first."""
     import pyarrow.parquet as pq
 
+    if not seekable:
+        data = _read_whole(stream, src, relpath, limits)
+        if isinstance(data, tuple):
+            yield data
+            return
+        stream = io.BytesIO(data)
     row = 0
     try:
-        pf = pq.ParquetFile(io.BytesIO(stream.read()))
+        pf = pq.ParquetFile(stream)
         for batch in pf.iter_batches(batch_size=1024):
             for record in batch.to_pylist():
                 yield record_to_doc(record, src, relpath, row)
@@ -258,10 +345,12 @@ def iter_parquet(stream: BinaryIO, src: Source, relpath: str) -> Iterator[Item]:
 
 def read_input_file(f: InputFile, limits: ReadLimits = ReadLimits()) -> Iterator[Item]:
     """Every record of one file, as documents or quarantine rows, within ``limits``; never
-    raises on bad data."""
-    items = apply_error_budget(_read_records(f, limits), limits, f.relpath)
-    for tag, item in items:
-        yield from limit_document(item, limits) if tag == "doc" else [(tag, item)]
+    raises on bad data. A generator that holds at most the error budget's prefix."""
+    for tag, item in apply_error_budget(_read_records(f, limits), limits, f.relpath):
+        if tag == "doc":
+            yield from limit_document(item, limits)
+        else:
+            yield tag, item
 
 
 def _read_records(f: InputFile, limits: ReadLimits) -> Iterator[Item]:
@@ -272,16 +361,24 @@ def _read_records(f: InputFile, limits: ReadLimits) -> Iterator[Item]:
         yield _quarantine(f.source, f.relpath, 0, "unreadable_file", error=f"{type(e).__name__}: {e}")
         return
     with raw:
+        if fmt == "parquet" and not compression:
+            if limits.max_file_bytes and f.size > limits.max_file_bytes:
+                yield _quarantine(f.source, f.relpath, 0, "file_too_large", max_file_bytes=limits.max_file_bytes,
+                                  bytes=f.size)
+                return
+            yield from iter_parquet(raw, f.source, f.relpath, limits, seekable=True)
+            return
+        compressed = _Counted(raw) if compression else None
         try:
-            stream = open_decompressed(raw, compression)
+            stream = open_decompressed(compressed or raw, compression)
         except Exception as e:
             yield _quarantine(f.source, f.relpath, 0, "corrupt_file", error=f"{type(e).__name__}: {e}")
             return
-        if fmt == "jsonl":
-            yield from iter_jsonl(stream, f.source, f.relpath, limits)
-        elif fmt == "warc":
+        metered = io.BufferedReader(_Metered(stream, limits, compressed), buffer_size=_DRAIN_CHUNK)
+        if fmt == "warc":
             from transforms.warc import iter_warc  # imports fastwarc only for crawls
 
-            yield from iter_warc(stream, f.source, f.relpath)
-        else:
-            yield from (iter_parquet if fmt == "parquet" else iter_text)(stream, f.source, f.relpath)
+            yield from iter_warc(metered, f.source, f.relpath)
+            return
+        read = {"jsonl": iter_jsonl, "parquet": iter_parquet}.get(fmt, iter_text)
+        yield from read(metered, f.source, f.relpath, limits)

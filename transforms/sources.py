@@ -1,12 +1,16 @@
 """Input sources: what to read, under which name and licence, and which files that means.
 
 A source is one entry of a BigScience-style catalogue of sources. ``--sources FILE`` takes a YAML
-or JSON list of them; each ``--input PATTERN`` becomes a source of its own.
+or JSON list of them; each ``--input PATTERN`` becomes a source of its own. Source names are unique
+across both (a source's licence and counts are keyed by its name), and a pattern only ever matches
+regular files: a directory, FIFO or device is refused before any work.
 """
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from dataclasses import asdict, dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
@@ -49,6 +53,23 @@ class InputFile:
     mtime: float = field(default=0.0)
 
 
+def file_kind(mode: int) -> str:
+    """What a ``st_mode`` is, in words, for an error message."""
+    kinds = ((stat.S_ISDIR, "directory"), (stat.S_ISFIFO, "FIFO"), (stat.S_ISCHR, "character device"),
+             (stat.S_ISBLK, "block device"), (stat.S_ISSOCK, "socket"), (stat.S_ISREG, "regular file"))
+    return next((name for test, name in kinds if test(mode)), "special file")
+
+
+def _text(entry: dict[str, Any], key: str, default: str | None, where: str) -> str | None:
+    """A string setting; a null, number, list or mapping is refused rather than turned into text."""
+    value = entry.get(key, default)
+    if value is None and default is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise SourceError(f"{where}: {key!r} must be a non-empty string, got {value!r}")
+    return value
+
+
 def _source_from_mapping(entry: Any, index: int) -> Source:
     if not isinstance(entry, dict):
         raise SourceError(f"source #{index + 1} must be a mapping, got {type(entry).__name__}")
@@ -61,19 +82,23 @@ def _source_from_mapping(entry: Any, index: int) -> Source:
     paths = entry.get("paths", entry.get("path"))
     if isinstance(paths, str):
         paths = [paths]
-    if not paths or not all(isinstance(p, str) for p in paths):
+    if not isinstance(paths, list) or not paths or not all(isinstance(p, str) and p for p in paths):
         raise SourceError(f"source {name!r} needs 'paths' (a list of file patterns)")
+    where = f"source {name.strip()!r}"
     extract = entry.get("extract")
     if extract is not None and extract not in EXTRACT_MODES:
-        raise SourceError(f"source {name!r}: extract must be one of {', '.join(EXTRACT_MODES)}, got {extract!r}")
+        raise SourceError(f"{where}: extract must be one of {', '.join(EXTRACT_MODES)}, got {extract!r}")
+    priority = entry.get("priority", 0)
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        raise SourceError(f"{where}: 'priority' must be an integer (lower wins), got {priority!r}")
     return Source(
         name=name.strip(),
         paths=tuple(paths),
-        license=str(entry.get("license", "unknown")),
-        text_field=str(entry.get("text_field", "text")),
-        id_field=str(entry.get("id_field", "id")),
-        lang=entry.get("lang"),
-        priority=int(entry.get("priority", 0)),
+        license=_text(entry, "license", "unknown", where),
+        text_field=_text(entry, "text_field", "text", where),
+        id_field=_text(entry, "id_field", "id", where),
+        lang=_text(entry, "lang", None, where),
+        priority=priority,
         extract=extract,
     )
 
@@ -95,11 +120,16 @@ def load_sources(path: str) -> list[Source]:
     if not isinstance(data, list) or not data:
         raise SourceError(f"{path}: expected a non-empty list of sources")
     sources = [_source_from_mapping(e, i) for i, e in enumerate(data)]
+    check_unique_names(sources, path)
+    return sources
+
+
+def check_unique_names(sources: list[Source], where: str) -> None:
+    """Refuse two sources under one name: they would be merged, licence and counts included."""
     names = [s.name for s in sources]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise SourceError(f"{path}: duplicate source names {dupes}")
-    return sources
+        raise SourceError(f"{where}: duplicate source names {dupes}; each source needs its own name")
 
 
 def sources_from_inputs(patterns: list[str]) -> list[Source]:
@@ -123,8 +153,25 @@ def _pattern_base(pattern: str) -> str:
     return head.rsplit("/", 1)[0] if "/" in head else ""
 
 
+def _check_regular(src: Source, pattern: str, path: str) -> None:
+    """A local match must be a regular file: a directory holds no text of its own, and a FIFO or
+    device would block the reader forever or never end."""
+    if "://" in path:
+        return  # object stores hold objects only
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as e:
+        raise SourceError(f"source {src.name!r}: {path!r} cannot be read: {e.strerror}") from None
+    if stat.S_ISDIR(mode):
+        raise SourceError(f"source {src.name!r}: pattern {pattern!r} is a directory; "
+                          f"name its files, e.g. {pattern.rstrip('/') + '/*'!r}")
+    if not stat.S_ISREG(mode):
+        raise SourceError(f"source {src.name!r}: {path!r} is a {file_kind(mode)}, not a regular file")
+
+
 def match_inputs(sources: list[Source]) -> list[InputFile]:
-    """Expand every pattern with Beam's filesystems (local, gs://, ...); an empty match is an error."""
+    """Expand every pattern with Beam's filesystems (local, gs://, ...); an empty match, or a match
+    that is not a regular file, is an error."""
     from apache_beam.io.filesystems import FileSystems
 
     files: list[InputFile] = []
@@ -134,6 +181,8 @@ def match_inputs(sources: list[Source]) -> list[InputFile]:
             metas = [m for m in result.metadata_list if not m.path.endswith("/")]
             if not metas:
                 raise SourceError(f"source {src.name!r}: pattern {pattern!r} matches no file")
+            for m in metas:
+                _check_regular(src, pattern, m.path)
             base = _pattern_base(pattern)
             for m in sorted(metas, key=lambda m: m.path):
                 rel = m.path[len(base):].lstrip("/") if base and m.path.startswith(base) else PurePosixPath(m.path).name
