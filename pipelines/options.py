@@ -65,6 +65,8 @@ def validate_options(opts: "CurateOptions") -> None:
     _need(opts.max_text_bytes >= 0, "--max-text-bytes", opts.max_text_bytes, ">= 0 (0: no limit)")
     _need(_finite(opts.max_compression_ratio) and (opts.max_compression_ratio == 0 or opts.max_compression_ratio >= 1),
           "--max-compression-ratio", opts.max_compression_ratio, ">= 1 (0: no limit)")
+    _need(opts.boilerplate_min_docs == 0 or opts.boilerplate_min_docs >= 2, "--boilerplate-min-docs",
+          opts.boilerplate_min_docs, ">= 2 (a line in one document is no boilerplate; 0: off)")
     if opts.dedup_against and "dedup-near" in parse_stage_list(opts.disable):
         raise OptionError("--dedup-against needs the dedup-near stage")
 

@@ -227,6 +227,7 @@ def test_why_reports_every_document_with_an_id_and_source_narrows(tmp_path, caps
     (["--max-file-bytes", "-1"], "--max-file-bytes must be >= 0"),
     (["--max-text-bytes", "-1"], "--max-text-bytes must be >= 0"),
     (["--max-compression-ratio", "0.5"], "--max-compression-ratio must be >= 1"),
+    (["--boilerplate-min-docs", "1"], "--boilerplate-min-docs must be >= 2"),
     (["--minhash-bands", "4"], "--minhash-bands/--minhash-rows must be given together"),
     (["--disable", "dedup-near", "--dedup-against", "x@v1"], "--dedup-against needs the dedup-near stage"),
     (["--disable", "nope"], "--disable: unknown stage(s) ['nope']"),
