@@ -23,7 +23,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from catalog import lake as lakelib
-from catalog.manifest import build_manifest, read_removed
+from catalog.manifest import build_manifest
 from catalog.report import format_summary
 from pipelines.options import STAGES, CurateOptions, parse_stage_list
 from pipelines.sample import write_sample
@@ -188,6 +188,9 @@ def build_pipeline(p: beam.Pipeline, files: list[InputFile], staging: str, opts:
     all_removed = tuple(removed) | "AllRemoved" >> beam.Flatten()
     (all_removed | "WriteRemovedTable" >> WriteRemovedTable(staging)
      | "RemovedList" >> beam.combiners.ToList() | "WriteRemovedInfo" >> WriteStats(staging, "removed"))
+    (all_removed | "RemovedKind" >> beam.Map(lambda r: (r["source"], r["lang"], r["stage"], r["reason"]))
+     | "CountRemoved" >> beam.combiners.Count.PerElement()  # one count per (source, lang, stage, reason)
+     | "RemovedCountsList" >> beam.combiners.ToList() | "WriteRemovedCounts" >> WriteStats(staging, "removed_counts"))
     (all_removed | "DedupRemovals" >> beam.Filter(is_dedup_removal) | "ClusterRows" >> beam.Map(cluster_row)
      | "WriteClusters" >> WriteTable(staging, CLUSTERS_DIR, CLUSTERS_SCHEMA)
      | "ClustersList" >> beam.combiners.ToList() | "WriteClustersInfo" >> WriteStats(staging, "dedup_clusters"))
@@ -309,7 +312,8 @@ def run(argv: list[str] | None = None) -> tuple[lakelib.VersionRef, dict[str, An
         shards = _read_stats(staging, "shards", [])
         removed_infos = _read_stats(staging, "removed", [])
         manifest = build_manifest(
-            shards=shards, removed_infos=removed_infos, removed=read_removed(staging, removed_infos),
+            shards=shards, removed_infos=removed_infos,
+            removed_counts=[(tuple(kind), n) for kind, n in _read_stats(staging, "removed_counts", [])],
             input_by_source=_read_stats(staging, "input_by_source", {}), pii=_read_stats(staging, "pii", {}),
             sources=[s.to_json() for s in sources],
             inputs=[{"source": f.source.name, "path": f.relpath if sample_dir else f.path, "bytes": f.size,
