@@ -7,22 +7,27 @@ so the kept representative does not depend on input order.
 Near dedup: batched signatures -> per batch, band hashes split by (band, partition) -> GroupByKey ->
 candidate pairs inside each LSH bucket, each pair once, by the first band it shares (every pair, or
 each member with its ``bucket_fanout`` best-ranked members in a larger bucket) -> verified by
-estimated Jaccard >= threshold -> greedy star clustering: documents are walked in rank order and one is removed only if it has a verified edge to
-a document already kept; it then points to its most similar kept neighbour. Unlike connected
-components this never removes a document through a chain (A~B, B~C, A!~C keeps A and C), so every
+estimated Jaccard >= threshold -> greedy star clustering, distributed in rounds (the rule: documents
+are walked in rank order and one is removed only if it has a verified edge to a document already
+kept; it then points to its most similar kept neighbour). Unlike connected components this never removes a document through a chain (A~B, B~C, A!~C keeps A and C), so every
 removed document is a verified near-duplicate of its kept ``duplicate_of``.
 
+Text never goes through these steps: ``dedup_keys`` turns each batch of documents into shard rows
+(text, written once by the shard writer) and key records (node, source, lang, size, exact key,
+signature); every step below shuffles key records, pairs, edges or decisions.
+
 Memory bounds of the aggregating steps:
-- exact dedup groups by normalised-text hash: one group holds the copies of one text;
+- exact dedup groups key records by exact key: one group holds the key records of one text's copies;
 - signatures: see ``transforms.minhash`` (bounded per character group, whatever the batch);
 - GroupByBand: one group holds one band's postings of one partition (no text), about
   ``documents / partitions`` of them, each a node plus at most ``bands`` 8-byte band hashes;
 - bucket pairs: at most ``bucket_fanout`` pairs per bucket member;
 - verification's join by uid: one signature plus that document's candidate pairs, streamed; then
   a GroupByKey by pair holds that pair's two signatures;
-- star clustering gathers the verified edges in one worker (about 250 bytes per edge, at most
-  ``bands x bucket_fanout`` edges per near-duplicate document, in practice about its number of
-  near-duplicates): memory grows with the number of near-duplicate documents, not with the corpus.
+- star clustering (``transforms.clustering``) runs in rounds grouped by node: a group holds one
+  document's verified edges and the statuses sent to it; what is still undecided after the rounds
+  (dependency chains longer than the rounds, in practice none) is resolved in one group;
+- the join of removals with key records holds one document's key record and its removal.
 """
 from __future__ import annotations
 
@@ -33,13 +38,12 @@ from typing import Any, Iterable, Iterator
 import apache_beam as beam
 import numpy as np
 
+from transforms.clustering import Node, Rank, StarClusters
 from transforms.minhash import (MinHashConfig, band_hashes, dedup_normal_form, estimated_jaccards, has_shingles,
                                 normal_forms, signatures)
 from transforms.removed import STAGE_DEDUP_EXACT, STAGE_DEDUP_NEAR, removed_row
 from transforms.shards import shard_row
 
-Rank = tuple[int, int, str, str]  # (0 published / 1 new, priority or parent index, id, uid)
-Node = tuple[Rank, str]
 Posting = tuple[bytes, list[Node]]  # (documents x bands 0..b) uint64 band hashes as bytes, and the nodes
 Key = tuple[Node, str, str, int, str, bytes]  # node, source, lang, UTF-8 bytes of the text, exact key, signature
 
@@ -341,9 +345,7 @@ class NearDedup(beam.PTransform):
                     | "PairSignatures" >> WithSignatures(nodes | "SigByUid" >> beam.Map(lambda ns: (ns[0][1], ns[1])))
                     | "BatchForVerify" >> beam.BatchElements(min_batch_size=64, max_batch_size=2048)
                     | "Verify" >> beam.FlatMap(_verify, config)
-                    | "OneKey" >> beam.Map(lambda e: (None, e))
-                    | "GatherEdges" >> beam.GroupByKey()
-                    | "StarClusters" >> beam.FlatMap(lambda kv: star_clusters(kv[1]))
+                    | "StarClusters" >> StarClusters()
                     | "Info" >> beam.Map(lambda e: (e[1][1], removal_info(e[0], e[2], parents))))
         keyed = keys | "KeyByUid" >> beam.Map(lambda k: (k[0][1], k))
         split = ({"keys": keyed, "removal": removals}
