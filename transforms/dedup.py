@@ -20,7 +20,8 @@ Memory bounds of the aggregating steps:
 - exact dedup groups key records by exact key: one group holds the key records of one text's copies;
 - signatures: see ``transforms.minhash`` (bounded per character group, whatever the batch);
 - GroupByBand: one group holds one band's postings of one partition (no text), about
-  ``documents / partitions`` of them, each a node plus at most ``bands`` 8-byte band hashes;
+  ``documents / partitions`` of them (at most about ``POSTINGS_PER_GROUP``: the partitions grow with
+  the corpus), each a node plus at most ``bands`` 8-byte band hashes;
 - bucket pairs: at most ``bucket_fanout`` pairs per bucket member;
 - verification's join by uid: one signature plus that document's candidate pairs, streamed; then
   a GroupByKey by pair holds that pair's two signatures;
@@ -104,7 +105,8 @@ def dedup_keys(docs: list[dict[str, Any]], priorities: dict[str, int], exact: bo
         yield beam.pvalue.TaggedOutput("keys", key_record(doc, priorities, e, sig))
 
 
-def band_postings(nodes: list[Node], sigs: np.ndarray, config: MinHashConfig) -> list[tuple[tuple[int, int], Posting]]:
+def band_postings(nodes: list[Node], sigs: np.ndarray, config: MinHashConfig,
+                  partitions: int | None = None) -> list[tuple[tuple[int, int], Posting]]:
     """The band hashes of a batch as one chunk per (band, partition of that band's hash).
 
     Few elements instead of one per band per document. A chunk of band ``b`` holds its documents'
@@ -116,7 +118,7 @@ def band_postings(nodes: list[Node], sigs: np.ndarray, config: MinHashConfig) ->
     hashes = band_hashes(sigs[rows], config)
     out = []
     for band in range(hashes.shape[1]):
-        partition = (hashes[:, band] % np.uint64(config.partitions)).astype(np.int64)
+        partition = (hashes[:, band] % np.uint64(partitions or config.partitions)).astype(np.int64)
         order = np.argsort(partition, kind="stable")
         prefix, partition = hashes[order, :band + 1], partition[order]
         ordered_nodes = list(map(nodes.__getitem__, rows[order].tolist()))
@@ -284,8 +286,19 @@ class WithSignatures(beam.PTransform):
                 | "BothSignatures" >> beam.Map(_pair_signatures))
 
 
-def _postings(batch: list[tuple[Node, bytes]], config: MinHashConfig):
-    return band_postings([n for n, _ in batch], np.stack([_sig(s) for _, s in batch]), config)
+POSTINGS_PER_GROUP = 5_000
+
+
+def band_partitions(documents: int, config: MinHashConfig) -> int:
+    """Partitions per band: ``config.partitions``, more for a corpus whose groups would hold more than
+    ``POSTINGS_PER_GROUP`` postings. A bucket lies in one partition whatever their number, so the
+    pairs do not depend on it; the groups stay bounded whatever the corpus."""
+    return max(config.partitions, -(-documents // POSTINGS_PER_GROUP))
+
+
+def _postings(batch: list[tuple[Node, bytes]], config: MinHashConfig, documents: int):
+    return band_postings([n for n, _ in batch], np.stack([_sig(s) for _, s in batch]), config,
+                         band_partitions(documents, config))
 
 
 def _verify(batch: list[tuple[tuple[Node, Node], bytes, bytes]], config: MinHashConfig):
@@ -338,7 +351,8 @@ class NearDedup(beam.PTransform):
             nodes = (nodes, self.published) | "WithPublished" >> beam.Flatten()
         pairs = (nodes
                  | "BatchForBands" >> beam.BatchElements(min_batch_size=64, max_batch_size=2048)
-                 | "BandPostings" >> beam.FlatMap(_postings, config)
+                 | "BandPostings" >> beam.FlatMap(_postings, config, beam.pvalue.AsSingleton(
+                     nodes | "CountNodes" >> beam.combiners.Count.Globally()))
                  | "GroupByBand" >> beam.GroupByKey()
                  | "BucketPairs" >> beam.FlatMap(lambda kv: bucket_pairs(kv[1], config)))
         removals = (pairs
