@@ -191,18 +191,22 @@ def beam_stage(docs: list[tuple[str, str]], config: MinHashConfig) -> tuple[int,
 
     import apache_beam as beam
 
-    from transforms.dedup import NearDedup
+    from transforms.dedup import NearDedup, dedup_keys
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "docs.jsonl"
-        path.write_text("".join(json.dumps({"id": i, "uid": i, "source": "s", "text": t}) + "\n" for i, t in docs),
+        path.write_text("".join(json.dumps({"id": i, "uid": i, "source": "s", "text": t, "lang": "und", "lang_score": 0.0,
+                                            "meta": {}}) + "\n" for i, t in docs),
                         encoding="utf-8")
         seconds = []
         for stage in (False, True):
             started = time.perf_counter(), time.process_time()
             with beam.Pipeline(runner="DirectRunner") as p:
                 read = p | beam.io.ReadFromText(str(path)) | beam.Map(json.loads)
-                out = read | NearDedup({}, config) if stage else {"removed": read}
+                if stage:  # the signatures, made with the key records as the pipeline makes them, count as the stage's
+                    keys = (read | beam.BatchElements(min_batch_size=64, max_batch_size=2048)
+                            | beam.FlatMap(dedup_keys, {}, False, config).with_outputs("rows", "keys")).keys
+                out = keys | NearDedup(config) if stage else {"removed": read}
                 out["removed"] | beam.combiners.Count.Globally() | beam.io.WriteToText(str(Path(tmp) / f"n{stage}"))
             seconds.append((time.perf_counter() - started[0], time.process_time() - started[1]))
         removed = int(next(Path(tmp).glob("nTrue*")).read_text())

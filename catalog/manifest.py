@@ -54,25 +54,30 @@ def code_version() -> dict[str, Any]:
             "beam_version": apache_beam.__version__, "python": platform.python_version()}
 
 
-def build_manifest(*, shards: list[dict[str, Any]], removed_infos: list[dict[str, Any]], removed: pa.Table,
+def build_manifest(*, shards: list[dict[str, Any]], removed_infos: list[dict[str, Any]],
+                   removed_counts: list[tuple[tuple[str, str, str, str], int]],
                    input_by_source: dict[str, int], pii: dict[str, int], sources: list[dict[str, Any]],
                    inputs: list[dict[str, Any]], options: dict[str, Any], runner: str,
                    stages: dict[str, Any], filter_skipped: dict[str, dict[str, int]] | None = None) -> dict[str, Any]:
-    rows = removed.select(["source", "lang", "stage", "reason"]).to_pylist()
-    by_stage = Counter(r["stage"] for r in rows)
-    filtered = Counter(r["reason"] for r in rows if r["stage"] == "filter")
-    quarantined = Counter(r["reason"] for r in rows if r["stage"] == "quarantine")
+    """``removed_counts``: how many removed rows have each (source, lang, stage, reason), counted by
+    the pipeline (a combiner), so the launcher never reads the removed table back."""
+    by_stage: Counter = Counter()
+    filtered: Counter = Counter()
+    quarantined: Counter = Counter()
     removed_by_lang: dict[str, Counter] = defaultdict(Counter)
     removed_by_source: dict[str, Counter] = defaultdict(Counter)
     filtered_by_lang: dict[str, Counter] = defaultdict(Counter)
     filtered_by_source: dict[str, Counter] = defaultdict(Counter)
-    for r in rows:
-        if r["stage"] == "filter":
-            filtered_by_lang[r["lang"]][r["reason"]] += 1
-            filtered_by_source[r["source"]][r["reason"]] += 1
-    for r in rows:
-        removed_by_lang[r["lang"]][r["stage"]] += 1
-        removed_by_source[r["source"]][r["stage"]] += 1
+    for (source, lang, stage, reason), n in removed_counts:
+        by_stage[stage] += n
+        removed_by_lang[lang][stage] += n
+        removed_by_source[source][stage] += n
+        if stage == "filter":
+            filtered[reason] += n
+            filtered_by_lang[lang][reason] += n
+            filtered_by_source[source][reason] += n
+        elif stage == "quarantine":
+            quarantined[reason] += n
 
     languages: dict[str, dict[str, int]] = {}
     kept_by_source: Counter = Counter()
@@ -96,8 +101,11 @@ def build_manifest(*, shards: list[dict[str, Any]], removed_infos: list[dict[str
                                    if c.get("dedup-exact", 0) or c.get("dedup-near", 0)},
     }
     accounted = counts["kept"] + sum(filtered.values()) + sum(counts["duplicates"].values()) + counts["quarantined"]
-    if accounted != counts["input"] or len(rows) != sum(by_stage.values()):
+    if accounted != counts["input"]:
         raise CountMismatch(f"input {counts['input']} != kept + removed {accounted}")
+    written = sum(i["rows"] for i in removed_infos)
+    if written != sum(by_stage.values()):
+        raise CountMismatch(f"removed table holds {written} rows, the run counted {sum(by_stage.values())}")
 
     source_stats = {}
     for src in sources:

@@ -25,12 +25,12 @@ import yaml
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from catalog import lake as lakelib
-from catalog.manifest import build_manifest, read_removed
+from catalog.manifest import build_manifest
 from catalog.report import format_summary
 from pipelines.options import STAGES, CurateOptions, OptionError, parse_stage_list, validate_options
 from pipelines.sample import write_sample
 from transforms.boilerplate import RemoveBoilerplate
-from transforms.dedup import ExactDedup, NearDedup
+from transforms.dedup import ExactDedup, NearDedup, dedup_keys
 from transforms.dedup_tables import (BANDS_DIR, BANDS_SCHEMA, CLUSTERS_DIR, CLUSTERS_SCHEMA, WriteTable, bands_files,
                                      cluster_row, is_dedup_removal, read_published)
 from transforms.filter_audit import AUDIT_PATH, WriteFilterAudit, audit_row
@@ -45,7 +45,7 @@ from transforms.normalize import normalize_document
 from transforms.pii import PII_VERSION, redact
 from transforms.readers import read_input_file
 from transforms.removed import STAGE_FILTER, removed_from_doc
-from transforms.shards import WriteDocShards, WriteRemovedTable, write_bytes
+from transforms.shards import WriteDocShards, WriteRemovedTable, shard_row, write_bytes
 from transforms.sources import (InputFile, Source, SourceError, check_unique_names, load_sources, match_inputs,
                                 sources_from_inputs)
 
@@ -166,29 +166,44 @@ def build_pipeline(p: beam.Pipeline, files: list[InputFile], staging: str, opts:
         docs = redacted.doc
         redacted.counts | "SumPII" >> beam.CombineGlobally(_sum_counts) | "WritePII" >> WriteStats(staging, "pii")
 
-    if "dedup-exact" not in disabled:
-        exact = docs | "ExactDedup" >> ExactDedup(priorities)
-        removed.append(exact.removed)
-        docs = exact.kept
-    if "dedup-near" not in disabled:
-        minhash = _minhash_config(opts)
-        parents = _dedup_parents(opts, minhash)
-        published = (p
-                     | "ListPublished" >> beam.Create([(i, spec, f) for i, (spec, fs) in enumerate(parents) for f in fs])
-                     | "ReadPublished" >> beam.FlatMap(lambda t: read_published(t[2], t[0], t[1])))
-        near = docs | "NearDedup" >> NearDedup(priorities, minhash, [spec for spec, _ in parents], published)
-        removed.append(near["removed"])
-        docs = near["kept"]
-        (near["bands"] | "WriteBands" >> WriteTable(staging, BANDS_DIR, BANDS_SCHEMA)
-         | "BandsList" >> beam.combiners.ToList() | "WriteBandsInfo" >> WriteStats(staging, "dedup_bands"))
-    elif opts.dedup_against:
+    exact_on, near_on = "dedup-exact" not in disabled, "dedup-near" not in disabled
+    if not near_on and opts.dedup_against:
         raise ValueError("--dedup-against needs the dedup-near stage")
-
-    (docs | "WriteShards" >> WriteDocShards(staging, int(opts.shard_target_mb * 1024 * 1024))
-     | "ShardList" >> beam.combiners.ToList() | "WriteShardInfo" >> WriteStats(staging, "shards"))
+    target = int(opts.shard_target_mb * 1024 * 1024)
+    if exact_on or near_on:  # dedup shuffles key records; the rows (text) wait for the shard writer
+        minhash = _minhash_config(opts) if near_on else None
+        split = (docs
+                 | "BatchForDedupKeys" >> beam.BatchElements(min_batch_size=64, max_batch_size=2048)
+                 | "DedupKeys" >> beam.FlatMap(dedup_keys, priorities, exact_on, minhash).with_outputs("rows", "keys"))
+        rows, keys, dropped = split.rows, split.keys, []
+        if exact_on:
+            exact = keys | "ExactDedup" >> ExactDedup()
+            dropped.append(exact.removed)
+            keys = exact.kept
+        if near_on:
+            parents = _dedup_parents(opts, minhash)
+            published = (p
+                         | "ListPublished" >> beam.Create([(i, spec, f) for i, (spec, fs) in enumerate(parents) for f in fs])
+                         | "ReadPublished" >> beam.FlatMap(lambda t: read_published(t[2], t[0], t[1])))
+            near = keys | "NearDedup" >> NearDedup(minhash, [spec for spec, _ in parents], published)
+            dropped.append(near["removed"])
+            keys = near["kept"]
+            (near["bands"] | "WriteBands" >> WriteTable(staging, BANDS_DIR, BANDS_SCHEMA)
+             | "BandsList" >> beam.combiners.ToList() | "WriteBandsInfo" >> WriteStats(staging, "dedup_bands"))
+        removed += dropped
+        sizes = keys | "KeptSizes" >> beam.Map(lambda k: (k[2], k[3]))
+        drops = (tuple(dropped) | "DedupRemoved" >> beam.Flatten()
+                 | "DropsToShards" >> beam.Map(lambda r: (r["lang"], r["uid"])))
+        shards = rows | "WriteShards" >> WriteDocShards(staging, target, sizes, drops)
+    else:
+        shards = docs | "ShardRows" >> beam.Map(shard_row) | "WriteShards" >> WriteDocShards(staging, target)
+    shards | "ShardList" >> beam.combiners.ToList() | "WriteShardInfo" >> WriteStats(staging, "shards")
     all_removed = tuple(removed) | "AllRemoved" >> beam.Flatten()
     (all_removed | "WriteRemovedTable" >> WriteRemovedTable(staging)
      | "RemovedList" >> beam.combiners.ToList() | "WriteRemovedInfo" >> WriteStats(staging, "removed"))
+    (all_removed | "RemovedKind" >> beam.Map(lambda r: (r["source"], r["lang"], r["stage"], r["reason"]))
+     | "CountRemoved" >> beam.combiners.Count.PerElement()  # one count per (source, lang, stage, reason)
+     | "RemovedCountsList" >> beam.combiners.ToList() | "WriteRemovedCounts" >> WriteStats(staging, "removed_counts"))
     (all_removed | "DedupRemovals" >> beam.Filter(is_dedup_removal) | "ClusterRows" >> beam.Map(cluster_row)
      | "WriteClusters" >> WriteTable(staging, CLUSTERS_DIR, CLUSTERS_SCHEMA)
      | "ClustersList" >> beam.combiners.ToList() | "WriteClustersInfo" >> WriteStats(staging, "dedup_clusters"))
@@ -340,7 +355,8 @@ def run(argv: list[str] | None = None) -> tuple[lakelib.VersionRef, dict[str, An
         shards = _read_stats(staging, "shards", [])
         removed_infos = _read_stats(staging, "removed", [])
         manifest = build_manifest(
-            shards=shards, removed_infos=removed_infos, removed=read_removed(staging, removed_infos),
+            shards=shards, removed_infos=removed_infos,
+            removed_counts=[(tuple(kind), n) for kind, n in _read_stats(staging, "removed_counts", [])],
             input_by_source=_read_stats(staging, "input_by_source", {}), pii=_read_stats(staging, "pii", {}),
             sources=[s.to_json() for s in sources],
             inputs=[{"source": f.source.name, "path": f.relpath if sample_dir else f.path, "bytes": f.size,

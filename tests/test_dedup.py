@@ -1,3 +1,4 @@
+import json
 import random
 import re
 import unicodedata
@@ -11,7 +12,8 @@ from hypothesis import given, settings, strategies as st
 from benchmarks.dedup_bench import close_pairs_exact, exact_jaccard, planted
 from tests.conftest import shared_sample
 from transforms import minhash
-from transforms.dedup import band_postings, bucket_pairs, exact_key, exact_keys, keep_first, star_clusters, verify_pairs
+from transforms.dedup import (POSTINGS_PER_GROUP, band_partitions, band_postings, bucket_pairs, exact_key, exact_keys, keep_first, key_record, star_clusters,
+                              verify_pairs)
 from transforms.minhash import (MinHashConfig, _PUNCT, _normal_batch, _normal_bytes, band_hashes, candidate_probability,
                                 dedup_normal_form, estimated_jaccards, has_shingles, shingle_hash32, shingles, signatures)
 
@@ -76,16 +78,30 @@ def test_batch_normal_form_on_every_code_point():
     assert _normal_batch(texts).tobytes().replace(b" \n", b"\n") == b"".join(_normal_bytes(t) + b"\n" for t in texts)
 
 
-def _pairs(nodes, sigs, cfg):
+def _pairs(nodes, sigs, cfg, partitions=None):
     """band_postings -> GroupByKey -> bucket_pairs, as NearDedup runs them."""
     groups = {}
-    for key, posting in band_postings(nodes, sigs, cfg):
+    for key, posting in band_postings(nodes, sigs, cfg, partitions):
         groups.setdefault(key, []).append(posting)
     return [pair for key in sorted(groups) for pair in bucket_pairs(groups[key], cfg)]
 
 
 def _nodes(n):
     return [((1, 0, str(i), str(i)), str(i)) for i in range(n)]
+
+
+def test_candidate_pairs_do_not_depend_on_the_number_of_band_partitions():
+    rng = random.Random(5)
+    words = [f"w{i}" for i in range(300)]
+    base = [[rng.choice(words) for _ in range(40)] for _ in range(60)]
+    texts = [" ".join(b) for b in base] + [" ".join(b[:-1] + ["changed"]) for b in base[:30]]
+    cfg = MinHashConfig()
+    sigs, nodes = signatures(texts, cfg), _nodes(len(texts))
+    pairs = sorted(_pairs(nodes, sigs, cfg))
+    assert len(pairs) >= 30
+    for partitions in (1, 7, 64):
+        assert sorted(_pairs(nodes, sigs, cfg, partitions)) == pairs
+    assert band_partitions(1000, cfg) == cfg.partitions and band_partitions(10 ** 6, cfg) == 10 ** 6 // POSTINGS_PER_GROUP
 
 
 @settings(max_examples=200, deadline=None)
@@ -202,16 +218,21 @@ def test_near_duplicates_share_a_band_and_strangers_do_not():
     assert k[0] & k[1] and not k[0] & k[2]
 
 
-def _doc(uid, doc_id, source="s", text="same text"):
-    return {"uid": uid, "id": doc_id, "source": source, "text": text, "lang": "en", "meta": {}}
+def _key(uid, doc_id, source, priorities):
+    doc = {"uid": uid, "id": doc_id, "source": source, "text": "same text", "lang": "en", "meta": {}}
+    return key_record(doc, priorities, exact_key(doc["text"]), b"")
 
 
 def test_exact_keep_first_prefers_priority_then_id():
-    docs = [_doc("u1", "b", "web"), _doc("u2", "a", "web"), _doc("u3", "z", "books")]
-    out = list(keep_first(docs, {"books": 0, "web": 1}))
-    kept = [d for t, d in out if t == "kept"]
-    assert [d["id"] for d in kept] == ["z"]
-    assert sorted(r["id"] for t, r in out if t == "removed") == ["a", "b"]
+    priorities = {"books": 0, "web": 1}
+    keys = [_key("u1", "b", "web", priorities), _key("u2", "a", "web", priorities), _key("u3", "z", "books", priorities)]
+    out = list(keep_first(keys))
+    kept = [k for t, k in out if t == "kept"]
+    assert [k[0][0][2] for k in kept] == ["z"]
+    removed = sorted((r for t, r in out if t == "removed"), key=lambda r: r["id"])
+    assert [(r["id"], r["uid"], r["source"], r["lang"], r["stage"]) for r in removed] == [
+        ("a", "u2", "web", "en", "dedup-exact"), ("b", "u1", "web", "en", "dedup-exact")]
+    assert json.loads(removed[0]["details"]) == {"duplicate_of": "z", "duplicate_of_uid": "u3"}
     assert exact_key("Hello,   World") == exact_key("hello world!")
 
 

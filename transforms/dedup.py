@@ -7,22 +7,28 @@ so the kept representative does not depend on input order.
 Near dedup: batched signatures -> per batch, band hashes split by (band, partition) -> GroupByKey ->
 candidate pairs inside each LSH bucket, each pair once, by the first band it shares (every pair, or
 each member with its ``bucket_fanout`` best-ranked members in a larger bucket) -> verified by
-estimated Jaccard >= threshold -> greedy star clustering: documents are walked in rank order and one is removed only if it has a verified edge to
-a document already kept; it then points to its most similar kept neighbour. Unlike connected
-components this never removes a document through a chain (A~B, B~C, A!~C keeps A and C), so every
+estimated Jaccard >= threshold -> greedy star clustering, distributed in rounds (the rule: documents
+are walked in rank order and one is removed only if it has a verified edge to a document already
+kept; it then points to its most similar kept neighbour). Unlike connected components this never removes a document through a chain (A~B, B~C, A!~C keeps A and C), so every
 removed document is a verified near-duplicate of its kept ``duplicate_of``.
 
+Text never goes through these steps: ``dedup_keys`` turns each batch of documents into shard rows
+(text, written once by the shard writer) and key records (node, source, lang, size, exact key,
+signature); every step below shuffles key records, pairs, edges or decisions.
+
 Memory bounds of the aggregating steps:
-- exact dedup groups by normalised-text hash: one group holds the copies of one text;
+- exact dedup groups key records by exact key: one group holds the key records of one text's copies;
 - signatures: see ``transforms.minhash`` (bounded per character group, whatever the batch);
 - GroupByBand: one group holds one band's postings of one partition (no text), about
-  ``documents / partitions`` of them, each a node plus at most ``bands`` 8-byte band hashes;
+  ``documents / partitions`` of them (at most about ``POSTINGS_PER_GROUP``: the partitions grow with
+  the corpus), each a node plus at most ``bands`` 8-byte band hashes;
 - bucket pairs: at most ``bucket_fanout`` pairs per bucket member;
 - verification's join by uid: one signature plus that document's candidate pairs, streamed; then
   a GroupByKey by pair holds that pair's two signatures;
-- star clustering gathers the verified edges in one worker (about 250 bytes per edge, at most
-  ``bands x bucket_fanout`` edges per near-duplicate document, in practice about its number of
-  near-duplicates): memory grows with the number of near-duplicate documents, not with the corpus.
+- star clustering (``transforms.clustering``) runs in rounds grouped by node: a group holds one
+  document's verified edges and the statuses sent to it; what is still undecided after the rounds
+  (dependency chains longer than the rounds, in practice none) is resolved in one group;
+- the join of removals with key records holds one document's key record and its removal.
 """
 from __future__ import annotations
 
@@ -33,14 +39,14 @@ from typing import Any, Iterable, Iterator
 import apache_beam as beam
 import numpy as np
 
+from transforms.clustering import Node, Rank, StarClusters
 from transforms.minhash import (MinHashConfig, band_hashes, dedup_normal_form, estimated_jaccards, has_shingles,
                                 normal_forms, signatures)
-from transforms.removed import STAGE_DEDUP_EXACT, STAGE_DEDUP_NEAR, removed_from_doc
+from transforms.removed import STAGE_DEDUP_EXACT, STAGE_DEDUP_NEAR, removed_row
+from transforms.shards import shard_row
 
-Rank = tuple[int, int, str, str]  # (0 published / 1 new, priority or parent index, id, uid)
-Node = tuple[Rank, str]
 Posting = tuple[bytes, list[Node]]  # (documents x bands 0..b) uint64 band hashes as bytes, and the nodes
-SIG_FIELD = "_minhash"
+Key = tuple[Node, str, str, int, str, bytes]  # node, source, lang, UTF-8 bytes of the text, exact key, signature
 
 
 def rank(doc: dict[str, Any], priorities: dict[str, int]) -> Rank:
@@ -62,27 +68,45 @@ def exact_keys(texts: list[str]) -> list[str]:
     return [hashlib.blake2b(form, digest_size=16).hexdigest() for form in normal_forms(texts)]
 
 
-def keep_first(docs: Iterable[dict[str, Any]], priorities: dict[str, int]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Yield ("kept", doc) for the best-ranked copy and ("removed", row) for the rest.
+def key_record(doc: dict[str, Any], priorities: dict[str, int], exact: str, sig: bytes) -> Key:
+    """What dedup needs of a document, without its text: node, source, lang, UTF-8 size, exact key, signature."""
+    return ((rank(doc, priorities), doc["uid"]), doc["source"], doc["lang"], len(doc["text"].encode("utf-8")), exact, sig)
+
+
+def removed_from_key(key: Key, stage: str, reason: str, details: dict[str, Any]) -> dict[str, Any]:
+    """The removed row of a deduplicated document: the same row ``removed_from_doc`` gives for it."""
+    (node_rank, uid), source, lang = key[0], key[1], key[2]
+    return removed_row(node_rank[2], source, stage, reason, details, uid=uid, lang=lang)
+
+
+def keep_first(keys: Iterable[Key]) -> Iterator[tuple[str, Any]]:
+    """Yield ("kept", key) for the best-ranked copy and ("removed", row) for the rest.
 
     Iterates twice instead of sorting, so a group of many copies is never copied into a list.
     """
-    best = min(docs, key=lambda d: rank(d, priorities))
+    best = min(keys, key=lambda k: k[0])
     yield "kept", best
-    for d in docs:
-        if d["uid"] != best["uid"]:
-            yield "removed", removed_from_doc(d, STAGE_DEDUP_EXACT, "exact_duplicate",
-                                              {"duplicate_of": best["id"], "duplicate_of_uid": best["uid"]})
+    doc_id, uid = best[0][0][2], best[0][1]
+    for k in keys:
+        if k[0][1] != uid:
+            yield "removed", removed_from_key(k, STAGE_DEDUP_EXACT, "exact_duplicate",
+                                              {"duplicate_of": doc_id, "duplicate_of_uid": uid})
 
 
-def sign_batch(docs: list[dict[str, Any]], priorities: dict[str, int], config: MinHashConfig) -> Iterator[dict[str, Any]]:
-    """Attach each document's signature (little-endian uint32 bytes) in one vectorised pass."""
-    sigs = signatures([d["text"] for d in docs], config).astype("<u4")
-    for doc, sig in zip(docs, sigs):
-        yield dict(doc, **{SIG_FIELD: sig.tobytes()})
+def dedup_keys(docs: list[dict[str, Any]], priorities: dict[str, int], exact: bool,
+               config: MinHashConfig | None) -> Iterator[Any]:
+    """One batch of documents -> tagged ``rows`` (their shard rows, text included, written once at the
+    end) and ``keys`` (their key records, which are all that the dedup steps shuffle)."""
+    texts = [d["text"] for d in docs]
+    exacts = exact_keys(texts) if exact else [""] * len(docs)
+    sigs = [s.tobytes() for s in signatures(texts, config).astype("<u4")] if config is not None else [b""] * len(docs)
+    for doc, e, sig in zip(docs, exacts, sigs):
+        yield beam.pvalue.TaggedOutput("rows", shard_row(doc))
+        yield beam.pvalue.TaggedOutput("keys", key_record(doc, priorities, e, sig))
 
 
-def band_postings(nodes: list[Node], sigs: np.ndarray, config: MinHashConfig) -> list[tuple[tuple[int, int], Posting]]:
+def band_postings(nodes: list[Node], sigs: np.ndarray, config: MinHashConfig,
+                  partitions: int | None = None) -> list[tuple[tuple[int, int], Posting]]:
     """The band hashes of a batch as one chunk per (band, partition of that band's hash).
 
     Few elements instead of one per band per document. A chunk of band ``b`` holds its documents'
@@ -94,7 +118,7 @@ def band_postings(nodes: list[Node], sigs: np.ndarray, config: MinHashConfig) ->
     hashes = band_hashes(sigs[rows], config)
     out = []
     for band in range(hashes.shape[1]):
-        partition = (hashes[:, band] % np.uint64(config.partitions)).astype(np.int64)
+        partition = (hashes[:, band] % np.uint64(partitions or config.partitions)).astype(np.int64)
         order = np.argsort(partition, kind="stable")
         prefix, partition = hashes[order, :band + 1], partition[order]
         ordered_nodes = list(map(nodes.__getitem__, rows[order].tolist()))
@@ -215,20 +239,16 @@ def _sig(raw: bytes) -> np.ndarray:
 
 
 class ExactDedup(beam.PTransform):
-    """docs -> tagged outputs ``kept`` (documents) and ``removed`` (removed rows)."""
+    """key records -> tagged outputs ``kept`` (key records) and ``removed`` (removed rows).
 
-    def __init__(self, priorities: dict[str, int]):
-        super().__init__()
-        self.priorities = priorities
+    Groups key records (no text) by exact key: one group holds the copies of one text."""
 
-    def expand(self, docs):
-        priorities = self.priorities
+    def expand(self, keys):
         return (
-            docs
-            | "BatchForTextHash" >> beam.BatchElements(min_batch_size=64, max_batch_size=512)
-            | "KeyByTextHash" >> beam.FlatMap(lambda batch: zip(exact_keys([d["text"] for d in batch]), batch))
+            keys
+            | "KeyByTextHash" >> beam.Map(lambda k: (k[4], k))
             | "GroupByTextHash" >> beam.GroupByKey()
-            | "KeepFirst" >> beam.FlatMap(lambda kv: (beam.pvalue.TaggedOutput(tag, v) for tag, v in keep_first(kv[1], priorities)))
+            | "KeepFirst" >> beam.FlatMap(lambda kv: (beam.pvalue.TaggedOutput(tag, v) for tag, v in keep_first(kv[1])))
             .with_outputs("kept", "removed")
         )
 
@@ -266,8 +286,19 @@ class WithSignatures(beam.PTransform):
                 | "BothSignatures" >> beam.Map(_pair_signatures))
 
 
-def _postings(batch: list[tuple[Node, bytes]], config: MinHashConfig):
-    return band_postings([n for n, _ in batch], np.stack([_sig(s) for _, s in batch]), config)
+POSTINGS_PER_GROUP = 5_000
+
+
+def band_partitions(documents: int, config: MinHashConfig) -> int:
+    """Partitions per band: ``config.partitions``, more for a corpus whose groups would hold more than
+    ``POSTINGS_PER_GROUP`` postings. A bucket lies in one partition whatever their number, so the
+    pairs do not depend on it; the groups stay bounded whatever the corpus."""
+    return max(config.partitions, -(-documents // POSTINGS_PER_GROUP))
+
+
+def _postings(batch: list[tuple[Node, bytes]], config: MinHashConfig, documents: int):
+    return band_postings([n for n, _ in batch], np.stack([_sig(s) for _, s in batch]), config,
+                         band_partitions(documents, config))
 
 
 def _verify(batch: list[tuple[tuple[Node, Node], bytes, bytes]], config: MinHashConfig):
@@ -282,64 +313,59 @@ def removal_info(kept: Node, jaccard: float, parents: list[str]) -> dict[str, An
     return info
 
 
-def bands_rows(kept: list[dict[str, Any]], config: MinHashConfig) -> list[dict[str, Any]]:
+def bands_rows(kept: list[Key], config: MinHashConfig) -> list[dict[str, Any]]:
     """Rows of the version's bands table (what a later run dedups against) for a batch of kept
     documents: one vectorised ``band_hashes`` call instead of one per document."""
-    hashes = band_hashes(np.stack([_sig(d[SIG_FIELD]) for d in kept]), config).tolist()
-    return [{"id": d["id"], "source": d["source"], "_uid": d["uid"], "signature": d[SIG_FIELD], "bands": h}
-            for d, h in zip(kept, hashes)]
+    hashes = band_hashes(np.stack([_sig(k[5]) for k in kept]), config).tolist()
+    return [{"id": k[0][0][2], "source": k[1], "_uid": k[0][1], "signature": k[5], "bands": h}
+            for k, h in zip(kept, hashes)]
 
 
 def split_near(kv):
     _, grouped = kv
     info = next(iter(grouped["removal"]), None)
-    for doc in grouped["docs"]:
+    for key in grouped["keys"]:
         if info is None:
-            yield beam.pvalue.TaggedOutput("signed", {k: doc[k] for k in ("id", "source", "uid", SIG_FIELD)})
-            yield beam.pvalue.TaggedOutput("kept", {k: v for k, v in doc.items() if k != SIG_FIELD})
+            yield beam.pvalue.TaggedOutput("kept", key)
         else:
-            yield beam.pvalue.TaggedOutput("removed", removed_from_doc(doc, STAGE_DEDUP_NEAR, "near_duplicate", info))
+            yield beam.pvalue.TaggedOutput("removed", removed_from_key(key, STAGE_DEDUP_NEAR, "near_duplicate", info))
 
 
 class NearDedup(beam.PTransform):
-    """docs -> {"kept": documents, "removed": removed rows, "bands": bands-table rows of the kept documents}.
+    """key records (with signatures) -> {"kept": key records, "removed": removed rows, "bands": bands-table
+    rows of the kept documents}.
 
     ``published`` is a PCollection of (node, signature bytes) from earlier versions (``parents``,
     in the order their node ranks index); they take part in clustering and always win.
     """
 
-    def __init__(self, priorities: dict[str, int], config: MinHashConfig, parents: list[str] | None = None,
-                 published=None):
+    def __init__(self, config: MinHashConfig, parents: list[str] | None = None, published=None):
         super().__init__()
-        self.priorities, self.config = priorities, config
+        self.config = config
         self.parents, self.published = list(parents or []), published
 
-    def expand(self, docs):
-        priorities, config, parents = self.priorities, self.config, self.parents
-        signed = (docs
-                  | "BatchForMinHash" >> beam.BatchElements(min_batch_size=64, max_batch_size=2048)
-                  | "Signatures" >> beam.FlatMap(sign_batch, priorities, config))
-        nodes = signed | "NodeAndSig" >> beam.Map(lambda d: ((rank(d, priorities), d["uid"]), d[SIG_FIELD]))
+    def expand(self, keys):
+        config, parents = self.config, self.parents
+        nodes = keys | "NodeAndSig" >> beam.Map(lambda k: (k[0], k[5]))
         if self.published is not None:
             nodes = (nodes, self.published) | "WithPublished" >> beam.Flatten()
         pairs = (nodes
                  | "BatchForBands" >> beam.BatchElements(min_batch_size=64, max_batch_size=2048)
-                 | "BandPostings" >> beam.FlatMap(_postings, config)
+                 | "BandPostings" >> beam.FlatMap(_postings, config, beam.pvalue.AsSingleton(
+                     nodes | "CountNodes" >> beam.combiners.Count.Globally()))
                  | "GroupByBand" >> beam.GroupByKey()
                  | "BucketPairs" >> beam.FlatMap(lambda kv: bucket_pairs(kv[1], config)))
         removals = (pairs
                     | "PairSignatures" >> WithSignatures(nodes | "SigByUid" >> beam.Map(lambda ns: (ns[0][1], ns[1])))
                     | "BatchForVerify" >> beam.BatchElements(min_batch_size=64, max_batch_size=2048)
                     | "Verify" >> beam.FlatMap(_verify, config)
-                    | "OneKey" >> beam.Map(lambda e: (None, e))
-                    | "GatherEdges" >> beam.GroupByKey()
-                    | "StarClusters" >> beam.FlatMap(lambda kv: star_clusters(kv[1]))
+                    | "StarClusters" >> StarClusters()
                     | "Info" >> beam.Map(lambda e: (e[1][1], removal_info(e[0], e[2], parents))))
-        keyed_docs = signed | "KeyByUid" >> beam.Map(lambda d: (d["uid"], d))
-        split = ({"docs": keyed_docs, "removal": removals}
+        keyed = keys | "KeyByUid" >> beam.Map(lambda k: (k[0][1], k))
+        split = ({"keys": keyed, "removal": removals}
                  | "JoinRemovals" >> beam.CoGroupByKey()
-                 | "Split" >> beam.FlatMap(split_near).with_outputs("kept", "removed", "signed"))
-        bands = (split.signed
+                 | "Split" >> beam.FlatMap(split_near).with_outputs("kept", "removed"))
+        bands = (split.kept
                  | "BatchForBandsTable" >> beam.BatchElements(min_batch_size=64, max_batch_size=2048)
                  | "BandsRows" >> beam.FlatMap(bands_rows, config))
         return {"kept": split.kept, "removed": split.removed, "bands": bands}

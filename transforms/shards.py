@@ -107,31 +107,51 @@ def write_partition(rows: Iterable[dict[str, Any]], *, root: str, subdir: str, b
         }
 
 
-class WriteDocShards(beam.PTransform):
-    """docs -> shard info dicts; shards land under ``root/data/lang=<code>/``."""
+def shard_row(doc: dict[str, Any]) -> dict[str, Any]:
+    """A document as the row it is written as (plus ``_uid``), made once, where the document is made."""
+    return dict(doc_to_row(doc), _uid=doc["uid"])
 
-    def __init__(self, root: str, target_bytes: int = DEFAULT_TARGET_BYTES):
+
+class WriteDocShards(beam.PTransform):
+    """shard rows -> shard info dicts; shards land under ``root/data/lang=<code>/``.
+
+    ``sizes`` ((lang, UTF-8 bytes) of every kept document) and ``drops`` ((lang, uid) of every row
+    that dedup removed) come from the dedup steps' key records; without them every row is kept and
+    sized here. A dropped row meets its drop in the shard's group, so the rows (text included) go
+    through this one shuffle only, never through dedup's: a group holds one shard's rows plus the
+    rows dropped from it, and their uids.
+    """
+
+    def __init__(self, root: str, target_bytes: int = DEFAULT_TARGET_BYTES, sizes=None, drops=None):
         super().__init__()
         self.root, self.target_bytes = root, target_bytes
+        self.sizes, self.drops = sizes, drops
 
-    def expand(self, docs):
+    def expand(self, rows):
         root, target = self.root, self.target_bytes
-        sizes = (docs
-                 | "SizeByLang" >> beam.Map(lambda d: (d["lang"], len(d["text"].encode("utf-8"))))
-                 | "SumByLang" >> beam.CombinePerKey(sum))
+        sizes = self.sizes
+        if sizes is None:
+            sizes = rows | "SizeOfRow" >> beam.Map(lambda r: (r["lang"], len(r["text"].encode("utf-8"))))
+        sizes = sizes | "SumByLang" >> beam.CombinePerKey(sum)
 
-        def key(doc, sizes):
-            buckets = max(1, math.ceil(sizes.get(doc["lang"], 0) / target))
-            return (doc["lang"], stable_bucket(doc["uid"], buckets)), dict(doc_to_row(doc), _uid=doc["uid"])
+        def bucket(lang, uid, sizes):
+            return lang, stable_bucket(uid, max(1, math.ceil(sizes.get(lang, 0) / target)))
 
         def write(kv):
-            (lang, bucket), rows = kv
-            for info in write_partition(rows, root=root, subdir=f"data/lang={lang}", bucket=bucket,
+            (lang, bucket), values = kv
+            dropped = {v for v in values if isinstance(v, str)}
+            kept = (v for v in values if not isinstance(v, str) and v["_uid"] not in dropped)
+            for info in write_partition(kept, root=root, subdir=f"data/lang={lang}", bucket=bucket,
                                         schema=DOC_SCHEMA, target_bytes=target):
                 yield dict(info, lang=lang)
 
-        return (docs
-                | "KeyByShard" >> beam.Map(key, sizes=beam.pvalue.AsDict(sizes))
+        keyed = rows | "KeyByShard" >> beam.Map(lambda r, sizes: (bucket(r["lang"], r["_uid"], sizes), r),
+                                                   sizes=beam.pvalue.AsDict(sizes))
+        if self.drops is not None:
+            drops = self.drops | "KeyDropByShard" >> beam.Map(lambda d, sizes: (bucket(d[0], d[1], sizes), d[1]),
+                                                              sizes=beam.pvalue.AsDict(sizes))
+            keyed = (keyed, drops) | "RowsAndDrops" >> beam.Flatten()
+        return (keyed
                 | "GroupByShard" >> beam.GroupByKey()
                 | "WriteShards" >> beam.FlatMap(write))
 
