@@ -5,20 +5,29 @@ import json
 from pathlib import Path
 from typing import Any
 
-from catalog.read import find_row
+from catalog.read import find_row, version_spec
 
 _DUPLICATE = {"dedup-exact": "an exact", "dedup-near": "a near"}
 
 
-def explain(root: str | Path, manifest: dict[str, Any], doc_id: str) -> dict[str, Any]:
-    """A structured answer: ``status`` is ``kept``, ``filtered``, ``duplicate``, ``quarantined`` or ``unknown``."""
+def explain(root: str | Path, manifest: dict[str, Any], doc_id: str, *, verify: bool = True) -> dict[str, Any]:
+    """A structured answer: ``status`` is ``kept``, ``filtered``, ``duplicate``, ``quarantined`` or ``unknown``.
+
+    Each shard and removed-table file is checked against the manifest when first opened
+    (``verify=False`` skips that), so an answer never comes from a damaged file.
+    """
     root = Path(root)
-    found = find_row(root, manifest["shards"], doc_id)
+    checked: set[str] = set()
+
+    def find(entries: list[dict[str, Any]], wanted: str):
+        return find_row(root, entries, wanted, spec=version_spec(manifest), verify=verify, checked=checked)
+
+    found = find(manifest["shards"], doc_id)
     if found:
         entry, index, row = found
         return {"status": "kept", "id": doc_id, "shard": entry["path"], "row": index, "lang": row["lang"],
                 "source": row["source"]}
-    found = find_row(root, manifest.get("removed_table", []), doc_id)
+    found = find(manifest.get("removed_table", []), doc_id)
     if not found:
         return {"status": "unknown", "id": doc_id}
     _, _, row = found
@@ -28,7 +37,7 @@ def explain(root: str | Path, manifest: dict[str, Any], doc_id: str) -> dict[str
     if row["stage"] == "filter":
         return dict(answer, status="filtered")
     if row["stage"] in _DUPLICATE:
-        kept = find_row(root, manifest["shards"], details.get("duplicate_of", ""))
+        kept = find(manifest["shards"], details.get("duplicate_of", ""))
         return dict(answer, status="duplicate", kept_shard=kept[0]["path"] if kept else None)
     return dict(answer, status="quarantined")
 

@@ -23,7 +23,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from catalog import lake as lakelib
-from catalog.manifest import build_manifest, read_removed
+from catalog.manifest import build_manifest, describe_staged, read_removed, require_listed
 from catalog.report import format_summary
 from pipelines.options import STAGES, CurateOptions, parse_stage_list
 from pipelines.sample import write_sample
@@ -194,7 +194,10 @@ def _minhash_config(opts: CurateOptions) -> MinHashConfig:
 
 
 def _dedup_parents(opts: CurateOptions, config: MinHashConfig) -> list[tuple[str, list[str]]]:
-    """(spec, bands files) of every --dedup-against version; their signatures must be comparable."""
+    """(spec, bands files) of every --dedup-against version; their signatures must be comparable and
+    their bands files intact (a damaged one would silently change what this run keeps)."""
+    from catalog.verify import require_intact
+
     parents = []
     for spec in opts.dedup_against or []:
         ref, manifest = lakelib.load_manifest(opts.lake, spec)
@@ -202,6 +205,7 @@ def _dedup_parents(opts: CurateOptions, config: MinHashConfig) -> list[tuple[str
         if {k: recorded.get(k) for k in config.signature_settings()} != config.signature_settings():
             raise ValueError(f"--dedup-against {ref.spec}: its MinHash settings differ from this run's "
                              f"({config.signature_settings()})")
+        require_intact(ref.path, manifest.get("dedup", {}).get("bands", []), ref.spec, override=False)
         parents.append((ref.spec, bands_files(ref.path, manifest)))
     return parents
 
@@ -311,6 +315,8 @@ def run(argv: list[str] | None = None) -> tuple[lakelib.VersionRef, dict[str, An
         manifest["lineage"]["dedup_against"] = [lakelib.resolve(opts.lake, s).spec for s in opts.dedup_against or []]
         manifest["dedup"] = {name: sorted(_read_stats(staging, f"dedup_{name}", []), key=lambda i: i["path"])
                              for name in ("bands", "clusters")}
+        manifest["audit"] = describe_staged(staging, os.path.dirname(AUDIT_PATH))
+        require_listed(staging, manifest)
         FileSystems.delete([f"{staging}/{STATS_DIR}/"] + ([f"{sample_dir}/"] if remote and sample_dir else []))
         ref = (objectstore.commit_staged(opts.lake, opts.dataset, staging, manifest, options) if remote
                else lakelib.commit_version(opts.lake, opts.dataset, Path(staging), manifest))
