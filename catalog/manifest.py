@@ -109,8 +109,8 @@ def describe_staged(staging: str, subdir: str) -> list[dict[str, Any]]:
 def require_listed(staging: str, manifest: dict[str, Any]) -> None:
     """Refuse to publish a run that staged a file the manifest does not describe with a checksum."""
     listed = {e["path"] for _, e in file_entries(manifest)}
-    unlisted = [rel for rel in _staged_rels(staging)
-                if rel.split("/", 1)[0] not in SCRATCH_DIRS and rel not in listed]
+    unlisted = [rel for rel in _staged_rels(staging)  # ".tmp-": a write a retried worker left; gc collects it
+                if rel.split("/", 1)[0] not in SCRATCH_DIRS and rel not in listed and ".tmp-" not in rel]
     if unlisted:
         raise UnlistedFile(f"the run staged {len(unlisted)} file(s) the manifest does not list: "
                            f"{', '.join(unlisted[:5])}")

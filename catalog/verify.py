@@ -147,18 +147,19 @@ def open_verified_table(root: str | Path, entry: dict[str, Any], spec: str, *, v
             return ipc.open_file(source).read_all()
     if not path.is_file():
         raise damaged(spec, entry["path"], "missing", override)
-    source = pa.memory_map(str(path))
-    buf = source.read_buffer()
+    size = path.stat().st_size
+    if size != entry["bytes"]:  # before mapping: an empty file cannot be mapped
+        raise damaged(spec, entry["path"], f"size {size:,} B, manifest says {entry['bytes']:,} B", override)
+    buf = pa.memory_map(str(path)).read_buffer()
+    digest = hashlib.sha256()
+    view = memoryview(buf)
+    for start in range(0, len(view), HASH_SLICE):
+        digest.update(view[start:start + HASH_SLICE])
     problem = None
-    if buf.size != entry["bytes"]:
-        problem = f"size {buf.size:,} B, manifest says {entry['bytes']:,} B"
-    else:
-        digest = hashlib.sha256()
-        view = memoryview(buf)
-        for start in range(0, len(view), HASH_SLICE):
-            digest.update(view[start:start + HASH_SLICE])
-        if digest.hexdigest() != entry["sha256"]:
-            problem = f"sha256 {digest.hexdigest()[:16]}..., manifest says {entry['sha256'][:16]}..."
+    if len(view) != entry["bytes"]:
+        problem = f"size {len(view):,} B, manifest says {entry['bytes']:,} B"
+    elif digest.hexdigest() != entry["sha256"]:
+        problem = f"sha256 {digest.hexdigest()[:16]}..., manifest says {entry['sha256'][:16]}..."
     if problem is None:
         try:
             table = ipc.open_file(buf).read_all()

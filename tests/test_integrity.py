@@ -316,6 +316,27 @@ def test_no_verify_reads_a_damaged_shard_anyway(lake, capsys):
     assert any("swapped" in line for line in capsys.readouterr().out.splitlines())
 
 
+def test_an_emptied_file_is_refused_before_it_is_mapped(lake, capsys):
+    root, manifest = lake
+    rel = manifest["shards"][0]["path"]
+    (vdir(root) / rel).write_bytes(b"")
+    refused_by_cli(["sample", SPEC, "-n", "1000", "--lake", str(root)], rel, capsys)
+
+
+def test_push_refuses_a_damaged_version_before_claiming_anything(lake):
+    from catalog.objectstore import publish
+
+    class Store:  # any upload or claim would be a failure: nothing may leave a damaged version
+        def __getattr__(self, name):
+            raise AssertionError(f"store.{name} called")
+
+    root, manifest = lake
+    rel = manifest["dedup"]["clusters"][0]["path"]
+    flip(vdir(root) / rel)
+    with pytest.raises(IntegrityError, match=rel):
+        publish(Store(), "sample", vdir(root), manifest)
+
+
 def test_stream_marker_catches_a_change_whose_mtime_was_restored(lake):
     """Issue 21.6: the 'already verified' marker must not be fooled by restoring size and mtime."""
     from model.data import PackedStream, StreamConfig
