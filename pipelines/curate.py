@@ -25,6 +25,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from catalog import lake as lakelib
 from catalog.manifest import build_manifest, describe_staged, read_removed, require_listed
 from catalog.report import format_summary
+from catalog.verify import require_intact
 from pipelines.options import STAGES, CurateOptions, parse_stage_list
 from pipelines.sample import write_sample
 from transforms.dedup import ExactDedup, NearDedup
@@ -193,11 +194,9 @@ def _minhash_config(opts: CurateOptions) -> MinHashConfig:
                          bucket_fanout=opts.minhash_bucket_fanout)
 
 
-def _dedup_parents(opts: CurateOptions, config: MinHashConfig) -> list[tuple[str, list[str]]]:
+def _dedup_parents(opts: CurateOptions, config: MinHashConfig) -> list[tuple[str, list[dict[str, Any]]]]:
     """(spec, bands files) of every --dedup-against version; their signatures must be comparable and
     their bands files intact (a damaged one would silently change what this run keeps)."""
-    from catalog.verify import require_intact
-
     parents = []
     for spec in opts.dedup_against or []:
         ref, manifest = lakelib.load_manifest(opts.lake, spec)
