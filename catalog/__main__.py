@@ -64,7 +64,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from catalog.verify import verify_version
+    from catalog.verify import describe_unlisted, verify_version
 
     ref, manifest = lakelib.load_manifest(args.lake, args.spec)
     started = time.monotonic()
@@ -74,6 +74,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     bad = [c for c in checks if c.problem]
     for c in bad:
         print(f"BAD  {ref.spec} {c.path}: {c.problem}")
+    for line in describe_unlisted(ref.path, manifest):
+        print(f"NOTE {ref.spec} {line}")
     verdict = "FAILED" if bad else "ok"
     print(f"{ref.spec}: {verdict}: {len(checks) - len(bad)}/{len(checks)} files intact, "
           f"{total / 1e6:,.1f} MB in {elapsed:.2f} s ({total / 1e6 / elapsed:,.0f} MB/s)")
@@ -84,7 +86,7 @@ def cmd_why(args: argparse.Namespace) -> int:
     from catalog.why import explain, format_explanation
 
     ref, manifest = lakelib.load_manifest(args.lake, args.spec)
-    answer = explain(ref.path, manifest, args.doc_id, source=args.source)
+    answer = explain(ref.path, manifest, args.doc_id, source=args.source, verify=not args.no_verify)
     print(json.dumps(answer, ensure_ascii=False) if args.json else _printable(format_explanation(answer, ref.spec)))
     return 1 if answer["status"] == "unknown" else 0
 
@@ -96,7 +98,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if args.lang and args.lang not in manifest["languages"]:
         raise lakelib.CatalogError(f"{ref.spec} has no documents in {args.lang!r} "
                                    f"(languages: {', '.join(sorted(manifest['languages']))})")
-    for row in sample_rows(ref.path, manifest, args.lang, args.n, args.seed):
+    for row in sample_rows(ref.path, manifest, args.lang, args.n, args.seed, verify=not args.no_verify):
         if args.json:
             print(json.dumps(row, ensure_ascii=False))
             continue
@@ -108,9 +110,14 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 def cmd_diff(args: argparse.Namespace) -> int:
     from catalog.diff import format_diff
+    from catalog.manifest import file_entries
+    from catalog.verify import require_intact
 
-    _, a = lakelib.load_manifest(args.lake, args.old)
-    _, b = lakelib.load_manifest(args.lake, args.new)
+    ref_a, a = lakelib.load_manifest(args.lake, args.old)
+    ref_b, b = lakelib.load_manifest(args.lake, args.new)
+    if not args.no_verify:  # "identical (same sha256)" is only true of intact files
+        for ref, m in ((ref_a, a), (ref_b, b)):
+            require_intact(ref.path, [e for _, e in file_entries(m)], ref.spec)
     print(format_diff(a, b))
     return 0
 
@@ -120,7 +127,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     ref, manifest = lakelib.load_manifest(args.lake, args.spec)
     try:
-        out = export_version(ref.path, manifest, args.out)
+        out = export_version(ref.path, manifest, args.out, verify=not args.no_verify)
     except FileExistsError as e:
         raise lakelib.CatalogError(str(e)) from None
     print(f"exported {ref.spec} to {out}\n"
@@ -209,11 +216,16 @@ def build_parser() -> argparse.ArgumentParser:
     def spec(p: argparse.ArgumentParser) -> None:
         p.add_argument("spec", metavar="NAME[@vN]", help="dataset, optionally with a version (latest when omitted)")
 
+    def no_verify(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--no-verify", action="store_true",
+                       help="read files without checking them against the manifest (a damaged file is refused otherwise)")
+
     add("list", cmd_list, "datasets and their published versions")
     p = add("show", cmd_show, "a version's summary, or its manifest with --json")
     spec(p)
     p.add_argument("--json", action="store_true", help="print the manifest as JSON")
-    p = add("verify", cmd_verify, "recompute every file's sha256 and row count; exit 1 naming any bad file")
+    p = add("verify", cmd_verify, "recompute the sha256, size and row count of every file the manifest lists and "
+                                  "every artifact; exit 1 naming any bad file")
     spec(p)
     p.add_argument("--threads", type=_number(int, 1, "an integer >= 1"), help="files hashed in parallel (default: CPU count, at most 8)")
     p = add("why", cmd_why, "where a document is kept, or which stage removed it and why")
@@ -221,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("doc_id", metavar="DOC_ID", help="the document's id as in the input (or SOURCE:PATH:LINE)")
     p.add_argument("--source", help="only documents of this source (ids are unique only within an input)")
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
+    no_verify(p)
     p = add("sample", cmd_sample, "print a reproducible random sample of documents")
     spec(p)
     p.add_argument("--lang", help="only this language code (default: all)")
@@ -228,12 +241,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     p.add_argument("--chars", type=_number(int, 1, "an integer >= 1"), default=500, help="cut texts after this many characters (default 500)")
     p.add_argument("--json", action="store_true", help="print whole rows as JSON lines")
+    no_verify(p)
     p = add("diff", cmd_diff, "what changed between two versions")
     p.add_argument("old", metavar="NAME@vA")
     p.add_argument("new", metavar="NAME@vB")
+    no_verify(p)
     p = add("export", cmd_export, "write a Hugging Face datasets folder with Croissant JSON-LD for a version")
     spec(p)
-    p.add_argument("out", metavar="OUT_DIR", help="an empty or new folder (shards are hard-linked when possible)")
+    p.add_argument("out", metavar="OUT_DIR", help="an empty or new folder (shards are copied, as reflinks where "
+                                                  "the file system supports them, and checked)")
+    no_verify(p)
     p = add("tag", cmd_tag, "pin a version under a name; tagged versions are never garbage-collected")
     p.add_argument("spec", metavar="NAME@vN")
     p.add_argument("tag", metavar="TAG")

@@ -4,6 +4,9 @@ A version's data is immutable, so derived files never touch it: each one lives i
 content-addressed folder ``NAME/v<N>/artifacts/<kind>-<sha256[:12]>/`` with the file and an
 ``artifact.json`` record. The folder is assembled under a temporary name and renamed into place,
 so a reader sees a complete artifact or none, and attaching the same file twice is a no-op.
+The manifest is written before any artifact exists, so the record is what vouches for its file:
+``artifact_problem`` checks the file's size and sha256 against it and the record against its
+folder's content address; ``catalog verify`` and every reader of an artifact use it.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from catalog.lake import CatalogError, resolve, write_json_atomic
+from catalog.manifest import check_relpath
 
 ARTIFACTS = "artifacts"
 RECORD = "artifact.json"
@@ -26,7 +30,7 @@ _KIND = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 def file_sha256(path: str | Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
+        for block in iter(lambda: f.read(8 << 20), b""):
             h.update(block)
     return h.hexdigest()
 
@@ -69,19 +73,80 @@ def attach_artifact(lake: str | Path, spec: str, file: str | Path, kind: str,
     return _read(final)
 
 
+class ArtifactError(CatalogError):
+    """An artifact whose file does not match its record (or whose record is gone or unreadable)."""
+
+
 def _read(folder: Path) -> dict[str, Any]:
     with open(folder / RECORD, encoding="utf-8") as f:
         record = json.load(f)
-    record["path"] = str(folder / record["file"])
+    name = record.get("file")
+    if not isinstance(name, str) or "/" in name or name == RECORD:
+        raise ArtifactError(f"artifact record {folder / RECORD} names the file {name!r}: not a file of its folder")
+    record["path"] = str(folder / check_relpath(name))
     return record
 
 
+def artifact_problem(folder: Path) -> tuple[str, str | None]:
+    """(the artifact's file name, what is wrong with it or None), checked against its own record."""
+    try:
+        record = _read(folder)
+    except FileNotFoundError:
+        return RECORD, "missing: the folder has no artifact.json record"
+    except (ValueError, CatalogError) as e:
+        return RECORD, f"unreadable record: {e}"
+    path = Path(record["path"])
+    if not path.is_file():
+        return record["file"], "missing"
+    size = path.stat().st_size
+    if size != record.get("size"):
+        return record["file"], f"size {size:,} B, artifact.json says {record.get('size')} B"
+    digest = file_sha256(path)
+    if digest != record.get("sha256"):
+        return record["file"], f"sha256 {digest[:16]}..., artifact.json says {str(record.get('sha256'))[:16]}..."
+    if folder.name != f"{record.get('kind')}-{digest[:12]}":
+        return RECORD, f"record (kind {record.get('kind')!r}, sha256 {digest[:12]}...) does not match its folder name"
+    return record["file"], None
+
+
+def verified(record: dict[str, Any], what: str = "artifact") -> dict[str, Any]:
+    """``record`` if its file matches it; else :class:`ArtifactError` naming the file and the fix."""
+    folder = Path(record["path"]).parent
+    name, problem = artifact_problem(folder)
+    if problem:
+        raise ArtifactError(f"{what} {folder / name} is damaged ({problem}); every file of an artifact must match "
+                            f"its artifact.json (remove the folder {folder} to rebuild or re-attach it)")
+    return record
+
+
+def record_for(path: str | Path) -> dict[str, Any] | None:
+    """The record of the artifact whose file ``path`` is, or None when ``path`` is no artifact's file."""
+    path = Path(path)
+    if not (path.parent / RECORD).is_file():
+        return None
+    try:
+        record = _read(path.parent)
+    except (ValueError, CatalogError):
+        return None
+    return record if record["file"] == path.name else None
+
+
 def list_artifacts(lake: str | Path, spec: str, kind: str | None = None) -> list[dict[str, Any]]:
-    """Complete artifacts of a version, oldest first; each record carries its file's ``path``."""
+    """Complete artifacts of a version, oldest first; each record carries its file's ``path``.
+
+    Listing does not hash: a reader checks the one it uses with :func:`verified`.
+    """
     root = resolve(lake, spec).path / ARTIFACTS
     if not root.is_dir():
         return []
-    records = [_read(p) for p in root.iterdir() if not p.name.startswith(".") and (p / RECORD).is_file()]
+    records = []
+    for folder in root.iterdir():
+        if folder.name.startswith(".") or not (folder / RECORD).is_file():
+            continue
+        try:
+            records.append(_read(folder))
+        except (ValueError, CatalogError):  # a damaged record: ``catalog verify`` names it
+            continue
     return sorted((r for r in records if kind is None or r["kind"] == kind),
                   key=lambda r: (r["created_at"], r["sha256"]))
 

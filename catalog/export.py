@@ -3,16 +3,29 @@
 Our shards are Arrow IPC *file* format. ``datasets.load_dataset("arrow", ...)`` (and so
 ``load_dataset(FOLDER)``) reads that format, as do ``pyarrow.dataset`` and Polars' ``scan_ipc``;
 ``Dataset.from_file`` and ``load_from_disk`` read only the IPC *stream* format and are not claimed.
-The export therefore links the shards as they are (hard links, a copy across file systems) next to
-a dataset card whose YAML lists one config per language, plus ``croissant.json`` and the manifest.
+The export therefore copies the shards as they are next to a dataset card whose YAML lists one
+config per language, plus ``croissant.json`` and the manifest.
+
+Copies, never hard links: a hard link is the lake's own file, so appending to an exported shard
+would corrupt the immutable version. Where the file system can (btrfs, XFS, ...) the copy is a
+reflink, which shares the blocks until either side writes; elsewhere it is a plain copy. Each
+shard is hashed while it is copied (once, from the bytes written) and checked against the
+manifest, so ``croissant.json``'s sha256 is true of every exported file; a damaged shard stops
+the export, which then removes what it wrote.
 """
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any
+
+from catalog.manifest import safe_join
+from catalog.verify import BLOCK, arrow_rows, damaged
+
+FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int), clone a whole file (reflink)
 
 ARROW_FILE = "application/vnd.apache.arrow.file"
 CROISSANT_CONTEXT = {
@@ -93,24 +106,88 @@ def dataset_card(manifest: dict[str, Any]) -> str:
     return "\n".join(front + body) + "\n"
 
 
-def _link_or_copy(src: Path, dst: Path) -> None:
+def _clone(src: Path, dst: Path) -> bool:
+    """Reflink ``src`` to ``dst`` where the file system supports it; False (and no ``dst``) otherwise."""
+    with open(src, "rb") as fin, open(dst, "wb") as fout:
+        try:
+            fcntl.ioctl(fout.fileno(), FICLONE, fin.fileno())
+            return True
+        except OSError:
+            pass
+    dst.unlink()
+    return False
+
+
+def _copy_hashing(src: Path, dst: Path) -> tuple[str, int]:
+    """Copy ``src`` to ``dst`` and return (sha256, size) of the bytes written, in one read."""
+    digest, size = hashlib.sha256(), 0
+    buf = bytearray(BLOCK)
+    view = memoryview(buf)
+    with open(src, "rb", buffering=0) as fin, open(dst, "wb") as fout:
+        while n := fin.readinto(buf):
+            digest.update(view[:n])
+            fout.write(view[:n])
+            size += n
+    return digest.hexdigest(), size
+
+
+def export_file(src: Path, dst: Path, entry: dict[str, Any], spec: str, verify: bool = True) -> None:
+    """Copy one shard (reflink when possible) and check the copy against its manifest entry."""
     dst.parent.mkdir(parents=True, exist_ok=True)
+    if not src.is_file():
+        raise damaged(spec, entry["path"], "missing")
+    if _clone(src, dst):
+        if not verify:
+            return
+        from catalog.verify import sha256_file
+
+        digest, size = sha256_file(dst)
+    elif not verify:
+        shutil.copyfile(src, dst)
+        return
+    else:
+        digest, size = _copy_hashing(src, dst)
+    if size != entry["bytes"]:
+        raise damaged(spec, entry["path"], f"size {size:,} B, manifest says {entry['bytes']:,} B")
+    if digest != entry["sha256"]:
+        raise damaged(spec, entry["path"], f"sha256 {digest[:16]}..., manifest says {entry['sha256'][:16]}...")
     try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
+        rows = arrow_rows(dst)
+    except Exception as e:
+        raise damaged(spec, entry["path"], f"unreadable Arrow file: {e}") from None
+    if rows != entry["rows"]:
+        raise damaged(spec, entry["path"], f"{rows:,} rows, manifest says {entry['rows']:,}")
 
 
-def export_version(root: str | Path, manifest: dict[str, Any], out: str | Path) -> Path:
-    """Write the HF folder (shards, README.md card), croissant.json and manifest.json under ``out``."""
+def export_version(root: str | Path, manifest: dict[str, Any], out: str | Path, *, verify: bool = True) -> Path:
+    """Write the HF folder (shards, README.md card), croissant.json and manifest.json under ``out``.
+
+    Every manifest path is checked before anything is written; on any failure what the export
+    wrote is removed again (``out`` was new or empty).
+    """
     root, out = Path(root), Path(out)
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"export folder {out} is not empty")
-    for shard in manifest["shards"]:
-        _link_or_copy(root / shard["path"], out / shard["path"])
-    (out / "README.md").write_text(dataset_card(manifest), encoding="utf-8")
-    (out / "croissant.json").write_text(json.dumps(croissant(manifest), indent=2, ensure_ascii=False) + "\n",
-                                        encoding="utf-8")
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
-                                       encoding="utf-8")
+    spec = f"{manifest['dataset']}@v{manifest['version']}"
+    pairs = [(safe_join(root, s["path"]), safe_join(out, s["path"]), s) for s in manifest["shards"]]
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        for src, dst, shard in pairs:
+            export_file(src, dst, shard, spec, verify)
+        (out / "README.md").write_text(dataset_card(manifest), encoding="utf-8")
+        (out / "croissant.json").write_text(json.dumps(croissant(manifest), indent=2, ensure_ascii=False) + "\n",
+                                            encoding="utf-8")
+        (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
+                                           encoding="utf-8")
+    except BaseException:
+        if created:
+            shutil.rmtree(out, ignore_errors=True)
+        else:
+            for child in out.iterdir():
+                if child.is_dir():
+                    shutil.rmtree(child)
+                else:
+                    child.unlink()
+        raise
     return out

@@ -1,21 +1,26 @@
 """Collect what aborted or superseded runs left in a lake, never anything a reader can see.
 
 Removed: staging runs, unpublished version directories (claimed by a run that died before its
-manifest) and stray files inside published versions that the manifest does not reference, each
-only when nothing in it changed for ``grace`` seconds (a live publisher keeps writing). With
+manifest) and stray files inside published versions that nothing references, each only when
+nothing in it changed for ``grace`` seconds (a live publisher keeps writing). Referenced are every
+file the manifest lists (``catalog.manifest.file_entries``: shards, removed table, dedup bands
+and clusters, audit sample, plus the audit sample an older manifest names only in ``stages``) and
+everything under ``artifacts/`` (each artifact is described by its own record, written after the
+manifest); only an ``artifacts/.tmp-*`` folder, an attachment that died half-way, is stray. With
 ``keep_last`` also published versions older than the newest N, except tagged ones: the manifest
 goes first, so a version disappears atomically before its files do. Emptied version directories
 stay as tombstones so their numbers are never handed out again.
 """
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from catalog import lake as lakelib
+from catalog.artifacts import ARTIFACTS
+from catalog.manifest import file_entries, legacy_unlisted
 
 
 @dataclass
@@ -35,7 +40,7 @@ def _tree_size(path: Path) -> int:
 
 
 def _newest_mtime(path: Path) -> float:
-    stamps = [path.stat().st_mtime] + [p.stat().st_mtime for p in path.rglob("*")]
+    stamps = [path.stat().st_mtime] + ([p.stat().st_mtime for p in path.rglob("*")] if path.is_dir() else [])
     return max(stamps)
 
 
@@ -55,9 +60,15 @@ def _empty_contents(vdir: Path, result: GcResult, dry_run: bool) -> None:
 
 
 def _unreferenced(vdir: Path, manifest: dict) -> list[Path]:
-    referenced = {lakelib.MANIFEST} | {e["path"] for e in manifest["shards"]} | {
-        e["path"] for e in manifest.get("removed_table", [])}
-    return [p for p in sorted(vdir.rglob("*")) if p.is_file() and p.relative_to(vdir).as_posix() not in referenced]
+    """Files (and dead ``artifacts/.tmp-*`` folders) of a published version that nothing references."""
+    referenced = ({lakelib.MANIFEST} | {e["path"] for _, e in file_entries(manifest)}
+                  | set(legacy_unlisted(manifest)))
+    artifacts = vdir / ARTIFACTS
+    stray = [p for p in sorted(vdir.rglob("*")) if p.is_file() and artifacts not in p.parents
+             and p.relative_to(vdir).as_posix() not in referenced]
+    if artifacts.is_dir():
+        stray += sorted(p for p in artifacts.iterdir() if p.name.startswith(".tmp-"))
+    return stray
 
 
 def collect(lake: str | Path, *, grace: float = 24 * 3600, keep_last: int | None = None, dry_run: bool = False,
@@ -85,7 +96,7 @@ def collect(lake: str | Path, *, grace: float = 24 * 3600, keep_last: int | None
             else:
                 _, manifest = lakelib.load_manifest(lake, f"{ds.name}@v{version}")
                 for stray in _unreferenced(vdir, manifest):
-                    if stray.stat().st_mtime < cutoff:
+                    if _newest_mtime(stray) < cutoff:
                         result.add(stray)
                         _remove(stray, dry_run)
     return result

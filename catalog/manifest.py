@@ -6,6 +6,7 @@ came out (count identity: input = kept + filtered + duplicates + quarantined), a
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import subprocess
 from collections import Counter, defaultdict
@@ -15,12 +16,104 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
+from catalog.lake import CatalogError
+
 SCHEMA_VERSION = 1
 PACKAGE_VERSION = "0.1.0"
+# Files a run stages that are not part of the version (deleted before the commit).
+SCRATCH_DIRS = ("_stats", "_sample")
+# The audit sample's path when a manifest predates the ``audit`` list (it named it in stages only).
+LEGACY_AUDIT_PATH = "audit/filtered-sample.arrow"
 
 
 class CountMismatch(RuntimeError):
     """The run lost or invented documents: refuse to publish it."""
+
+
+class UnsafePath(CatalogError):
+    """A manifest or artifact path that would leave its version directory."""
+
+
+class UnlistedFile(RuntimeError):
+    """A run staged a file its manifest does not describe: refuse to publish it unchecked."""
+
+
+def check_relpath(rel: str) -> str:
+    """``rel`` itself if it is a plain relative path inside a version, else :class:`UnsafePath`.
+
+    Manifests are data a reader did not write, so an absolute path, a ``..`` part, a backslash
+    or a NUL byte is refused before any ``root / rel`` join (export once overwrote files outside
+    its folder through ``../../x``).
+    """
+    parts = rel.split("/") if isinstance(rel, str) else [""]
+    if not isinstance(rel, str) or "\\" in rel or "\0" in rel or any(p in ("", ".", "..") for p in parts):
+        raise UnsafePath(f"refusing the manifest path {rel!r}: paths must stay inside the version "
+                         f"(relative, no '..' or '.', no empty part)")
+    return rel
+
+
+def safe_join(root: str | Path, rel: str) -> Path:
+    """``root / rel`` for a manifest path ``rel``, refusing one that could leave ``root``."""
+    return Path(root) / check_relpath(rel)
+
+
+def file_entries(manifest: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(kind, entry) of every data file a manifest lists, each with path, bytes, sha256 and rows.
+
+    Kinds: ``shard``, ``removed``, ``dedup-bands``, ``dedup-clusters``, ``audit``. Artifacts are
+    attached after publishing, so their own ``artifact.json`` records describe them instead.
+    """
+    dedup = manifest.get("dedup") or {}
+    return ([("shard", e) for e in manifest.get("shards", [])]
+            + [("removed", e) for e in manifest.get("removed_table", [])]
+            + [("dedup-bands", e) for e in dedup.get("bands", [])]
+            + [("dedup-clusters", e) for e in dedup.get("clusters", [])]
+            + [("audit", e) for e in manifest.get("audit", [])])
+
+
+def legacy_unlisted(manifest: dict[str, Any]) -> list[str]:
+    """Files of the version that a manifest written before ``audit`` existed names without a checksum."""
+    if "audit" in manifest:
+        return []
+    path = (manifest.get("stages", {}).get("filter") or {}).get("audit_sample", {}).get("path")
+    return [path.replace(os.sep, "/")] if path else []
+
+
+def _staged_rels(staging: str) -> list[str]:
+    """Every file under a run's staging location (a local directory or an object-store prefix)."""
+    if "://" not in staging:
+        root = Path(staging)
+        return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+    from apache_beam.io.filesystems import FileSystems
+
+    prefix = staging.rstrip("/") + "/"
+    found = FileSystems.match([prefix + "**"])[0].metadata_list
+    return sorted(m.path[len(prefix):] for m in found)
+
+
+def describe_staged(staging: str, subdir: str) -> list[dict[str, Any]]:
+    """path, bytes, sha256 and rows of every Arrow file a run staged under ``subdir`` (small files: read whole)."""
+    from apache_beam.io.filesystems import CompressionTypes, FileSystems
+
+    entries = []
+    for rel in _staged_rels(staging):
+        if not rel.startswith(subdir.rstrip("/") + "/"):
+            continue
+        with FileSystems.open(FileSystems.join(staging, rel), compression_type=CompressionTypes.UNCOMPRESSED) as f:
+            data = f.read()
+        entries.append({"path": rel, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(),
+                        "rows": ipc.open_file(pa.BufferReader(data)).read_all().num_rows})
+    return entries
+
+
+def require_listed(staging: str, manifest: dict[str, Any]) -> None:
+    """Refuse to publish a run that staged a file the manifest does not describe with a checksum."""
+    listed = {e["path"] for _, e in file_entries(manifest)}
+    unlisted = [rel for rel in _staged_rels(staging)  # ".tmp-": a write a retried worker left; gc collects it
+                if rel.split("/", 1)[0] not in SCRATCH_DIRS and rel not in listed and ".tmp-" not in rel]
+    if unlisted:
+        raise UnlistedFile(f"the run staged {len(unlisted)} file(s) the manifest does not list: "
+                           f"{', '.join(unlisted[:5])}")
 
 
 def read_removed(root: str | Path, infos: list[dict[str, Any]]) -> pa.Table:

@@ -25,6 +25,8 @@ from urllib.parse import urlparse
 from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions, S3Options
 
 from catalog.lake import MANIFEST, CatalogError, VersionRef, check_name
+from catalog.manifest import file_entries, safe_join
+from catalog.verify import require_intact
 
 CLAIM = "_claim"
 _VERSION_KEY = re.compile(r"^v(\d+)/(.+)$")
@@ -174,10 +176,16 @@ def _write_manifest(store: ObjectStore, name: str, version: int, manifest: dict[
 
 
 def publish(store: ObjectStore, name: str, version_dir: str | Path, manifest: dict[str, Any]) -> int:
-    """Publish a local version's files and manifest as the store's next version; return its number."""
+    """Publish a local version's files and manifest as the store's next version; return its number.
+
+    Every file is checked against the manifest first: a damaged one is refused, naming it, and
+    nothing is claimed or uploaded.
+    """
+    require_intact(version_dir, [e for _, e in file_entries(manifest)],
+                   f"{manifest.get('dataset', name)}@v{manifest.get('version', '?')}", override=False)
     version = claim_version(store, name)
-    for entry in list(manifest["shards"]) + list(manifest.get("removed_table", [])):
-        store.upload(f"{name}/v{version}/{entry['path']}", Path(version_dir) / entry["path"])
+    for _, entry in file_entries(manifest):  # every listed file, so the pushed version verifies whole
+        store.upload(f"{name}/v{version}/{entry['path']}", safe_join(version_dir, entry["path"]))
     _write_manifest(store, name, version, manifest)
     return version
 

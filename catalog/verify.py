@@ -1,4 +1,10 @@
-"""Recompute every file a manifest promises (sha256, bytes, Arrow row count) to prove a version intact.
+"""Recompute every file a version holds (sha256, bytes, Arrow row count) to prove it intact.
+
+What is checked: every file the manifest lists (``catalog.manifest.file_entries``: shards, the
+removed table, the dedup bands and clusters, the audit sample) against the manifest, and every
+artifact (tokenizers, token indexes) against its own ``artifact.json``. Readers use the same
+checks on the files they open (``open_verified_table``, ``require_intact``) and refuse a damaged
+one with :class:`IntegrityError` naming it.
 
 sha256 is the cost, so files are read in large blocks into one reused buffer, and several files
 are hashed at once on threads (hashlib releases the GIL while hashing).
@@ -12,7 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from catalog.lake import MANIFEST, CatalogError
+from catalog.manifest import UnsafePath, file_entries, legacy_unlisted, safe_join
+
 BLOCK = 8 << 20
+HASH_SLICE = 64 << 20  # a memory-mapped file is hashed in slices so the GIL is released between them
+
+
+class IntegrityError(CatalogError):
+    """A file a reader was about to use does not match its manifest entry."""
 
 
 @dataclass(frozen=True)
@@ -45,27 +59,138 @@ def arrow_rows(path: str | Path) -> int:
         return sum(reader.get_batch(i).num_rows for i in range(reader.num_record_batches))
 
 
-def check_file(root: Path, entry: dict[str, Any]) -> FileCheck:
-    path = root / entry["path"]
+def entry_problem(path: Path, entry: dict[str, Any]) -> tuple[int, str | None]:
+    """(size on disk, what is wrong or None) for one file against its manifest entry."""
     if not path.is_file():
-        return FileCheck(entry["path"], 0, "missing")
-    digest, size = sha256_file(path)
+        return 0, "missing"
+    size = path.stat().st_size
     if size != entry["bytes"]:
-        return FileCheck(entry["path"], size, f"size {size:,} B, manifest says {entry['bytes']:,} B")
+        return size, f"size {size:,} B, manifest says {entry['bytes']:,} B"
+    digest, size = sha256_file(path)
     if digest != entry["sha256"]:
-        return FileCheck(entry["path"], size, f"sha256 {digest[:16]}..., manifest says {entry['sha256'][:16]}...")
+        return size, f"sha256 {digest[:16]}..., manifest says {entry['sha256'][:16]}..."
     try:
         rows = arrow_rows(path)
     except Exception as e:  # a file with the right checksum that Arrow cannot read is still bad
-        return FileCheck(entry["path"], size, f"unreadable Arrow file: {e}")
+        return size, f"unreadable Arrow file: {e}"
     if rows != entry["rows"]:
-        return FileCheck(entry["path"], size, f"{rows:,} rows, manifest says {entry['rows']:,}")
-    return FileCheck(entry["path"], size, None)
+        return size, f"{rows:,} rows, manifest says {entry['rows']:,}"
+    return size, None
+
+
+def check_file(root: Path, entry: dict[str, Any]) -> FileCheck:
+    try:
+        path = safe_join(root, entry["path"])
+    except UnsafePath as e:
+        return FileCheck(str(entry["path"]), 0, str(e))
+    size, problem = entry_problem(path, entry)
+    return FileCheck(entry["path"], size, problem)
+
+
+def _artifact_checks(root: Path) -> list[FileCheck]:
+    """Every artifact folder, checked by its own record (``.tmp-*`` folders are attachments in progress)."""
+    from catalog.artifacts import ARTIFACTS, artifact_problem
+
+    base = root / ARTIFACTS
+    checks = []
+    for folder in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")) if base.is_dir() else []:
+        name, problem = artifact_problem(folder)
+        path = folder / name
+        checks.append(FileCheck(f"{ARTIFACTS}/{folder.name}/{name}", path.stat().st_size if path.is_file() else 0,
+                                problem))
+    return checks
 
 
 def verify_version(root: str | Path, manifest: dict[str, Any], threads: int | None = None) -> list[FileCheck]:
-    """Check every shard and removed-table file of a version; results in manifest order."""
-    entries = list(manifest["shards"]) + list(manifest.get("removed_table", []))
+    """Check every file the manifest lists, then every artifact by its record; results in that order."""
+    root = Path(root)
+    entries = [e for _, e in file_entries(manifest)]
     workers = threads or min(len(entries), os.cpu_count() or 1, 8) or 1
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda e: check_file(Path(root), e), entries))
+        checks = list(pool.map(lambda e: check_file(root, e), entries))
+    return checks + _artifact_checks(root)
+
+
+def unlisted_files(root: str | Path, manifest: dict[str, Any]) -> list[str]:
+    """Files in the version folder that neither the manifest nor an artifact record covers (not checked)."""
+    from catalog.artifacts import ARTIFACTS
+
+    root = Path(root)
+    listed = {e["path"] for _, e in file_entries(manifest)} | {MANIFEST}
+    return sorted(rel for p in root.rglob("*") if p.is_file()
+                  and (rel := p.relative_to(root).as_posix()) not in listed
+                  and not rel.startswith(f"{ARTIFACTS}/"))
+
+
+def describe_unlisted(root: str | Path, manifest: dict[str, Any]) -> list[str]:
+    """One line per file that ``verify_version`` could not check, saying why."""
+    legacy = set(legacy_unlisted(manifest))
+    return [f"{rel}: not checked, the manifest predates checksums for it (older manifest format)" if rel in legacy
+            else f"{rel}: not checked, the manifest does not list it (a stray file; gc removes it after the grace period)"
+            for rel in unlisted_files(root, manifest)]
+
+
+def open_verified_table(root: str | Path, entry: dict[str, Any], spec: str, *, verify: bool = True,
+                        override: bool = True):
+    """The Arrow table of a manifest entry, memory-mapped, after checking it in the same pass.
+
+    The mapped bytes are hashed and then handed to Arrow, so the check reads the file once (the
+    pages it warms are the ones Arrow then uses). ``verify=False`` is the user's override;
+    ``override`` says whether the error should mention it (``--no-verify``).
+    """
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+
+    path = safe_join(root, entry["path"])
+    if not verify:
+        with pa.memory_map(str(path)) as source:
+            return ipc.open_file(source).read_all()
+    if not path.is_file():
+        raise damaged(spec, entry["path"], "missing", override)
+    size = path.stat().st_size
+    if size != entry["bytes"]:  # before mapping: an empty file cannot be mapped
+        raise damaged(spec, entry["path"], f"size {size:,} B, manifest says {entry['bytes']:,} B", override)
+    buf = pa.memory_map(str(path)).read_buffer()
+    digest = hashlib.sha256()
+    view = memoryview(buf)
+    for start in range(0, len(view), HASH_SLICE):
+        digest.update(view[start:start + HASH_SLICE])
+    problem = None
+    if len(view) != entry["bytes"]:
+        problem = f"size {len(view):,} B, manifest says {entry['bytes']:,} B"
+    elif digest.hexdigest() != entry["sha256"]:
+        problem = f"sha256 {digest.hexdigest()[:16]}..., manifest says {entry['sha256'][:16]}..."
+    if problem is None:
+        try:
+            table = ipc.open_file(buf).read_all()
+        except Exception as e:
+            problem = f"unreadable Arrow file: {e}"
+        else:
+            if table.num_rows == entry["rows"]:
+                return table
+            problem = f"{table.num_rows:,} rows, manifest says {entry['rows']:,}"
+    raise damaged(spec, entry["path"], problem, override)
+
+
+def damaged(spec: str, rel: str, problem: str, override: bool = True) -> IntegrityError:
+    hint = "; --no-verify reads it anyway" if override else ""
+    return IntegrityError(f"{spec} {rel} is damaged ({problem}): refusing to read it "
+                          f"(python -m catalog verify {spec} checks every file){hint}")
+
+
+def require_intact(root: str | Path, entries: list[dict[str, Any]], spec: str, *, override: bool = True,
+                   threads: int | None = None) -> None:
+    """Check ``entries`` (in parallel); raise one :class:`IntegrityError` naming every bad file."""
+    entries = list(entries)
+    if not entries:
+        return
+    workers = threads or min(len(entries), os.cpu_count() or 1, 8)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        bad = [c for c in pool.map(lambda e: check_file(Path(root), e), entries) if c.problem]
+    if len(bad) == 1:
+        raise damaged(spec, bad[0].path, bad[0].problem, override)
+    if bad:
+        listed = "; ".join(f"{c.path} ({c.problem})" for c in bad[:10])
+        raise IntegrityError(f"{spec} has {len(bad)} damaged files: {listed}: refusing to read them "
+                             f"(python -m catalog verify {spec} checks every file)"
+                             + ("; --no-verify reads them anyway" if override else ""))

@@ -8,23 +8,32 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
-from catalog.read import iter_rows_with_id
+from catalog.read import iter_rows_with_id, version_spec
 
 _DUPLICATE = {"dedup-exact": "an exact", "dedup-near": "a near"}
 
 
-def explain(root: str | Path, manifest: dict[str, Any], doc_id: str, source: str | None = None) -> dict[str, Any]:
+def explain(root: str | Path, manifest: dict[str, Any], doc_id: str, source: str | None = None, *,
+            verify: bool = True) -> dict[str, Any]:
     """A structured answer: ``status`` is ``kept``, ``filtered``, ``duplicate``, ``quarantined`` or
     ``unknown``; or ``ambiguous``, with one such answer per row in ``matches``, when several rows
-    have the id."""
+    have the id.
+
+    Each shard and removed-table file is checked against the manifest when first opened
+    (``verify=False`` skips that), so an answer never comes from a damaged file.
+    """
     root = Path(root)
+    checked: set[str] = set()
+
+    def rows(entries: list[dict[str, Any]], wanted: str):
+        return iter_rows_with_id(root, entries, wanted, spec=version_spec(manifest), verify=verify, checked=checked)
+
     answers = [{"status": "kept", "id": doc_id, "shard": entry["path"], "row": index, "lang": row["lang"],
                 "source": row["source"]}
-               for entry, index, row in iter_rows_with_id(root, manifest["shards"], doc_id)]
-    answers += [_removed(root, manifest, row, doc_id)
-                for _, _, row in iter_rows_with_id(root, manifest.get("removed_table", []), doc_id)]
+               for entry, index, row in rows(manifest["shards"], doc_id)]
+    answers += [_removed(manifest, row, doc_id, rows) for _, _, row in rows(manifest.get("removed_table", []), doc_id)]
     if source is not None:
         answers = [a for a in answers if a["source"] == source]
     if not answers:
@@ -34,14 +43,15 @@ def explain(root: str | Path, manifest: dict[str, Any], doc_id: str, source: str
     return {"status": "ambiguous", "id": doc_id, "matches": answers}
 
 
-def _removed(root: Path, manifest: dict[str, Any], row: dict[str, Any], doc_id: str) -> dict[str, Any]:
+def _removed(manifest: dict[str, Any], row: dict[str, Any], doc_id: str,
+             rows: Callable[[list[dict[str, Any]], str], Iterator]) -> dict[str, Any]:
     details = json.loads(row["details"] or "{}")
     answer = {"id": doc_id, "stage": row["stage"], "reason": row["reason"], "details": details,
               "lang": row["lang"], "source": row["source"]}
     if row["stage"] == "filter":
         return dict(answer, status="filtered")
     if row["stage"] in _DUPLICATE:
-        kept = [entry["path"] for entry, _, _ in iter_rows_with_id(root, manifest["shards"], details.get("duplicate_of", ""))]
+        kept = [entry["path"] for entry, _, _ in rows(manifest["shards"], details.get("duplicate_of", ""))]
         return dict(answer, status="duplicate", kept_shard=kept[0] if kept else None,
                     **({"kept_shards": kept} if len(kept) > 1 else {}))
     return dict(answer, status="quarantined")

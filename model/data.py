@@ -89,6 +89,7 @@ class PackedStream(IterableDataset):
         self.position = 0
         self._tok = tok
         self._plan(lengths)
+        self.reader.verify(self.plan_shards())  # before step 0: a bad shard must not surface at step 40
         self._epochs: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._encoded: OrderedDict[int, np.ndarray] = OrderedDict()
         self._cached_tokens = 0
@@ -117,6 +118,11 @@ class PackedStream(IterableDataset):
             if lang in self.targets:
                 n = len(self.lang_docs[i])
                 self.per_epoch[i] = n if natural else max(1, round(self.targets[lang] * total * n / tokens[lang]))
+
+    def plan_shards(self) -> list[int]:
+        """Indices of the shards the stream can read: its languages' (every language's when some are held out)."""
+        wanted = set(self.langs) if self.config.holdout > 0 else set(self.targets)
+        return [i for i, s in enumerate(self.version.shards) if s["rows"] and s["lang"] in wanted]
 
     def epoch_docs(self, epoch: int) -> np.ndarray:
         """Document indices of an epoch in stream order (each language cycles through its own shuffles)."""

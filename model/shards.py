@@ -2,8 +2,12 @@
 
 Local lakes go through ``catalog.lake``; ``gs://`` and ``s3://`` lakes are read through
 ``pyarrow.fs`` and each shard is copied once into a local cache, then memory-mapped like a local one.
-Every shard is checked against the manifest's sha256 the first time a process opens it, so a
-corrupted or swapped file fails loudly instead of silently training on other data.
+Every shard is checked against the manifest's size and sha256 before a process first uses it,
+so a corrupted or swapped file fails loudly instead of silently training on other data. A host
+remembers a successful check in a marker keyed on the file's identity and change time (device,
+inode, size, mtime and ctime): any write, truncation, replacement or ``touch`` changes the ctime,
+which no user can set back, so such a file is hashed again. Only a change below the file system
+(media bit rot) keeps every stamp; ``python -m catalog verify`` re-hashes everything for that.
 """
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import json
 import os
 import re
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +25,8 @@ import numpy as np
 import pyarrow as pa
 
 from catalog.lake import load_manifest, parse_spec
+from catalog.manifest import UnsafePath, check_relpath
+from catalog.verify import sha256_file
 
 REMOTE = ("gs://", "s3://", "file://")
 
@@ -76,14 +83,6 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("LAKE_CACHE", Path.home() / ".cache" / "curation-lake"))
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 class ShardReader:
     """Per-process access to a version's shards: verify once, map once, read rows by index."""
 
@@ -96,8 +95,12 @@ class ShardReader:
     def local_path(self, index: int) -> Path:
         """Where shard ``index`` can be memory-mapped; remote shards are fetched into the cache first."""
         entry = self.version.shards[index]
+        try:
+            rel = check_relpath(entry["path"])
+        except UnsafePath as e:
+            raise ShardError(f"{self.version.spec}: {e}") from None
         if not self.version.is_remote:
-            return Path(self.version.base) / entry["path"]
+            return Path(self.version.base) / rel
         target = self.cache_dir / entry["sha256"][:2] / f"{entry['sha256']}.arrow"
         if not target.is_file():
             from pyarrow import fs as pafs
@@ -105,7 +108,7 @@ class ShardReader:
             filesystem, root = pafs.FileSystem.from_uri(self.version.base)
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(f".{uuid.uuid4().hex}.tmp")
-            with filesystem.open_input_stream(f"{root}/{entry['path']}") as src, open(tmp, "wb") as dst:
+            with filesystem.open_input_stream(f"{root}/{rel}") as src, open(tmp, "wb") as dst:
                 while block := src.read(1 << 22):
                     dst.write(block)
             os.replace(tmp, target)
@@ -127,20 +130,37 @@ class ShardReader:
         self._tables[index] = table
         return table
 
-    def _verify(self, path: Path, entry: dict[str, Any]) -> None:
-        """Hash the file unless this host already did for the very same file (same size and mtime).
+    def verify(self, indices: list[int] | None = None, threads: int | None = None) -> None:
+        """Check shards (all by default) now, several at once, so a bad one fails before training starts."""
+        indices = list(range(len(self.version.shards)) if indices is None else indices)
+        if not indices:
+            return
+        workers = threads or min(len(indices), os.cpu_count() or 1, 8)
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(lambda i: self._verify(self.local_path(i), self.version.shards[i]), indices))
 
-        The marker spares every rank and worker from re-reading every shard; any write to the
-        file changes its mtime, which forces a new hash.
+    def _verify(self, path: Path, entry: dict[str, Any]) -> None:
+        """Hash the file unless this host already did for the very same, untouched file.
+
+        The marker spares every rank, worker and restart from re-reading every shard. It holds
+        the file's device, inode, size, mtime and ctime: restoring the mtime after a change (as
+        ``touch -d`` or ``os.utime`` do) still moves the ctime, so the file is hashed again.
         """
-        stat = path.stat()
-        stamp = f"{path.resolve()}\n{stat.st_size}\n{stat.st_mtime_ns}\n"
+        where = f"shard {entry['path']} of {self.version.spec}"
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            raise ShardError(f"{where} is missing ({path})") from None
+        if stat.st_size != entry["bytes"]:
+            raise ShardError(f"{where} is corrupted: {stat.st_size:,} bytes, the manifest says {entry['bytes']:,}")
+        stamp = (f"{path.resolve()}\n{stat.st_dev}\n{stat.st_ino}\n{stat.st_size}\n{stat.st_mtime_ns}\n"
+                 f"{stat.st_ctime_ns}\n")
         marker = self.cache_dir / "verified" / entry["sha256"]
         if marker.is_file() and marker.read_text() == stamp:
             return
-        digest = _sha256(path)
+        digest, _ = sha256_file(path)
         if digest != entry["sha256"]:
-            raise ShardError(f"shard {entry['path']} of {self.version.spec} is corrupted: sha256 {digest[:16]}… "
+            raise ShardError(f"{where} is corrupted: sha256 {digest[:16]}… "
                              f"does not match the manifest's {entry['sha256'][:16]}…")
         marker.parent.mkdir(parents=True, exist_ok=True)
         tmp = marker.with_name(f".{uuid.uuid4().hex}.tmp")

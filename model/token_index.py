@@ -5,6 +5,8 @@ cover it by a binary search, so a worker tokenizes only what it serves and a res
 straight to its next sample. The index is built once per (version, tokenizer), by one pass of
 tokenization, and kept as a ``token-lengths`` artifact of the version (or in the reader's local cache
 for remote lakes); it holds lengths only, never tokens, so it is no second copy of the data.
+An index found in the lake is checked against its ``artifact.json`` (size, sha256) before use:
+wrong lengths would silently shift every packed sample.
 """
 from __future__ import annotations
 
@@ -52,7 +54,7 @@ def load_or_build(lake: str, version: Version, reader: ShardReader, tok: Tokeniz
             tmp.replace(path)
         lengths = np.load(path)
     else:
-        from catalog.artifacts import attach_artifact, find_artifact
+        from catalog.artifacts import attach_artifact, find_artifact, verified
 
         record = find_artifact(lake, version.spec, KIND, tokenizer_sha256=tokenizer_sha256)
         if record is None:
@@ -62,6 +64,7 @@ def load_or_build(lake: str, version: Version, reader: ShardReader, tok: Tokeniz
                 record = attach_artifact(lake, version.spec, path, KIND,
                                          {"tokenizer_sha256": tokenizer_sha256, "docs": total,
                                           "manifest_sha256": version.manifest_sha256})
+        verified(record, f"token index of {version.spec} for tokenizer {tokenizer_sha256[:12]}…:")
         lengths = np.load(record["path"])
     if len(lengths) != total:
         raise ValueError(f"token index of {version.spec} has {len(lengths)} entries for {total} documents")

@@ -21,7 +21,8 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from tqdm import tqdm
 
 from model.mixing import alpha_weights
-from model.shards import ShardReader, Version, open_version
+from catalog.lake import CatalogError
+from model.shards import ShardError, ShardReader, Version, open_version
 
 EOD = "<|endoftext|>"
 PAD = "<pad>"
@@ -33,8 +34,15 @@ def tokenizer_sha256(path: str | Path) -> str:
 
 
 def load_tokenizer(path: str | Path, expect_sha256: str | None = None) -> tuple[Tokenizer, str]:
-    """Load a tokenizer for encoding data, refusing one that differs from the run's recorded hash."""
+    """Load a tokenizer for encoding data, refusing one that differs from the run's recorded hash,
+    or, when ``path`` is a tokenizer artifact of a version, from its ``artifact.json``."""
+    from catalog.artifacts import record_for
+
     digest = tokenizer_sha256(path)
+    record = record_for(path)
+    if record is not None and digest != record.get("sha256"):
+        raise ValueError(f"tokenizer artifact {path} was modified: sha256 {digest[:12]}…, its artifact.json "
+                         f"records {str(record.get('sha256'))[:12]}…: refusing it (re-attach the original)")
     if expect_sha256 and digest != expect_sha256:
         raise ValueError(f"tokenizer {path} has sha256 {digest[:12]}…, but this run was recorded with "
                          f"{expect_sha256[:12]}…: use the tokenizer the run was started with")
@@ -117,8 +125,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-attach", action="store_true", help="do not attach the tokenizer to the version")
     args = parser.parse_args(argv)
 
-    version = open_version(args.lake, args.dataset)
-    reader = ShardReader(version, args.cache_dir)
+    try:
+        version = open_version(args.lake, args.dataset)
+        reader = ShardReader(version, args.cache_dir)
+        reader.verify([i for i, s in enumerate(version.shards) if s["rows"]])  # all before sampling starts
+    except (ShardError, CatalogError) as e:
+        print(f"model.tokenizer: {e}", file=sys.stderr)
+        return 2
     total = sum(info["chars"] for info in version.manifest["languages"].values())
     sample_chars = min(args.sample_chars, max(total, 1) * 4)
     budgets, texts = language_sample(version, reader, args.alpha, sample_chars, args.seed)

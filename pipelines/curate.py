@@ -25,8 +25,9 @@ import yaml
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from catalog import lake as lakelib
-from catalog.manifest import build_manifest
+from catalog.manifest import build_manifest, describe_staged, require_listed
 from catalog.report import format_summary
+from catalog.verify import require_intact
 from pipelines.options import STAGES, CurateOptions, OptionError, parse_stage_list, validate_options
 from pipelines.sample import write_sample
 from transforms.boilerplate import RemoveBoilerplate
@@ -246,8 +247,9 @@ def _minhash_config(opts: CurateOptions) -> MinHashConfig:
                          bucket_fanout=opts.minhash_bucket_fanout)
 
 
-def _dedup_parents(opts: CurateOptions, config: MinHashConfig) -> list[tuple[str, list[str]]]:
-    """(spec, bands files) of every --dedup-against version; their signatures must be comparable."""
+def _dedup_parents(opts: CurateOptions, config: MinHashConfig) -> list[tuple[str, list[dict[str, Any]]]]:
+    """(spec, bands files) of every --dedup-against version; their signatures must be comparable and
+    their bands files intact (a damaged one would silently change what this run keeps)."""
     parents = []
     for spec in opts.dedup_against or []:
         ref, manifest = lakelib.load_manifest(opts.lake, spec)
@@ -255,6 +257,7 @@ def _dedup_parents(opts: CurateOptions, config: MinHashConfig) -> list[tuple[str
         if {k: recorded.get(k) for k in config.signature_settings()} != config.signature_settings():
             raise ValueError(f"--dedup-against {ref.spec}: its MinHash settings differ from this run's "
                              f"({config.signature_settings()})")
+        require_intact(ref.path, manifest.get("dedup", {}).get("bands", []), ref.spec, override=False)
         parents.append((ref.spec, bands_files(ref.path, manifest)))
     return parents
 
@@ -372,6 +375,8 @@ def run(argv: list[str] | None = None) -> tuple[lakelib.VersionRef, dict[str, An
                              for name in ("bands", "clusters")}
         manifest.update({name: value for name in ("skipped_records", "boilerplate")
                          if (value := _read_stats(staging, name, {}))})
+        manifest["audit"] = describe_staged(staging, os.path.dirname(AUDIT_PATH))
+        require_listed(staging, manifest)
         if remote:  # a trailing "/" deletes the prefix as such: no glob reading of the lake's path
             FileSystems.delete([f"{staging}/{STATS_DIR}/"] + ([f"{sample_dir}/"] if sample_dir else []))
         else:

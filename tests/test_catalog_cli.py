@@ -36,7 +36,9 @@ def test_pipeline_manifest_matches_the_documented_schema(sample_version):
 def test_verify_passes_then_names_the_corrupted_shard(private_lake, capsys):
     root, manifest = private_lake
     assert main(["verify", "sample", "--lake", str(root)]) == 0
-    assert f"{len(manifest['shards']) + len(manifest['removed_table'])}/" in capsys.readouterr().out
+    from catalog.manifest import file_entries
+
+    assert f"{len(file_entries(manifest))}/{len(file_entries(manifest))} files intact" in capsys.readouterr().out
     victim = manifest["shards"][3]["path"]
     path = root / "sample" / f"v{manifest['version']}" / victim
     data = bytearray(path.read_bytes())
@@ -89,7 +91,9 @@ def test_diff_and_list_on_two_versions(private_lake, capsys):
     vdir = root / "sample" / "v7"
     vdir.mkdir()
     lake.write_json_atomic(vdir / "manifest.json", dict(older, version=7))
-    assert main(["diff", f"sample@v{manifest['version']}", "sample@v7", "--lake", str(root)]) == 0
+    assert main(["diff", f"sample@v{manifest['version']}", "sample@v7", "--lake", str(root)]) == 2
+    assert "sample@v7 has" in capsys.readouterr().err  # v7 is a manifest without its files
+    assert main(["diff", f"sample@v{manifest['version']}", "sample@v7", "--no-verify", "--lake", str(root)]) == 0
     out = capsys.readouterr().out
     assert f"- {dropped['lang']}" in out and f"- {dropped['path']}" in out and "+ min_words: 3" in out
     assert f"{len(manifest['shards']) - 1} identical (same sha256), 0 new, 1 gone" in out

@@ -69,12 +69,20 @@ class WriteTable(beam.PTransform):
                     target_bytes=1 << 62, size_of=lambda r: 0)))
 
 
-def read_published(path: str, parent_index: int, parent: str) -> Iterator[tuple[Node, bytes]]:
-    """(node, signature) of every kept document in one bands file of a published version."""
-    table = ipc.open_file(pa.memory_map(path)).read_all()
+def read_published(file: dict[str, Any], parent_index: int, parent: str) -> Iterator[tuple[Node, bytes]]:
+    """(node, signature) of every kept document in one bands file of a published version.
+
+    ``file`` is its manifest entry plus the version's ``root`` (from :func:`bands_files`); the
+    bytes read are checked against the entry in the same pass, so a file damaged after the
+    launcher checked it still fails, naming it, instead of changing what the run keeps.
+    """
+    from catalog.verify import open_verified_table
+
+    table = open_verified_table(file["root"], file, parent, override=False)
     for doc_id, sig in zip(table.column("id").to_pylist(), table.column("signature").to_pylist()):
         yield published_node(parent_index, doc_id, parent), sig
 
 
-def bands_files(version_dir: Path, manifest: dict[str, Any]) -> list[str]:
-    return [str(version_dir / info["path"]) for info in manifest.get("dedup", {}).get("bands", [])]
+def bands_files(version_dir: Path, manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """The manifest entries of a version's bands files, each with the version's ``root`` to read it from."""
+    return [dict(info, root=str(version_dir)) for info in manifest.get("dedup", {}).get("bands", [])]
