@@ -255,7 +255,7 @@ def _dedup_parents(opts: CurateOptions, config: MinHashConfig) -> list[tuple[str
         ref, manifest = lakelib.load_manifest(opts.lake, spec)
         recorded = manifest["stages"].get("dedup-near", {})
         if {k: recorded.get(k) for k in config.signature_settings()} != config.signature_settings():
-            raise ValueError(f"--dedup-against {ref.spec}: its MinHash settings differ from this run's "
+            raise OptionError(f"--dedup-against {ref.spec}: its MinHash settings differ from this run's "
                              f"({config.signature_settings()})")
         require_intact(ref.path, manifest.get("dedup", {}).get("bands", []), ref.spec, override=False)
         parents.append((ref.spec, bands_files(ref.path, manifest)))

@@ -248,6 +248,19 @@ def test_malformed_config_files_are_one_line_and_exit_2(tmp_path, capsys):
         rc, err = _curate(["--lake", str(tmp_path / "lake"), *flags], capsys)
         assert rc == 2 and len(err.splitlines()) == 1 and "Traceback" not in err, err
     assert not (tmp_path / "lake").exists()
+    rc, err = _curate(["--lake", str(tmp_path / "lake"), "--lid-thresholds", str(tmp_path / "missing.json")], capsys)
+    assert rc == 2 and err == f"curate: --lid-thresholds: expected LANG=T,... or an existing JSON file, " \
+                              f"got {str(tmp_path / 'missing.json')!r}", err
+
+
+def test_dedup_against_other_minhash_settings_is_one_line_and_exit_2(tmp_path, capsys):
+    lake = tmp_path / "lake"
+    assert _curate(["--lake", str(lake)], capsys)[0] == 0
+    rc, err = _curate(["--lake", str(lake), "--dedup-against", "sample@v1", "--minhash-perm", "128"], capsys)
+    assert rc == 2 and "--dedup-against sample@v1: its MinHash settings differ" in err.splitlines()[-1], err
+    assert "Traceback" not in err
+    assert sorted(p.name for p in (lake / "sample").iterdir()) == ["_staging", "v1"]
+    assert not any((lake / "sample" / "_staging").iterdir())  # the failed run's staging is gone
 
 
 @pytest.mark.parametrize("entry, words", [

@@ -86,7 +86,9 @@ def parse_thresholds(value: str | None) -> dict[str, float]:
         with open(value, encoding="utf-8") as f:
             pairs = json.load(f).items()
     else:
-        pairs = (item.split("=", 1) for item in value.split(",") if item.strip())
+        pairs = [item.split("=", 1) for item in value.split(",") if item.strip()]
+        if any(len(pair) != 2 for pair in pairs):
+            raise ValueError(f"expected LANG=T,... or an existing JSON file, got {value!r}")
     out = {}
     for lang, threshold in pairs:
         score = float(threshold)
