@@ -150,39 +150,62 @@ def star_clusters_in_rounds(edges: Iterable[tuple[Node, Node, float]], rounds: i
     return [p for node, values in told.items() for p in pointer(node, values)], len(residue)
 
 
+def _round_outputs(state: State) -> Iterator[Any]:
+    """``step`` as one ParDo's outputs: ``next`` (the state and the announcements, keyed by the node they
+    go to, for the next round's GroupByKey) and ``told`` (a decided document's ``tell_neighbours``)."""
+    for tag, value in step(state):
+        if tag == "state":
+            yield beam.pvalue.TaggedOutput("next", (value[0], value))
+        elif tag == "message":
+            yield beam.pvalue.TaggedOutput("next", (value[0], value[1]))
+        else:
+            for told in tell_neighbours(value):
+                yield beam.pvalue.TaggedOutput("told", told)
+
+
+def _heard(kv: tuple[Node, Iterable[Any]]) -> list[State]:
+    """A node's group of the round's GroupByKey -> its state with what it heard; nothing for a decided
+    node (announcements to it are moot). A state has three parts, an announcement two."""
+    _, values = kv
+    states, heard = [], []
+    for v in values:
+        (states if len(v) == 3 else heard).append(v)
+    return [hear(s, heard) for s in states]
+
+
 class StarClusters(beam.PTransform):
     """verified edges (a, b, Jaccard) -> (kept, removed, Jaccard) per removed document, in ``rounds``
-    rounds of one GroupByKey by node each, then the residue, then one GroupByKey for the pointers."""
+    rounds of one GroupByKey by node each, then the residue, then one GroupByKey for the pointers.
+
+    Each round is one GroupByKey and one ParDo (hear, decide, announce, tell), so the rounds add few
+    steps to the pipeline."""
 
     def __init__(self, rounds: int = DEFAULT_ROUNDS):
         super().__init__()
         self.rounds = rounds
 
     def expand(self, edges):
-        states = (edges
-                  | "Adjacency" >> beam.FlatMap(adjacency)
-                  | "ByNode" >> beam.GroupByKey()
-                  | "State" >> beam.MapTuple(initial_state))
-        messages, decisions = None, []
-
-        def meet(states, messages, label):
-            """Each undecided document with the statuses sent to it (one GroupByKey by node)."""
-            return ({"state": states | f"Key{label}" >> beam.Map(lambda s: (s[0], s)), "heard": messages}
-                    | f"Meet{label}" >> beam.CoGroupByKey()
-                    | f"Hear{label}" >> beam.FlatMap(lambda kv: [hear(s, kv[1]["heard"]) for s in kv[1]["state"]]))
-
+        grouped = (edges
+                   | "Adjacency" >> beam.FlatMap(adjacency)
+                   | "ByNode" >> beam.GroupByKey())
+        told = []
         for k in range(self.rounds + 1):
-            heard = states if messages is None else meet(states, messages, f"Round{k}")
-            out = heard | f"Step{k}" >> beam.FlatMap(
-                lambda s: (beam.pvalue.TaggedOutput(tag, v) for tag, v in step(s))).with_outputs("state", "decided", "message")
-            states, messages = out.state, out.message
-            decisions.append(out.decided)
-        residue = (meet(states, messages, "Residue")
-                   | "OneKey" >> beam.Map(lambda s: (None, s))
+            if k == 0:  # round 0 decides from the edges alone
+                out = grouped | "Step0" >> beam.FlatMap(
+                    lambda kv: _round_outputs(initial_state(*kv))).with_outputs("next", "told")
+            else:
+                out = (grouped
+                       | f"Step{k}" >> beam.FlatMap(
+                    lambda kv: (o for s in _heard(kv) for o in _round_outputs(s))).with_outputs("next", "told"))
+            told.append(out.told)
+            grouped = out.next | f"MeetRound{k + 1}" >> beam.GroupByKey()
+        residue = (grouped
+                   | "OneKey" >> beam.FlatMap(lambda kv: [(None, s) for s in _heard(kv)])
                    | "GatherResidue" >> beam.GroupByKey()
-                   | "ResolveResidue" >> beam.FlatMap(lambda kv: resolve_residue(kv[1])))
-        return ((*decisions, residue)
-                | "AllDecisions" >> beam.Flatten()
-                | "TellNeighbours" >> beam.FlatMap(tell_neighbours)
+                   | "ResolveResidue" >> beam.FlatMap(lambda kv: (t for d in resolve_residue(kv[1])
+                                                                   for t in tell_neighbours(d))))
+        return ((*told, residue)
+                | "AllTold" >> beam.Flatten()
                 | "ByRemoved" >> beam.GroupByKey()
                 | "Pointers" >> beam.FlatMapTuple(pointer))
+

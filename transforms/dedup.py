@@ -254,13 +254,15 @@ class ExactDedup(beam.PTransform):
 
 
 def sign_requests(kv):
-    """One uid's signature sent to each of its candidate pairs: (pair, (side, signature)), side 0 for
-    the better-ranked document. A uid without a signature (impossible in a consistent run) sends none."""
-    uid, grouped = kv
-    sig = next(iter(grouped["sig"]), None)
+    """One uid's signature (bytes) sent to each of its candidate pairs (tuples): (pair, (side, signature)),
+    side 0 for the better-ranked document. A uid without a signature (impossible in a consistent run)
+    sends none."""
+    uid, values = kv
+    sig = next((v for v in values if isinstance(v, bytes)), None)
     if sig is not None:
-        for pair in grouped["pair"]:
-            yield pair, (int(pair[0][1] != uid), sig)
+        for pair in values:
+            if not isinstance(pair, bytes):
+                yield pair, (int(pair[0][1] != uid), sig)
 
 
 def _pair_signatures(kv):
@@ -271,7 +273,8 @@ def _pair_signatures(kv):
 
 class WithSignatures(beam.PTransform):
     """(a, b) node pairs -> (pair, signature of a, signature of b): each pair asks both its uids for
-    their signature (one join by uid), and the two answers meet by pair (one GroupByKey)."""
+    their signature (one join by uid: a GroupByKey of signatures and requests, told apart by type), and
+    the two answers meet by pair (one GroupByKey)."""
 
     def __init__(self, sigs):
         super().__init__()
@@ -279,8 +282,9 @@ class WithSignatures(beam.PTransform):
 
     def expand(self, pairs):
         requests = pairs | "AskBothUids" >> beam.FlatMap(lambda e: [(e[0][1], e), (e[1][1], e)])
-        return ({"sig": self.sigs, "pair": requests}
-                | "JoinByUid" >> beam.CoGroupByKey()
+        return ((self.sigs, requests)
+                | "SigsAndRequests" >> beam.Flatten()
+                | "JoinByUid" >> beam.GroupByKey()
                 | "SendSignatures" >> beam.FlatMap(sign_requests)
                 | "GroupByPair" >> beam.GroupByKey()
                 | "BothSignatures" >> beam.Map(_pair_signatures))
@@ -322,9 +326,12 @@ def bands_rows(kept: list[Key], config: MinHashConfig) -> list[dict[str, Any]]:
 
 
 def split_near(kv):
-    _, grouped = kv
-    info = next(iter(grouped["removal"]), None)
-    for key in grouped["keys"]:
+    """One uid's key record (a tuple) and its removal info (a dict), if any -> kept key or removed row."""
+    _, values = kv
+    info = next((v for v in values if isinstance(v, dict)), None)
+    for key in values:
+        if isinstance(key, dict):
+            continue
         if info is None:
             yield beam.pvalue.TaggedOutput("kept", key)
         else:
@@ -362,8 +369,9 @@ class NearDedup(beam.PTransform):
                     | "StarClusters" >> StarClusters()
                     | "Info" >> beam.Map(lambda e: (e[1][1], removal_info(e[0], e[2], parents))))
         keyed = keys | "KeyByUid" >> beam.Map(lambda k: (k[0][1], k))
-        split = ({"keys": keyed, "removal": removals}
-                 | "JoinRemovals" >> beam.CoGroupByKey()
+        split = ((keyed, removals)
+                 | "KeysAndRemovals" >> beam.Flatten()
+                 | "JoinRemovals" >> beam.GroupByKey()
                  | "Split" >> beam.FlatMap(split_near).with_outputs("kept", "removed"))
         bands = (split.kept
                  | "BatchForBandsTable" >> beam.BatchElements(min_batch_size=64, max_batch_size=2048)

@@ -145,12 +145,11 @@ class WriteDocShards(beam.PTransform):
                                         schema=DOC_SCHEMA, target_bytes=target):
                 yield dict(info, lang=lang)
 
-        keyed = rows | "KeyByShard" >> beam.Map(lambda r, sizes: (bucket(r["lang"], r["_uid"], sizes), r),
-                                                   sizes=beam.pvalue.AsDict(sizes))
-        if self.drops is not None:
-            drops = self.drops | "KeyDropByShard" >> beam.Map(lambda d, sizes: (bucket(d[0], d[1], sizes), d[1]),
-                                                              sizes=beam.pvalue.AsDict(sizes))
-            keyed = (keyed, drops) | "RowsAndDrops" >> beam.Flatten()
+        if self.drops is not None:  # one Flatten before the keying, which runs where the rows are read back anyway
+            rows = (rows, self.drops) | "RowsAndDrops" >> beam.Flatten()
+        keyed = rows | "KeyByShard" >> beam.Map(
+            lambda r, sizes: ((bucket(r["lang"], r["_uid"], sizes), r) if isinstance(r, dict)
+                              else (bucket(r[0], r[1], sizes), r[1])), sizes=beam.pvalue.AsDict(sizes))
         return (keyed
                 | "GroupByShard" >> beam.GroupByKey()
                 | "WriteShards" >> beam.FlatMap(write))
