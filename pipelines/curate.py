@@ -168,8 +168,6 @@ def build_pipeline(p: beam.Pipeline, files: list[InputFile], staging: str, opts:
         redacted.counts | "SumPII" >> beam.CombineGlobally(_sum_counts) | "WritePII" >> WriteStats(staging, "pii")
 
     exact_on, near_on = "dedup-exact" not in disabled, "dedup-near" not in disabled
-    if not near_on and opts.dedup_against:
-        raise ValueError("--dedup-against needs the dedup-near stage")
     target = int(opts.shard_target_mb * 1024 * 1024)
     if exact_on or near_on:  # dedup shuffles key records; the rows (text) wait for the shard writer
         minhash = _minhash_config(opts) if near_on else None
