@@ -15,9 +15,9 @@ COPY model ./model
 RUN pip install --no-cache-dir '.[dataflow]' \
  && pip install --no-cache-dir --no-deps --force-reinstall fasttext==0.9.3 \
  && cd / \
- && python -c "import pycld2; from transforms.langid import LanguageIdentifier; LanguageIdentifier().predict(['Fail tidak dijumpai'])" \
- && python -c "from transforms.filters import score_document; from transforms.filter_config import FilterParams; score_document('compile the filter kernels into the image', 'en', FilterParams())" \
- && python -c "from transforms.minhash import MinHashConfig, signatures; signatures(['compile the MinHash kernels into the image'], MinHashConfig())" \
- && python -c "import fastwarc.warc; from transforms.html_text import main_text; assert main_text('<nav>menu</nav><p>web crawls</p>') == 'web crawls'"
+ && python -c "import pycld2; from transforms.langid.identify import LanguageIdentifier; LanguageIdentifier().predict(['Fail tidak dijumpai'])" \
+ && python -c "from transforms.filters.scores import score_document; from transforms.filters.config import FilterParams; score_document('compile the filter kernels into the image', 'en', FilterParams())" \
+ && python -c "from transforms.dedup.minhash import MinHashConfig, signatures; signatures(['compile the MinHash kernels into the image'], MinHashConfig())" \
+ && python -c "import fastwarc.warc; from transforms.read.html_text import main_text; assert main_text('<nav>menu</nav><p>web crawls</p>') == 'web crawls'"
 
 # Keep the SDK harness as the entrypoint inherited from the base image.

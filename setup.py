@@ -21,7 +21,7 @@ PIPELINE = [
     "phonenumbers==9.0.43",  # libphonenumber: validated phone detection for PII redaction
     "charset-normalizer==3.5.3",  # legacy-encoding detection for non-UTF-8 inputs
     "selectolax==1.0.2",  # HTML to text without regexes
-    "fastwarc==2.0.0",  # WARC/WET reader (Rust, prebuilt wheels; transforms/warc.py)
+    "fastwarc==2.0.0",  # WARC/WET reader (Rust, prebuilt wheels; transforms/read/warc.py)
     "numba==0.68.1",  # compiled loops: quality-filter scores, MinHash signatures (transforms/*_kernels.py)
 ]
 KENLM = ["kenlm==0.3.0"]  # optional perplexity filter; builds from source, no model ships with it

@@ -37,8 +37,8 @@ from typing import Callable
 
 import numpy as np
 
-from transforms.dedup import band_postings, bucket_pairs, star_clusters, verify_pairs
-from transforms.minhash import MinHashConfig, shingles, signatures
+from transforms.dedup.near import band_postings, bucket_pairs, star_clusters, verify_pairs
+from transforms.dedup.minhash import MinHashConfig, shingles, signatures
 
 CORPORA = {"debian-copyright": "neardup-debian-copyright/copyright.jsonl",
            "spdx-licenses": "neardup-spdx-licenses/spdx_licenses.jsonl"}
@@ -191,7 +191,7 @@ def beam_stage(docs: list[tuple[str, str]], config: MinHashConfig) -> tuple[int,
 
     import apache_beam as beam
 
-    from transforms.dedup import NearDedup, dedup_keys
+    from transforms.dedup.near import NearDedup, dedup_keys
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "docs.jsonl"

@@ -78,8 +78,8 @@ def one_run(n: int) -> dict:
     from apache_beam.metrics import Metrics
     from apache_beam.metrics.metric import MetricsFilter
 
-    from transforms.dedup import ExactDedup, NearDedup, dedup_keys
-    from transforms.minhash import MinHashConfig
+    from transforms.dedup.near import ExactDedup, NearDedup, dedup_keys
+    from transforms.dedup.minhash import MinHashConfig
 
     config = MinHashConfig()
     vocabulary = [f"w{k}" for k in range(20_000)]

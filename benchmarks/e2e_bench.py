@@ -41,7 +41,7 @@ def naive(corpus: Path, out: Path) -> None:
     import pyarrow.ipc as ipc
     from datasketch import MinHash, MinHashLSH
 
-    from transforms.langid import default_model_path
+    from transforms.langid.identify import default_model_path
 
     model = fasttext.load_model(default_model_path())
     docs = [json.loads(line) for path in sorted(corpus.glob("*.jsonl")) for line in open(path, encoding="utf-8")]

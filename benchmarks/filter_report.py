@@ -19,14 +19,14 @@ import time
 from collections import Counter, defaultdict
 from typing import Any, Iterator
 
-from transforms.filter_config import FilterConfig, load_filter_config
-from transforms.filters import filter_document
-from transforms.langid import LanguageIdentifier, apply_prediction
-from transforms.limits import ReadLimits
+from transforms.filters.config import FilterConfig, load_filter_config
+from transforms.filters.scores import filter_document
+from transforms.langid.identify import LanguageIdentifier, apply_prediction
+from transforms.read.limits import ReadLimits
 from transforms.normalize import normalize_document
 from transforms.pii import redact
-from transforms.readers import read_input_file
-from transforms.sources import InputFile, match_inputs, sources_from_inputs
+from transforms.read.files import read_input_file
+from transforms.read.sources import InputFile, match_inputs, sources_from_inputs
 
 _BATCH = 256
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from transforms.langcodes import to_iso639_3
+from transforms.langid.langcodes import to_iso639_3
 
 DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "curation-lake" / "langid-data"
 PARTS = ("dev", "dev", "proof", "test")  # by hash of (set, page) modulo 4
@@ -81,7 +81,7 @@ def lid176_labels() -> frozenset[str]:
     """The 176 labels of lid.176.ftz (read from the bundled model, so the label set cannot drift)."""
     import fasttext
 
-    from transforms.langid import default_model_path
+    from transforms.langid.identify import default_model_path
 
     return frozenset(l.removeprefix("__label__") for l in fasttext.load_model(default_model_path()).get_labels())
 

@@ -33,8 +33,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
 
 from benchmarks.langid_data import PARTS, record_part
-from transforms.langcodes import UNDETERMINED
-from transforms.langid import ANY_MOVE, IdentifyLanguage, LangIdConfig, parse_thresholds, prepare
+from transforms.langid.langcodes import UNDETERMINED
+from transforms.langid.identify import ANY_MOVE, IdentifyLanguage, LangIdConfig, parse_thresholds, prepare
 
 BATCH = 512
 MIN_DOCS = 20  # languages with at least this many documents are held to MAX_F1_LOSS

@@ -26,8 +26,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 CHILD = r"""
 import json, resource, sys, time
-from transforms.readers import read_input_file
-from transforms.sources import Source, match_inputs
+from transforms.read.files import read_input_file
+from transforms.read.sources import Source, match_inputs
 [f] = match_inputs([Source(name="bench", paths=(sys.argv[1],))])
 started = time.monotonic()
 if sys.argv[2] == "list":

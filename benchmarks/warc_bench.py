@@ -6,7 +6,7 @@
    feeds; a warcinfo record, then a request and a response per page, repeated under new URLs up to
    ``--records`` responses), plain and ``.warc.gz`` (one gzip member per record). Each reader
    walks every record, parses the HTTP headers and reads every payload: fastwarc on the raw
-   file, fastwarc on Python's ``gzip`` stream (what ``transforms.warc`` does, so a truncated
+   file, fastwarc on Python's ``gzip`` stream (what ``transforms.read.warc`` does, so a truncated
    member is an error it sees), and warcio.
 2. Extraction: every HTML page of ``html-installation-guide`` (114 pages, 19 languages; DocBook
    pages with a navigation header and footer), timed per page, and scored against the page's own
@@ -111,7 +111,7 @@ def _structure(html: str) -> tuple[list[str], list[str]]:
     """(main-content lines, navigation lines) of a DocBook page, from its own markup."""
     from selectolax.lexbor import LexborHTMLParser
 
-    from transforms.html_text import markup_to_text
+    from transforms.read.html_text import markup_to_text
 
     tree = LexborHTMLParser(html)
 
@@ -130,7 +130,7 @@ def _found(lines: list[str], text: str) -> int:
 
 
 def extraction(repeat: int) -> None:
-    from transforms.html_text import main_text, markup_to_text
+    from transforms.read.html_text import main_text, markup_to_text
 
     pages = [p.read_text("utf-8") for p in sorted((MESSY / "html-installation-guide").rglob("*.html"))]
     truth = [_structure(p) for p in pages]
@@ -172,7 +172,7 @@ def agreement(candidates) -> None:
         import trafilatura
     except ImportError:
         return
-    from transforms.decode import decode_bytes
+    from transforms.read.decode import decode_bytes
 
     pages = [decode_bytes(p.read_bytes()).text for p in sorted((MESSY / "encodings-chardet").rglob("*.htm*"))]
     ref = [[line for line in (trafilatura.extract(h) or "").split("\n") if len(line) > 20] for h in pages]

@@ -31,23 +31,23 @@ from catalog.verify import require_intact
 from pipelines.options import STAGES, CurateOptions, OptionError, parse_stage_list, validate_options
 from pipelines.sample import write_sample
 from transforms.boilerplate import RemoveBoilerplate
-from transforms.dedup import ExactDedup, NearDedup, dedup_keys
-from transforms.dedup_tables import (BANDS_DIR, BANDS_SCHEMA, CLUSTERS_DIR, CLUSTERS_SCHEMA, WriteTable, bands_files,
+from transforms.dedup.near import ExactDedup, NearDedup, dedup_keys
+from transforms.dedup.tables import (BANDS_DIR, BANDS_SCHEMA, CLUSTERS_DIR, CLUSTERS_SCHEMA, WriteTable, bands_files,
                                      cluster_row, is_dedup_removal, read_published)
-from transforms.filter_audit import AUDIT_PATH, WriteFilterAudit, audit_row
-from transforms.filter_config import FilterConfig, load_filter_config
-from transforms.filter_wordlists import coverage as wordlist_coverage
-from transforms.filters import SCORER_VERSION, filter_document
-from transforms.langid import (LANG_CODES, IdentifyLanguage, LangIdConfig, default_model_path, hinted_language,
+from transforms.filters.audit import AUDIT_PATH, WriteFilterAudit, audit_row
+from transforms.filters.config import FilterConfig, load_filter_config
+from transforms.filters.wordlists import coverage as wordlist_coverage
+from transforms.filters.scores import SCORER_VERSION, filter_document
+from transforms.langid.identify import (LANG_CODES, IdentifyLanguage, LangIdConfig, default_model_path, hinted_language,
                                parse_thresholds)
-from transforms.limits import ReadLimits
-from transforms.minhash import MinHashConfig
+from transforms.read.limits import ReadLimits
+from transforms.dedup.minhash import MinHashConfig
 from transforms.normalize import normalize_document
 from transforms.pii import PII_VERSION, redact
-from transforms.readers import read_input_file
+from transforms.read.files import read_input_file
 from transforms.removed import STAGE_FILTER, removed_from_doc
 from transforms.shards import WriteDocShards, WriteRemovedTable, shard_row, write_bytes
-from transforms.sources import (InputFile, Source, SourceError, check_unique_names, load_sources, match_inputs,
+from transforms.read.sources import (InputFile, Source, SourceError, check_unique_names, load_sources, match_inputs,
                                 sources_from_inputs)
 
 log = logging.getLogger("curate")

@@ -91,8 +91,8 @@ def test_real_pages_lose_their_template_lines_through_the_transform():
     served in six encodings), the Beam transform gives exactly what the pure functions give, and
     a page none of whose lines repeat is left as it was."""
     from tests.test_warc import _messy_pages
-    from transforms.decode import decode_bytes
-    from transforms.html_text import page_text
+    from transforms.read.decode import decode_bytes
+    from transforms.read.html_text import page_text
 
     docs = [_doc(i, page_text(decode_bytes(raw).text, kind, "main")) for i, (_, raw, _, kind) in enumerate(_messy_pages())]
     frequent = frequent_keys(((d["source"], document_line_keys(d["text"])) for d in docs), 5)["web"]

@@ -7,8 +7,8 @@ import apache_beam as beam
 import pytest
 from apache_beam.testing.util import assert_that, equal_to
 
-from transforms.clustering import StarClusters, star_clusters_in_rounds
-from transforms.dedup import star_clusters
+from transforms.dedup.clustering import StarClusters, star_clusters_in_rounds
+from transforms.dedup.near import star_clusters
 
 
 def _node(i: int, published: bool = False, priority: int = 0):

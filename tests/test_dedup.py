@@ -11,10 +11,10 @@ from hypothesis import given, settings, strategies as st
 
 from benchmarks.dedup_bench import close_pairs_exact, exact_jaccard, planted
 from tests.conftest import shared_sample
-from transforms import minhash
-from transforms.dedup import (POSTINGS_PER_GROUP, band_partitions, band_postings, bucket_pairs, exact_key, exact_keys, keep_first, key_record, star_clusters,
+from transforms.dedup import minhash
+from transforms.dedup.near import (POSTINGS_PER_GROUP, band_partitions, band_postings, bucket_pairs, exact_key, exact_keys, keep_first, key_record, star_clusters,
                               verify_pairs)
-from transforms.minhash import (MinHashConfig, _PUNCT, _normal_batch, _normal_bytes, band_hashes, candidate_probability,
+from transforms.dedup.minhash import (MinHashConfig, _PUNCT, _normal_batch, _normal_bytes, band_hashes, candidate_probability,
                                 dedup_normal_form, estimated_jaccards, has_shingles, shingle_hash32, shingles, signatures)
 
 TEXTS = ["the quick brown fox jumps over the lazy dog and keeps running far away",
@@ -170,7 +170,7 @@ def test_bands_rows_follow_datasketch_optimum_and_validate():
 def test_exact_quadrature_picks_what_datasketch_picks(num_perm):
     from datasketch.lsh import _optimal_param
 
-    from transforms.minhash import _optimal_bands_rows
+    from transforms.dedup.minhash import _optimal_bands_rows
 
     for threshold in (0.3, 0.5, 0.7, 0.8, 0.9, 0.95):
         for recall_weight in (0.5, 0.9):

@@ -3,8 +3,8 @@ import json
 import pyarrow as pa
 import pytest
 
-from transforms.filter_config import FilterParams, load_filter_config
-from transforms.filters import count_words, filter_document, keep_document, score_document
+from transforms.filters.config import FilterParams, load_filter_config
+from transforms.filters.scores import count_words, filter_document, keep_document, score_document
 from transforms.pii import redact
 
 CFG = load_filter_config()

@@ -146,7 +146,7 @@ def read_removed(root: Path, rel: str, manifest: dict, capsys, tmp_path: Path) -
 
 def read_bands(root: Path, rel: str, manifest: dict, capsys, tmp_path: Path) -> None:
     from pipelines.curate import run
-    from transforms.dedup_tables import bands_files, read_published
+    from transforms.dedup.tables import bands_files, read_published
 
     src = tmp_path / "more.jsonl"
     src.write_text(json.dumps({"id": "x", "text": "a new document with a few words in it"}) + "\n", encoding="utf-8")

@@ -5,11 +5,11 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 import pytest
 
-from transforms.langcodes import parse_label
-from transforms.langid import (ANY_MOVE, LANGID_VERSION, IdentifyLanguage, LangIdConfig, LanguageIdentifier,
+from transforms.langid.langcodes import parse_label
+from transforms.langid.identify import (ANY_MOVE, LANGID_VERSION, IdentifyLanguage, LangIdConfig, LanguageIdentifier,
                                abstained, apply_prediction, ask_cld2, confirmed_first_choice, confirmed_runner_up,
                                hinted_language, load_moves, needs_second_opinion, parse_thresholds)
-from transforms.scripts import _COL, dominant_script
+from transforms.langid.scripts import _COL, dominant_script
 
 
 @pytest.fixture(scope="module")

@@ -14,9 +14,10 @@ from collections import Counter
 import pytest
 
 from tests.conftest import shared_sample
-from transforms import filters, pii
-from transforms.filter_config import load_filter_config
-from transforms.filter_wordlists import flagged_words, stopwords
+from transforms import pii
+from transforms.filters import scores as filters
+from transforms.filters.config import load_filter_config
+from transforms.filters.wordlists import flagged_words, stopwords
 
 _NO_SPACE_CHAR = re.compile(f"[{filters._NO_SPACE_CHARS}]")
 _STRIP = filters._STRIP

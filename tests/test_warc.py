@@ -1,5 +1,5 @@
-"""Web crawl input: WARC/WET records to documents (``transforms.warc``), main-content extraction
-and the dispatch from ``transforms.readers``. The WARC files are built here (tests/warc_fixtures.py),
+"""Web crawl input: WARC/WET records to documents (``transforms.read.warc``), main-content extraction
+and the dispatch from ``transforms.read.files``. The WARC files are built here (tests/warc_fixtures.py),
 from a page the test writes and from the real pages of ``../shared/data/messy``."""
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ import pytest
 
 from tests.conftest import shared_path
 from tests.warc_fixtures import conversion, gzip_members, request, response, warc_record, warcinfo
-from transforms.decode import codec_for_label
-from transforms.html_text import main_text, markup_to_text, page_text
-from transforms.readers import read_input_file, split_suffixes
-from transforms.sources import Source, SourceError, load_sources, match_inputs
-from transforms.warc import classify, http_body
+from transforms.read.decode import codec_for_label
+from transforms.read.html_text import main_text, markup_to_text, page_text
+from transforms.read.files import read_input_file, split_suffixes
+from transforms.read.sources import Source, SourceError, load_sources, match_inputs
+from transforms.read.warc import classify, http_body
 
 PAGE = """<!DOCTYPE html><html><head><meta charset="windows-1252"><title>Le café</title></head><body>
 <nav><ul><li><a href="/">Accueil</a></li><li><a href="/blog">Blog</a></li><li><a href="/contact">Contact</a></li></ul></nav>
@@ -132,9 +132,9 @@ def test_truncated_last_record_is_one_quarantine_row_at_every_cut(tmp_path, pack
 
 
 def test_oversized_payload_and_cut_non_document(tmp_path, monkeypatch):
-    import transforms.warc
+    import transforms.read.warc
 
-    monkeypatch.setattr(transforms.warc, "MAX_PAYLOAD_BYTES", 100)
+    monkeypatch.setattr(transforms.read.warc, "MAX_PAYLOAD_BYTES", 100)
     big = response("https://big.example/", b"<p>" + b"long " * 100 + b"</p>")
     small = response("https://small.example/", b"<p>fits</p>")
     image = response("https://img.example/", bytes(range(256)) * 4, content_type="image/jpeg")

@@ -23,9 +23,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from transforms import filter_kernels as kernels
-from transforms.filter_config import FilterParams
-from transforms.filter_wordlists import flagged_words, stopwords
+from transforms.filters import kernels
+from transforms.filters.config import FilterParams
+from transforms.filters.wordlists import flagged_words, stopwords
 
 SCORER_VERSION = "roots-scorers-v2"
 
@@ -160,7 +160,7 @@ def score_document(text: str, lang: str, params: FilterParams, lang_score: float
     if lang_score is not None:
         scores["lang_score"] = round(float(lang_score), 4)
     if params.kenlm_model:
-        from transforms.filter_kenlm import perplexity
+        from transforms.filters.kenlm import perplexity
 
         scores["perplexity"] = round(perplexity(text, params.kenlm_model), 1)
     return scores

@@ -1,6 +1,6 @@
 """Compiled loops (numba) behind the quality-filter scores that Python cannot do in bulk.
 
-Each function computes exactly what its plain definition in ``transforms.filters`` says (a test
+Each function computes exactly what its plain definition in ``transforms.filters.scores`` says (a test
 compares them on real documents): hashes only bucket things, and every pair a hash puts together
 is compared element by element. Compiled once per machine (``cache=True``; about 6 s the first
 time, then about 0.7 s per process to load).

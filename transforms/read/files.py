@@ -5,11 +5,11 @@ Formats by extension, after an optional compression suffix (``.gz``, ``.bz2``, `
 file is one plain-text document. A bad line never stops a file, and a file that breaks half-way
 (truncated archive) keeps what was read and quarantines the rest with the error.
 
-Text files may be in any encoding (``transforms.decode``) and HTML pages or feeds become their
-text (``transforms.html_text``). JSONL is UTF-8 by specification: a line with a few invalid bytes
+Text files may be in any encoding (``transforms.read.decode``) and HTML pages or feeds become their
+text (``transforms.read.html_text``). JSONL is UTF-8 by specification: a line with a few invalid bytes
 (at most 1 %) is repaired and says so in ``meta.decode``, a worse one is quarantined; a file that
 starts with a UTF-16/32 byte-order mark is read in that encoding. Size limits, decompression
-limits and the per-file error budget are in ``transforms.limits``.
+limits and the per-file error budget are in ``transforms.read.limits``.
 
 Memory: every format is streamed record by record (a Parquet row group at a time), whatever the
 file's size; only a file that is one document (text, HTML) or compressed Parquet (which needs
@@ -30,12 +30,12 @@ import re
 import stat
 from typing import Any, BinaryIO, Iterator
 
-from transforms.decode import decode_bytes, decode_mostly_utf8
-from transforms.html_text import markup_kind, page_text
-from transforms.limits import RATIO_CHECK_AFTER, ReadLimits, apply_error_budget, limit_document
+from transforms.read.decode import decode_bytes, decode_mostly_utf8
+from transforms.read.html_text import markup_kind, page_text
+from transforms.read.limits import RATIO_CHECK_AFTER, ReadLimits, apply_error_budget, limit_document
 from transforms.normalize import replace_lone_surrogates
 from transforms.removed import STAGE_QUARANTINE, removed_row
-from transforms.sources import InputFile, Source, file_kind
+from transforms.read.sources import InputFile, Source, file_kind
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 WARC_SUFFIXES = (".warc", ".wet", ".warc.wet")
@@ -376,7 +376,7 @@ def _read_records(f: InputFile, limits: ReadLimits) -> Iterator[Item]:
             return
         metered = io.BufferedReader(_Metered(stream, limits, compressed), buffer_size=_DRAIN_CHUNK)
         if fmt == "warc":
-            from transforms.warc import iter_warc  # imports fastwarc only for crawls
+            from transforms.read.warc import iter_warc  # imports fastwarc only for crawls
 
             yield from iter_warc(metered, f.source, f.relpath)
             return

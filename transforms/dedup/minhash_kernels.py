@@ -1,7 +1,7 @@
 """Compiled loops (numba) behind MinHash signatures: the normal form's bytes, and each document's
 shingle hashes and permutation minima in one pass over them.
 
-Each kernel computes exactly what its plain definition in ``transforms.minhash`` says
+Each kernel computes exactly what its plain definition in ``transforms.dedup.minhash`` says
 (``_normal_bytes``, ``shingle_hash32`` and datasketch's ``affine32`` permutations); tests compare
 them bit for bit. Compiled once per machine (``cache=True``), then loaded from the cache.
 
@@ -20,7 +20,7 @@ SEPARATOR, WORD, END = 0, 1, 2  # code-point kinds of ``transforms.minhash._char
 POLY = 0x9E3779B97F4A7C15  # the shingle hash's base; odd, hence invertible mod 2^64
 _P = np.uint64(POLY)
 _P_INVERSE = np.uint64(pow(POLY, -1, 1 << 64))
-# MurmurHash3 fmix64, written out here as in ``transforms.filter_kernels`` rather than imported:
+# MurmurHash3 fmix64, written out here as in ``transforms.filters.kernels`` rather than imported:
 # numba's cache does not notice a change to a compiled function that lives in another file.
 _M1 = np.uint64(0xFF51AFD7ED558CCD)
 _M2 = np.uint64(0xC4CEB9FE1A85EC53)

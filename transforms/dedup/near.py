@@ -18,14 +18,14 @@ signature); every step below shuffles key records, pairs, edges or decisions.
 
 Memory bounds of the aggregating steps:
 - exact dedup groups key records by exact key: one group holds the key records of one text's copies;
-- signatures: see ``transforms.minhash`` (bounded per character group, whatever the batch);
+- signatures: see ``transforms.dedup.minhash`` (bounded per character group, whatever the batch);
 - GroupByBand: one group holds one band's postings of one partition (no text), about
   ``documents / partitions`` of them (at most about ``POSTINGS_PER_GROUP``: the partitions grow with
   the corpus), each a node plus at most ``bands`` 8-byte band hashes;
 - bucket pairs: at most ``bucket_fanout`` pairs per bucket member;
 - verification's join by uid: one signature plus that document's candidate pairs, streamed; then
   a GroupByKey by pair holds that pair's two signatures;
-- star clustering (``transforms.clustering``) runs in rounds grouped by node: a group holds one
+- star clustering (``transforms.dedup.clustering``) runs in rounds grouped by node: a group holds one
   document's verified edges and the statuses sent to it; what is still undecided after the rounds
   (dependency chains longer than the rounds, in practice none) is resolved in one group;
 - the join of removals with key records holds one document's key record and its removal.
@@ -39,8 +39,8 @@ from typing import Any, Iterable, Iterator
 import apache_beam as beam
 import numpy as np
 
-from transforms.clustering import Node, Rank, StarClusters
-from transforms.minhash import (MinHashConfig, band_hashes, dedup_normal_form, estimated_jaccards, has_shingles,
+from transforms.dedup.clustering import Node, Rank, StarClusters
+from transforms.dedup.minhash import (MinHashConfig, band_hashes, dedup_normal_form, estimated_jaccards, has_shingles,
                                 normal_forms, signatures)
 from transforms.removed import STAGE_DEDUP_EXACT, STAGE_DEDUP_NEAR, removed_row
 from transforms.shards import shard_row

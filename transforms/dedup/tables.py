@@ -16,7 +16,7 @@ import apache_beam as beam
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from transforms.dedup import Node, published_node
+from transforms.dedup.near import Node, published_node
 from transforms.removed import STAGE_DEDUP_EXACT, STAGE_DEDUP_NEAR
 from transforms.shards import stable_bucket, write_partition
 

@@ -15,7 +15,7 @@ manifest's ``skipped_records``.
 A document's id is its ``WARC-Record-ID`` (without the angle brackets); ``meta`` keeps the URL,
 the crawl date (``WARC-Date``), the HTTP Content-Type and the charset the text was decoded with.
 Decoding follows the HTTP charset, then the page's own declaration, then detection
-(``transforms.decode``). HTML keeps its main content (``transforms.html_text.main_text``) unless
+(``transforms.read.decode``). HTML keeps its main content (``transforms.html_text.main_text``) unless
 the source says ``extract: full``.
 A record cut short (the last one of a truncated file) is a ``truncated_record`` quarantine row;
 the records before it are kept.
@@ -28,11 +28,11 @@ import io
 import zlib
 from typing import Any, BinaryIO, Iterator
 
-from transforms.decode import decode_bytes
-from transforms.html_text import markup_kind, page_text
-from transforms.readers import make_uid
+from transforms.read.decode import decode_bytes
+from transforms.read.html_text import markup_kind, page_text
+from transforms.read.files import make_uid
 from transforms.removed import STAGE_QUARANTINE, removed_row
-from transforms.sources import Source
+from transforms.read.sources import Source
 
 # A payload larger than this is quarantined as record_too_large, read no further than this (Common
 # Crawl already truncates its payloads at 1 MiB, ``WARC-Truncated: length``).

@@ -14,7 +14,7 @@ against false candidates ``1 - recall_weight``.
 Speed: texts are normalised a group at a time (NFKC per text, per line where the quick check
 fails; then lowercase and word/separator code-point tables applied by a compiled loop that writes
 the UTF-8 directly), and one compiled pass over a group's bytes hashes each shingle in O(1) from
-prefix sums and applies all permutations to it at once (``transforms.minhash_kernels``).
+prefix sums and applies all permutations to it at once (``transforms.dedup.minhash_kernels``).
 Memory: ``signatures`` works on groups of at most ``_GROUP_CHARS`` characters (one longer document
 forms its own group), about 10 bytes per character of a group (measured: 10.7 MB for 1M
 characters of man pages), whatever the batch size, plus 6 MB of code-point tables per process;
@@ -30,7 +30,7 @@ from typing import Sequence
 
 import numpy as np
 
-from transforms.minhash_kernels import END as _END, POLY as _POLY, SEPARATOR as _SEPARATOR, WORD as _WORD, minhash_rows, normal_utf8
+from transforms.dedup.minhash_kernels import END as _END, POLY as _POLY, SEPARATOR as _SEPARATOR, WORD as _WORD, minhash_rows, normal_utf8
 
 MINHASH_SCHEME = "affine32"
 SHINGLE_HASH = "poly64-fmix64-hi32"

@@ -1,6 +1,6 @@
 """Language identification: fastText lid.176 plus measured corrections.
 
-Codes follow lid.176 (see ``transforms.langcodes``): ISO 639-1 where one exists, otherwise a
+Codes follow lid.176 (see ``transforms.langid.langcodes``): ISO 639-1 where one exists, otherwise a
 three-letter code kept whole (``ceb``, ``yue``, ``war``). ``und`` marks a document with no
 letters, or whose score is under its language's threshold, so doubtful documents get their
 own partition instead of a wrong one.
@@ -39,8 +39,8 @@ from typing import Any, Iterable, Iterator, Literal, NamedTuple, Sequence
 import apache_beam as beam
 import numpy as np
 
-from transforms.langcodes import UNDETERMINED, parse_label
-from transforms.scripts import NO_SCRIPT, script_shares, scripts_of, warm_up, written_in
+from transforms.langid.langcodes import UNDETERMINED, parse_label
+from transforms.langid.scripts import NO_SCRIPT, script_shares, scripts_of, warm_up, written_in
 
 LANGID_VERSION = "lid176-script-cld2-2"
 MOVES_FILE = "langid-moves-v1.json"  # in transforms/configs: the second opinion's allowed moves

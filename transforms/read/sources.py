@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-from transforms.html_text import EXTRACT_MODES
+from transforms.read.html_text import EXTRACT_MODES
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
