@@ -191,7 +191,8 @@ def beam_stage(docs: list[tuple[str, str]], config: MinHashConfig) -> tuple[int,
 
     import apache_beam as beam
 
-    from transforms.dedup.near import NearDedup, dedup_keys
+    from transforms.dedup.keys import dedup_keys
+    from transforms.dedup.near import NearDedup
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "docs.jsonl"

@@ -78,7 +78,9 @@ def one_run(n: int) -> dict:
     from apache_beam.metrics import Metrics
     from apache_beam.metrics.metric import MetricsFilter
 
-    from transforms.dedup.near import ExactDedup, NearDedup, dedup_keys
+    from transforms.dedup.exact import ExactDedup
+    from transforms.dedup.keys import dedup_keys
+    from transforms.dedup.near import NearDedup
     from transforms.dedup.minhash import MinHashConfig
 
     config = MinHashConfig()

@@ -2,8 +2,8 @@
 
 Builds an N-document corpus from the shared texts (``pipeline_bench.build_corpus``) and runs the
 full pipeline once, in this process, on DirectRunner's in-memory mode. What the pipeline's
-``Filter`` and ``RedactPII`` steps call per document (``pipelines.curate._apply_filter``: config
-lookup, scoring, decision, removed and audit rows; ``pipelines.curate._redact``) is wrapped in a
+``Filter`` and ``RedactPII`` stages call per document (``transforms.filters.stage.filter_outputs``: config
+lookup, scoring, decision, removed and audit rows; ``transforms.pii.redact_document``) is wrapped in a
 timer of the calling thread's CPU time, so the numerator is measured inside the very run whose
 whole CPU time (``getrusage``, imports excluded) is the denominator: no second pass over the data.
 The Beam plumbing around those steps is not in the numerator.
@@ -30,7 +30,7 @@ _ORIGINAL: dict[str, Callable] = {}
 
 
 def _timed_filter(*args: Any) -> Any:
-    """``_apply_filter``, timed. Module-level, so Beam pickles it by reference and ``_CPU`` stays this one."""
+    """``filter_outputs``, timed. Module-level, so Beam pickles it by reference and ``_CPU`` stays this one."""
     start = time.thread_time()
     out = _ORIGINAL["filter"](*args)
     _CPU["filter"] += time.thread_time() - start
@@ -38,9 +38,9 @@ def _timed_filter(*args: Any) -> Any:
 
 
 def _timed_redact(doc: dict[str, Any]) -> list[Any]:
-    """``_redact`` (a generator), run to the end inside the timer."""
+    """``redact_document``, timed."""
     start = time.thread_time()
-    out = list(_ORIGINAL["pii"](doc))
+    out = _ORIGINAL["pii"](doc)
     _CPU["pii"] += time.thread_time() - start
     return out
 
@@ -53,17 +53,19 @@ def _cpu_seconds() -> float:
 def run_timed(corpus: Path, lake: Path) -> dict[str, float]:
     """Run the pipeline on ``corpus`` with the filter and PII steps timed; CPU seconds per part."""
     import pipelines.curate as curate
+    import transforms.filters.stage as filter_stage
+    import transforms.pii as pii
     from benchmarks import filter_cost as this  # not ``__main__``: Beam must pickle the wrappers by reference
 
-    this._ORIGINAL.update(filter=curate._apply_filter, pii=curate._redact)
-    curate._apply_filter, curate._redact = this._timed_filter, this._timed_redact
+    this._ORIGINAL.update(filter=filter_stage.filter_outputs, pii=pii.redact_document)
+    filter_stage.filter_outputs, pii.redact_document = this._timed_filter, this._timed_redact
     this._CPU.clear()
     try:
         start = _cpu_seconds()
         curate.run(["--input", str(corpus / "*.jsonl"), "--lake", str(lake), "--dataset", "bench"])
         total = _cpu_seconds() - start
     finally:
-        curate._apply_filter, curate._redact = this._ORIGINAL["filter"], this._ORIGINAL["pii"]
+        filter_stage.filter_outputs, pii.redact_document = this._ORIGINAL["filter"], this._ORIGINAL["pii"]
     return {"total": total, "filter": this._CPU["filter"], "pii": this._CPU["pii"]}
 
 

@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         outside = unexplained_moves(records, labels(records, plain), labels(records, stage), stage, config)
         failures += [f"{path}: move {a}>{b} is not on the allow-list ({n} docs)" for (a, b), n in outside.items()]
     if args.ablation:
-        print(f"\nablation: accuracy / macro-F1 with one rule off (stage = all rules on)")
+        print("\nablation: accuracy / macro-F1 with one rule off (stage = all rules on)")
         variants = {"stage": stage} | {name: _stage(replace(config, **change)) for name, change in ABLATIONS.items()}
         print(f"  {'':18}" + "".join(f"{path.rsplit('/', 1)[-1]:>22}" for path in data))
         for name, variant in variants.items():

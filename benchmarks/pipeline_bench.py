@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import resource
 import shutil
@@ -101,7 +100,7 @@ def run_pipeline(corpus: Path, lake: Path, workers: int) -> dict:
 
 def time_stages(texts: list[str]) -> dict[str, float]:
     """Seconds each stage's plain functions take alone over ``texts`` (one core, this process)."""
-    from transforms.dedup.near import exact_keys
+    from transforms.dedup.keys import exact_keys
     from transforms.filters.config import load_filter_config
     from transforms.filters.scores import filter_document
     from transforms.langid.identify import LanguageIdentifier

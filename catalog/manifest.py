@@ -16,6 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
+from catalog.contract import REMOVED_SCHEMA, STAGE_DEDUP_EXACT, STAGE_DEDUP_NEAR, STAGE_QUARANTINE
 from catalog.lake import CatalogError
 
 SCHEMA_VERSION = 1
@@ -120,7 +121,6 @@ def read_removed(root: str | Path, infos: list[dict[str, Any]]) -> pa.Table:
     """The removed table under ``root``, a local directory or a ``gs://``/``s3://`` prefix (read via Beam)."""
     from apache_beam.io.filesystems import CompressionTypes, FileSystems
 
-    from transforms.shards import REMOVED_SCHEMA
 
     def read(rel: str) -> pa.Table:
         with FileSystems.open(FileSystems.join(str(root), rel), compression_type=CompressionTypes.UNCOMPRESSED) as f:
@@ -169,7 +169,7 @@ def build_manifest(*, shards: list[dict[str, Any]], removed_infos: list[dict[str
             filtered[reason] += n
             filtered_by_lang[lang][reason] += n
             filtered_by_source[source][reason] += n
-        elif stage == "quarantine":
+        elif stage == STAGE_QUARANTINE:
             quarantined[reason] += n
 
     languages: dict[str, dict[str, int]] = {}
@@ -186,12 +186,12 @@ def build_manifest(*, shards: list[dict[str, Any]], removed_infos: list[dict[str
         "input": sum(input_by_source.values()),
         "kept": sum(s["rows"] for s in shards),
         "filtered": dict(sorted(filtered.items())),
-        "duplicates": {"exact": by_stage.get("dedup-exact", 0), "near": by_stage.get("dedup-near", 0)},
-        "quarantined": by_stage.get("quarantine", 0),
+        "duplicates": {"exact": by_stage.get(STAGE_DEDUP_EXACT, 0), "near": by_stage.get(STAGE_DEDUP_NEAR, 0)},
+        "quarantined": by_stage.get(STAGE_QUARANTINE, 0),
         "quarantined_by_reason": dict(sorted(quarantined.items())),
-        "duplicates_by_language": {lang: {"exact": c.get("dedup-exact", 0), "near": c.get("dedup-near", 0)}
+        "duplicates_by_language": {lang: {"exact": c.get(STAGE_DEDUP_EXACT, 0), "near": c.get(STAGE_DEDUP_NEAR, 0)}
                                    for lang, c in sorted(removed_by_lang.items())
-                                   if c.get("dedup-exact", 0) or c.get("dedup-near", 0)},
+                                   if c.get(STAGE_DEDUP_EXACT, 0) or c.get(STAGE_DEDUP_NEAR, 0)},
     }
     accounted = counts["kept"] + sum(filtered.values()) + sum(counts["duplicates"].values()) + counts["quarantined"]
     if accounted != counts["input"]:
@@ -207,10 +207,10 @@ def build_manifest(*, shards: list[dict[str, Any]], removed_infos: list[dict[str
             "license": src.get("license", "unknown"), "input": input_by_source.get(name, 0),
             "kept": kept_by_source.get(name, 0),
             "filtered": removed_by_source[name].get("filter", 0),
-            "duplicates": removed_by_source[name].get("dedup-exact", 0) + removed_by_source[name].get("dedup-near", 0),
-            "duplicates_exact": removed_by_source[name].get("dedup-exact", 0),
-            "duplicates_near": removed_by_source[name].get("dedup-near", 0),
-            "quarantined": removed_by_source[name].get("quarantine", 0),
+            "duplicates": removed_by_source[name].get(STAGE_DEDUP_EXACT, 0) + removed_by_source[name].get(STAGE_DEDUP_NEAR, 0),
+            "duplicates_exact": removed_by_source[name].get(STAGE_DEDUP_EXACT, 0),
+            "duplicates_near": removed_by_source[name].get(STAGE_DEDUP_NEAR, 0),
+            "quarantined": removed_by_source[name].get(STAGE_QUARANTINE, 0),
         }
 
     return {

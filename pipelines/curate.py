@@ -8,7 +8,6 @@ in the lake.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
@@ -16,7 +15,6 @@ import shutil
 import sys
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -25,75 +23,33 @@ import yaml
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from catalog import lake as lakelib
+from catalog.contract import AUDIT_PATH, BANDS_DIR, BANDS_SCHEMA, CLUSTERS_DIR, CLUSTERS_SCHEMA
 from catalog.manifest import build_manifest, describe_staged, require_listed
 from catalog.report import format_summary
 from catalog.verify import require_intact
-from pipelines.options import STAGES, CurateOptions, OptionError, parse_stage_list, validate_options
+from pipelines.options import CurateOptions, OptionError, parse_stage_list, validate_options
 from pipelines.sample import write_sample
 from transforms.boilerplate import RemoveBoilerplate
-from transforms.dedup.near import ExactDedup, NearDedup, dedup_keys
-from transforms.dedup.tables import (BANDS_DIR, BANDS_SCHEMA, CLUSTERS_DIR, CLUSTERS_SCHEMA, WriteTable, bands_files,
-                                     cluster_row, is_dedup_removal, read_published)
-from transforms.filters.audit import AUDIT_PATH, WriteFilterAudit, audit_row
-from transforms.filters.config import FilterConfig, load_filter_config
-from transforms.filters.wordlists import coverage as wordlist_coverage
-from transforms.filters.scores import SCORER_VERSION, filter_document
-from transforms.langid.identify import (LANG_CODES, IdentifyLanguage, LangIdConfig, default_model_path, hinted_language,
-                               parse_thresholds)
-from transforms.read.limits import ReadLimits
+from transforms.dedup.exact import ExactDedup
+from transforms.dedup.keys import DedupKeys
 from transforms.dedup.minhash import MinHashConfig
-from transforms.normalize import normalize_document
-from transforms.pii import PII_VERSION, redact
-from transforms.read.files import read_input_file
-from transforms.removed import STAGE_FILTER, removed_from_doc
-from transforms.shards import WriteDocShards, WriteRemovedTable, shard_row, write_bytes
+from transforms.dedup.near import NearDedup
+from transforms.dedup.tables import WriteTable, bands_files, cluster_row, is_dedup_removal, read_published
+from transforms.document import KEPT, REMOVED
+from transforms.filters.audit import WriteFilterAudit
+from transforms.filters.config import FilterConfig
+from transforms.filters.stage import FilterDocuments, nest_skipped
+from transforms.langid.identify import IdentifyLanguage, LangIdConfig
+from transforms.normalize import NormalizeDocuments
+from transforms.pii import RedactPII
+from transforms.read.files import ReadDocuments
+from transforms.read.limits import ReadLimits
 from transforms.read.sources import (InputFile, Source, SourceError, check_unique_names, load_sources, match_inputs,
-                                sources_from_inputs)
+                                     sources_from_inputs)
+from transforms.shards import WriteDocShards, WriteRemovedTable, shard_row, write_bytes
 
 log = logging.getLogger("curate")
 STATS_DIR = "_stats"
-
-
-def _tagged(pairs):
-    for tag, value in pairs if isinstance(pairs, list) else [pairs]:
-        yield beam.pvalue.TaggedOutput(tag, value)
-
-
-def _apply_filter(doc: dict[str, Any], config: FilterConfig, use_lang_score: bool):
-    """Kept doc or removed row, plus an audit row for a drop and one ``skipped`` per filter that could not run."""
-    doc, failure, skipped = filter_document(doc, config.params_for(doc["lang"], doc["source"]),
-                                            use_lang_score=use_lang_score)
-    out = [("skipped", (name, doc["lang"])) for name in skipped]
-    if failure is None:
-        return out + [("doc", doc)]
-    name, value, threshold = failure
-    details = {"value": value, "threshold": threshold, "filter_config": config.version}
-    return out + [("removed", removed_from_doc(doc, STAGE_FILTER, name, details)),
-                  ("audit", audit_row(doc, name, value, threshold))]
-
-
-def _redact(doc: dict[str, Any]):
-    text, counts = redact(doc["text"])
-    if counts:
-        doc = dict(doc, text=text, meta=dict(doc["meta"], pii=dict(sorted(counts.items()))))
-    yield doc
-    if counts:
-        yield beam.pvalue.TaggedOutput("counts", dict(counts))
-
-
-def _nest_skipped(counts: list[tuple[tuple[str, str], int]]) -> dict[str, dict[str, int]]:
-    """[((filter, lang), n)] -> {filter: {lang: n}}, sorted, for the manifest."""
-    nested: dict[str, dict[str, int]] = {}
-    for (name, lang), n in sorted(counts):
-        nested.setdefault(name, {})[lang] = n
-    return nested
-
-
-def _sum_counts(dicts) -> dict[str, int]:
-    total: Counter = Counter()
-    for d in dicts:
-        total.update(d)
-    return dict(total)
 
 
 class WriteStats(beam.PTransform):
@@ -112,88 +68,97 @@ class WriteStats(beam.PTransform):
         return pcoll | beam.Map(write)
 
 
+def stages_for(files: list[InputFile], opts: CurateOptions, disabled: set[str], parents: list[str] | None = None,
+               published=None) -> dict[str, Any]:
+    """The run's stages by manifest name, each a PTransform that can ``describe()`` itself. A stage in
+    ``disabled`` is still described (what would have run), except the filter and boilerplate stages,
+    which are absent when off; ``langid`` off labels documents from their sources' hints."""
+    stages: dict[str, Any] = {
+        "read": ReadDocuments(files, ReadLimits.from_options(opts)),
+        "normalize": NormalizeDocuments(),
+        "langid": IdentifyLanguage.from_options(opts, enabled="langid" not in disabled,
+                                                hints={f.source.name: f.source.lang for f in files}),
+        "pii": RedactPII(),
+        "dedup-exact": ExactDedup(),
+        "dedup-near": NearDedup(MinHashConfig.from_options(opts), parents, published),
+    }
+    if opts.boilerplate_min_docs:
+        stages["boilerplate"] = RemoveBoilerplate(opts.boilerplate_min_docs)
+    if "filter" not in disabled:
+        stages["filter"] = FilterDocuments(FilterConfig.from_options(opts), use_lang_score="langid" not in disabled,
+                                           audit_per_filter=opts.filter_audit_k)
+    return stages
+
+
+def stage_record(stages: dict[str, Any], disabled: set[str]) -> dict[str, Any]:
+    """What exactly ran, with versions, so a manifest says which configuration produced it."""
+    record = {name: {"enabled": name not in disabled, **stage.describe()} for name, stage in stages.items()}
+    return {"boilerplate": {"enabled": False}, "filter": {"enabled": False}, **record}
+
+
 def build_pipeline(p: beam.Pipeline, files: list[InputFile], staging: str, opts: CurateOptions,
                    disabled: set[str]) -> None:
     """Wire every stage; writes shards, the removed table and run statistics under ``staging``."""
-    priorities = {f.source.name: f.source.priority for f in files}
-    hints = {f.source.name: f.source.lang for f in files}
-    limits = read_limits(opts)
-    read = (p
-            | "ListFiles" >> beam.Create(files)
-            | "Spread" >> beam.Reshuffle()
-            | "Read" >> beam.FlatMap(lambda f: (beam.pvalue.TaggedOutput(tag, item)  # streamed, never a list
-                                                for tag, item in read_input_file(f, limits)))
-            .with_outputs("doc", "removed", "skipped"))
-    removed = [read.removed]
-    ((read.doc, read.removed) | "AllInputs" >> beam.Flatten()
+    parents, published = [], None
+    if "dedup-near" not in disabled:  # earlier versions' signatures take part in clustering, and always win
+        parents = _dedup_parents(opts, MinHashConfig.from_options(opts))
+        published = (p
+                     | "ListPublished" >> beam.Create([(i, spec, f) for i, (spec, fs) in enumerate(parents) for f in fs])
+                     | "ReadPublished" >> beam.FlatMap(lambda t: read_published(t[2], t[0], t[1])))
+    stages = stages_for(files, opts, disabled, [spec for spec, _ in parents], published)
+    read = p | "Read" >> stages["read"]
+    removed = [read[REMOVED]]
+    ((read[KEPT], read[REMOVED]) | "AllInputs" >> beam.Flatten()
      | "InputSource" >> beam.Map(lambda d: d["source"])
      | "CountBySource" >> beam.combiners.Count.PerElement()
      | "InputDict" >> beam.combiners.ToDict()
      | "WriteInputCounts" >> WriteStats(staging, "input_by_source"))
-    (read.skipped | "SkippedKind" >> beam.Map(lambda s: (s["source"], s["kind"]))  # WARC records that are no documents
+    (read["skipped"] | "SkippedKind" >> beam.Map(lambda s: (s["source"], s["kind"]))  # WARC records that are no documents
      | "CountSkippedRecords" >> beam.combiners.Count.PerElement() | "SkippedRecordsList" >> beam.combiners.ToList()
-     | "SkippedRecordsNested" >> beam.Map(_nest_skipped) | "WriteSkippedRecords" >> WriteStats(staging, "skipped_records"))
+     | "SkippedRecordsNested" >> beam.Map(nest_skipped) | "WriteSkippedRecords" >> WriteStats(staging, "skipped_records"))
 
-    norm = read.doc | "Normalize" >> beam.FlatMap(lambda d: _tagged(normalize_document(d))).with_outputs("doc", "removed")
-    removed.append(norm.removed)
-    docs = norm.doc
-    if opts.boilerplate_min_docs:
-        boiler = docs | "Boilerplate" >> RemoveBoilerplate(opts.boilerplate_min_docs)
-        removed.append(boiler["removed"])
-        docs = boiler["kept"]
+    norm = read[KEPT] | "Normalize" >> stages["normalize"]
+    removed.append(norm[REMOVED])
+    docs = norm[KEPT]
+    if "boilerplate" in stages:
+        boiler = docs | "Boilerplate" >> stages["boilerplate"]
+        removed.append(boiler[REMOVED])
+        docs = boiler[KEPT]
         boiler["stats"] | "WriteBoilerplate" >> WriteStats(staging, "boilerplate")
-
-    if "langid" in disabled:
-        docs = docs | "LangFromHints" >> beam.Map(lambda d: dict(d, lang=hinted_language(d, hints.get(d["source"]))))
-    else:
-        docs = (docs
-                | "BatchForLangId" >> beam.BatchElements(min_batch_size=32, max_batch_size=512)
-                | "LangId" >> beam.ParDo(IdentifyLanguage(_langid_config(opts))))
-
-    if "filter" not in disabled:
-        config = load_filter_config(opts.filter_config)
-        use_lang_score = "langid" not in disabled
-        filtered = docs | "Filter" >> beam.FlatMap(
-            lambda d: _tagged(_apply_filter(d, config, use_lang_score))).with_outputs("doc", "removed", "audit", "skipped")
-        removed.append(filtered.removed)
-        docs = filtered.doc
-        filtered.audit | "FilterAudit" >> WriteFilterAudit(staging, opts.filter_audit_k)
-        (filtered.skipped | "CountSkipped" >> beam.combiners.Count.PerElement()
-         | "SkippedList" >> beam.combiners.ToList()
-         | "SkippedNested" >> beam.Map(_nest_skipped) | "WriteSkipped" >> WriteStats(staging, "filter_skipped"))
-
+    docs = (docs | ("LangId" if stages["langid"].enabled else "LangFromHints") >> stages["langid"])[KEPT]
+    if "filter" in stages:
+        filtered = docs | "Filter" >> stages["filter"]
+        removed.append(filtered[REMOVED])
+        docs = filtered[KEPT]
+        filtered["audit"] | "FilterAudit" >> WriteFilterAudit(staging, opts.filter_audit_k)
+        filtered["skipped"] | "WriteSkipped" >> WriteStats(staging, "filter_skipped")
     if "pii" not in disabled:
-        redacted = docs | "RedactPII" >> beam.FlatMap(_redact).with_outputs("counts", main="doc")
-        docs = redacted.doc
-        redacted.counts | "SumPII" >> beam.CombineGlobally(_sum_counts) | "WritePII" >> WriteStats(staging, "pii")
+        redacted = docs | "RedactPII" >> stages["pii"]
+        docs = redacted[KEPT]
+        redacted["stats"] | "WritePII" >> WriteStats(staging, "pii")
 
-    exact_on, near_on = "dedup-exact" not in disabled, "dedup-near" not in disabled
+    exact = stages["dedup-exact"] if "dedup-exact" not in disabled else None
+    near = stages["dedup-near"] if "dedup-near" not in disabled else None
     target = int(opts.shard_target_mb * 1024 * 1024)
-    if exact_on or near_on:  # dedup shuffles key records; the rows (text) wait for the shard writer
-        minhash = _minhash_config(opts) if near_on else None
-        split = (docs
-                 | "BatchForDedupKeys" >> beam.BatchElements(min_batch_size=64, max_batch_size=2048)
-                 | "DedupKeys" >> beam.FlatMap(dedup_keys, priorities, exact_on, minhash).with_outputs("rows", "keys"))
-        rows, keys, dropped = split.rows, split.keys, []
-        if exact_on:
-            exact = keys | "ExactDedup" >> ExactDedup()
-            dropped.append(exact.removed)
-            keys = exact.kept
-        if near_on:
-            parents = _dedup_parents(opts, minhash)
-            published = (p
-                         | "ListPublished" >> beam.Create([(i, spec, f) for i, (spec, fs) in enumerate(parents) for f in fs])
-                         | "ReadPublished" >> beam.FlatMap(lambda t: read_published(t[2], t[0], t[1])))
-            near = keys | "NearDedup" >> NearDedup(minhash, [spec for spec, _ in parents], published)
-            dropped.append(near["removed"])
-            keys = near["kept"]
-            (near["bands"] | "WriteBands" >> WriteTable(staging, BANDS_DIR, BANDS_SCHEMA)
+    if exact or near:  # dedup shuffles key records; the rows (text) wait for the shard writer
+        split = docs | "DedupKeys" >> DedupKeys({f.source.name: f.source.priority for f in files}, bool(exact),
+                                                near.config if near else None)
+        keys, dropped = split["keys"], []
+        if exact:
+            kept_exact = keys | "ExactDedup" >> exact
+            dropped.append(kept_exact[REMOVED])
+            keys = kept_exact[KEPT]
+        if near:
+            kept_near = keys | "NearDedup" >> near
+            dropped.append(kept_near[REMOVED])
+            keys = kept_near[KEPT]
+            (kept_near["bands"] | "WriteBands" >> WriteTable(staging, BANDS_DIR, BANDS_SCHEMA)
              | "BandsList" >> beam.combiners.ToList() | "WriteBandsInfo" >> WriteStats(staging, "dedup_bands"))
         removed += dropped
         sizes = keys | "KeptSizes" >> beam.Map(lambda k: (k[2], k[3]))
         drops = (tuple(dropped) | "DedupRemoved" >> beam.Flatten()
                  | "DropsToShards" >> beam.Map(lambda r: (r["lang"], r["uid"])))
-        shards = rows | "WriteShards" >> WriteDocShards(staging, target, sizes, drops)
+        shards = split["rows"] | "WriteShards" >> WriteDocShards(staging, target, sizes, drops)
     else:
         shards = docs | "ShardRows" >> beam.Map(shard_row) | "WriteShards" >> WriteDocShards(staging, target)
     shards | "ShardList" >> beam.combiners.ToList() | "WriteShardInfo" >> WriteStats(staging, "shards")
@@ -208,19 +173,13 @@ def build_pipeline(p: beam.Pipeline, files: list[InputFile], staging: str, opts:
      | "ClustersList" >> beam.combiners.ToList() | "WriteClustersInfo" >> WriteStats(staging, "dedup_clusters"))
 
 
-def read_limits(opts: CurateOptions) -> ReadLimits:
-    return ReadLimits(max_doc_chars=opts.max_doc_chars, oversize=opts.oversize, max_line_bytes=opts.max_line_bytes,
-                      max_file_error_rate=opts.max_file_error_rate, max_file_bytes=opts.max_file_bytes,
-                      max_text_bytes=opts.max_text_bytes, max_compression_ratio=opts.max_compression_ratio)
-
-
 def check_options(opts: CurateOptions, disabled: set[str]) -> None:
     """Every option checked before any work; ``OptionError`` names the bad one, in one line."""
     validate_options(opts)
-    checks = [("", lambda: (read_limits(opts), _minhash_config(opts))),
-              ("--lid-thresholds: ", lambda: _langid_config(opts))]
+    checks = [("", lambda: (ReadLimits.from_options(opts), MinHashConfig.from_options(opts))),
+              ("--lid-thresholds: ", lambda: LangIdConfig.from_options(opts))]
     if "filter" not in disabled:
-        checks.append((f"--filter-config {opts.filter_config}: ", lambda: load_filter_config(opts.filter_config)))
+        checks.append((f"--filter-config {opts.filter_config}: ", lambda: FilterConfig.from_options(opts)))
     for flag, check in checks:
         try:
             check()
@@ -238,13 +197,6 @@ def _one_line(e: Exception) -> str:
     return text if isinstance(e, ValueError) else f"{type(e).__name__}: {text}"
 
 
-def _minhash_config(opts: CurateOptions) -> MinHashConfig:
-    return MinHashConfig(ngram=opts.minhash_ngram, num_perm=opts.minhash_perm, seed=opts.minhash_seed,
-                         threshold=opts.minhash_threshold, bands=opts.minhash_bands, rows=opts.minhash_rows,
-                         verify=opts.minhash_verify, partitions=opts.minhash_partitions,
-                         bucket_fanout=opts.minhash_bucket_fanout)
-
-
 def _dedup_parents(opts: CurateOptions, config: MinHashConfig) -> list[tuple[str, list[dict[str, Any]]]]:
     """(spec, bands files) of every --dedup-against version; their signatures must be comparable and
     their bands files intact (a damaged one would silently change what this run keeps)."""
@@ -258,38 +210,6 @@ def _dedup_parents(opts: CurateOptions, config: MinHashConfig) -> list[tuple[str
         require_intact(ref.path, manifest.get("dedup", {}).get("bands", []), ref.spec, override=False)
         parents.append((ref.spec, bands_files(ref.path, manifest)))
     return parents
-
-
-def _langid_config(opts: CurateOptions) -> LangIdConfig:
-    return LangIdConfig(model_path=opts.lid_model, threshold=opts.lid_threshold,
-                        thresholds=parse_thresholds(opts.lid_thresholds), second_opinion=opts.lid_second_opinion)
-
-
-def _stage_record(opts: CurateOptions, disabled: set[str]) -> dict[str, Any]:
-    """What exactly ran, with versions, so a manifest says which configuration produced it."""
-    import hashlib
-
-    model = opts.lid_model or default_model_path()
-    with open(model, "rb") as f:
-        model_sha = hashlib.sha256(f.read()).hexdigest()
-    stages: dict[str, Any] = {
-        "read": {"enabled": True, **dataclasses.asdict(read_limits(opts)),
-                 "decode": "BOM, UTF-16/32 NUL pattern, ISO-2022/HZ escapes, UTF-8, declared charset, mostly "
-                           "UTF-8 (<= 1 % bad bytes as cp1252), charset-normalizer; HTML/feeds via selectolax"},
-        "normalize": {"enabled": True, "form": "NFC, control characters removed, line ends unified"},
-        "boilerplate": ({"enabled": True, **RemoveBoilerplate(opts.boilerplate_min_docs).describe()}
-                        if opts.boilerplate_min_docs else {"enabled": False}),
-        "langid": {"enabled": "langid" not in disabled, "model": os.path.basename(model), "model_sha256": model_sha,
-                   **_langid_config(opts).describe(), "codes": LANG_CODES},
-        "filter": ({"enabled": True, "scorer": SCORER_VERSION, **load_filter_config(opts.filter_config).describe(),
-                    "word_lists": wordlist_coverage(), "audit_sample": {"path": AUDIT_PATH, "per_filter": opts.filter_audit_k}}
-                   if "filter" not in disabled else {"enabled": False}),
-        "pii": {"enabled": "pii" not in disabled, "version": PII_VERSION},
-        "dedup-exact": {"enabled": "dedup-exact" not in disabled,
-                        "key": "blake2b-128 of NFKC + lowercase + punctuation removed + whitespace collapsed"},
-        "dedup-near": {"enabled": "dedup-near" not in disabled, **_minhash_config(opts).describe()},
-    }
-    return stages
 
 
 def _read_stats(staging: str, name: str, default):
@@ -364,7 +284,7 @@ def run(argv: list[str] | None = None) -> tuple[lakelib.VersionRef, dict[str, An
                      "mtime": f.mtime} for f in files],
             options={k: v for k, v in sorted(options.get_all_options(drop_default=True).items())
                      if k not in ("s3_access_key_id", "s3_secret_access_key", "s3_session_token")},  # no credentials
-            runner=runner, stages=_stage_record(opts, disabled),
+            runner=runner, stages=stage_record(stages_for(files, opts, disabled), disabled),
             filter_skipped=_read_stats(staging, "filter_skipped", {}),
         )
         manifest["lineage"]["wall_seconds"] = round(elapsed, 2)

@@ -12,8 +12,9 @@ from hypothesis import given, settings, strategies as st
 from benchmarks.dedup_bench import close_pairs_exact, exact_jaccard, planted
 from tests.conftest import shared_sample
 from transforms.dedup import minhash
-from transforms.dedup.near import (POSTINGS_PER_GROUP, band_partitions, band_postings, bucket_pairs, exact_key, exact_keys, keep_first, key_record, star_clusters,
-                              verify_pairs)
+from transforms.dedup.exact import keep_first
+from transforms.dedup.keys import exact_key, exact_keys, key_record
+from transforms.dedup.near import POSTINGS_PER_GROUP, band_partitions, band_postings, bucket_pairs, star_clusters, verify_pairs
 from transforms.dedup.minhash import (MinHashConfig, _PUNCT, _normal_batch, _normal_bytes, band_hashes, candidate_probability,
                                 dedup_normal_form, estimated_jaccards, has_shingles, shingle_hash32, shingles, signatures)
 

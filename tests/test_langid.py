@@ -6,7 +6,7 @@ import pyarrow.ipc as ipc
 import pytest
 
 from transforms.langid.langcodes import parse_label
-from transforms.langid.identify import (ANY_MOVE, LANGID_VERSION, IdentifyLanguage, LangIdConfig, LanguageIdentifier,
+from transforms.langid.identify import (ANY_MOVE, LANGID_VERSION, LabelBatches, LangIdConfig, LanguageIdentifier,
                                abstained, apply_prediction, ask_cld2, confirmed_first_choice, confirmed_runner_up,
                                hinted_language, load_moves, needs_second_opinion, parse_thresholds)
 from transforms.langid.scripts import _COL, dominant_script
@@ -212,7 +212,7 @@ def test_dominant_script_weighs_cjk_characters_against_latin_letters():
 
 
 def test_beam_dofn_loads_in_setup_and_labels_a_batch():
-    fn = IdentifyLanguage(LangIdConfig())
+    fn = LabelBatches(LangIdConfig())
     fn.setup()
     out = list(fn.process([{"id": "a", "text": SNIPPETS["ru"][0], "meta": {}},
                            {"id": "b", "text": "", "meta": {}}]))

@@ -15,7 +15,7 @@ from catalog import lake as lakelib
 from catalog.manifest import read_removed
 from pipelines.curate import run
 from tests.conftest import REPO, read_jsonl, shared_path
-from transforms.shards import DOC_SCHEMA
+from catalog.contract import DOC_SCHEMA
 
 
 def _kept_ids(ref, manifest):

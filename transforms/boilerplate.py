@@ -24,7 +24,9 @@ from typing import Any
 
 import apache_beam as beam
 
-from transforms.removed import STAGE_FILTER, removed_from_doc
+from catalog.contract import STAGE_FILTER
+from transforms.document import DOC, REMOVED, Document, with_changes
+from transforms.removed import removed_from_doc
 
 VERSION = "boilerplate-lines-v1"
 DEFAULT_MIN_DOCS = 10
@@ -73,17 +75,17 @@ def frequent_keys(doc_keys: Iterable[tuple[str, Iterable[int]]], min_docs: int) 
     return out
 
 
-def clean_document(doc: dict[str, Any], boilerplate: Container[int]) -> tuple[str, dict[str, Any], Counter]:
+def clean_document(doc: Document, boilerplate: Container[int]) -> tuple[str, Any, Counter]:
     """("doc", document) or ("removed", a ``boilerplate_only`` row), with the counters it adds."""
     text, removed = remove_lines(doc["text"], boilerplate)
     stats = Counter(docs=1, lines_removed=removed, docs_changed=int(removed > 0))
     if not removed:
-        return "doc", doc, stats
+        return DOC, doc, stats
     if not text:
         stats["docs_emptied"] = 1
         return "removed", removed_from_doc(doc, STAGE_FILTER, "boilerplate_only",
                                            {"lines_removed": removed, "stage": VERSION}), stats
-    return "doc", dict(doc, text=text), stats
+    return DOC, with_changes(doc, text=text), stats
 
 
 def nest_stats(pairs: Iterable[tuple[tuple[str, str], int]]) -> dict[str, Any]:
@@ -101,7 +103,7 @@ class _CleanDocuments(beam.DoFn):
 
     def process(self, doc, frequent):
         tag, item, stats = clean_document(doc, frequent.get(doc["source"], ()))
-        yield item if tag == "doc" else beam.pvalue.TaggedOutput("removed", item)
+        yield item if tag == DOC else beam.pvalue.TaggedOutput(REMOVED, item)
         for name, n in stats.items():
             if n:
                 yield beam.pvalue.TaggedOutput("stats", ((doc["source"], name), n))

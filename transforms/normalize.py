@@ -10,6 +10,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Any
+
+import apache_beam as beam
+
+from catalog.contract import STAGE_QUARANTINE
+from transforms.document import DOC, KEPT, REMOVED, Document, Item, tagged, with_changes
+from transforms.removed import removed_from_doc
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u2028\u2029\ufeff\ufffe]")
 _TRAILING_SPACE = re.compile(r"[ \t\u00a0\u3000]+\n")
@@ -40,11 +47,21 @@ def normalize_text(text: str) -> str:
     return text.strip()
 
 
-def normalize_document(doc: dict) -> tuple[str, dict]:
+def normalize_document(doc: Document) -> Item:
     """("doc", normalised doc), or ("removed", quarantine row) when nothing is left of the text."""
-    from transforms.removed import STAGE_QUARANTINE, removed_from_doc
-
     text = normalize_text(doc["text"])
     if not text:
-        return "removed", removed_from_doc(doc, STAGE_QUARANTINE, "empty_document", {"chars_before": len(doc["text"])})
-    return "doc", dict(doc, text=text)
+        return REMOVED, removed_from_doc(doc, STAGE_QUARANTINE, "empty_document", {"chars_before": len(doc["text"])})
+    return DOC, with_changes(doc, text=text)
+
+
+class NormalizeDocuments(beam.PTransform):
+    """Documents -> {"kept": normalised documents, "removed": documents left empty (quarantine rows)}."""
+
+    def expand(self, docs):
+        out = docs | "NormalizeText" >> beam.FlatMap(lambda d: tagged([normalize_document(d)])).with_outputs(
+            REMOVED, main=KEPT)
+        return {KEPT: out[KEPT], REMOVED: out[REMOVED]}
+
+    def describe(self) -> dict[str, Any]:
+        return {"form": "NFC, control characters removed, line ends unified"}

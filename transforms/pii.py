@@ -16,6 +16,11 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections import Counter
+from typing import Any, Iterable
+
+import apache_beam as beam
+
+from transforms.document import DOC, KEPT, Document, Item, tagged, with_changes
 
 PII_VERSION = "pii-v2"
 PHONE_REGION = "US"
@@ -160,3 +165,29 @@ def redact(text: str) -> tuple[str, Counter]:
     if _IPV6_MARKER.search(text):
         text = IPV6.sub(sub_ip, text)
     return _redact_phones(text, counts), counts
+
+
+def redact_document(doc: Document) -> list[Item]:
+    """The document with its PII replaced (and ``meta.pii`` counting what was), plus its counts."""
+    text, counts = redact(doc["text"])
+    if not counts:
+        return [(DOC, doc)]
+    return [(DOC, with_changes(doc, text=text, meta={"pii": dict(sorted(counts.items()))})), ("counts", dict(counts))]
+
+
+def _sum_counts(dicts: Iterable[dict[str, int]]) -> dict[str, int]:
+    total: Counter = Counter()
+    for d in dicts:
+        total.update(d)
+    return dict(total)
+
+
+class RedactPII(beam.PTransform):
+    """Documents -> {"kept": redacted documents, "stats": one element, {kind: spans redacted}}."""
+
+    def expand(self, docs):
+        out = docs | "Redact" >> beam.FlatMap(lambda d: tagged(redact_document(d))).with_outputs("counts", main=KEPT)
+        return {KEPT: out[KEPT], "stats": out.counts | "SumCounts" >> beam.CombineGlobally(_sum_counts)}
+
+    def describe(self) -> dict[str, Any]:
+        return {"version": PII_VERSION}

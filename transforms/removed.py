@@ -8,10 +8,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-STAGE_QUARANTINE = "quarantine"
-STAGE_FILTER = "filter"
-STAGE_DEDUP_EXACT = "dedup-exact"
-STAGE_DEDUP_NEAR = "dedup-near"
 
 
 def removed_row(doc_id: str, source: str, stage: str, reason: str, details: dict[str, Any] | None = None,

@@ -18,22 +18,8 @@ from typing import Any, Iterable, Iterator
 import apache_beam as beam
 import pyarrow as pa
 
-DOC_SCHEMA = pa.schema([
-    ("id", pa.string()),
-    ("text", pa.string()),
-    ("lang", pa.string()),
-    ("lang_score", pa.float32()),
-    ("source", pa.string()),
-    ("meta", pa.string()),
-])
-REMOVED_SCHEMA = pa.schema([
-    ("id", pa.string()),
-    ("source", pa.string()),
-    ("lang", pa.string()),
-    ("stage", pa.string()),
-    ("reason", pa.string()),
-    ("details", pa.string()),
-])
+from catalog.contract import DOC_SCHEMA, REMOVED_DIR, REMOVED_SCHEMA, shard_dir
+
 DEFAULT_TARGET_BYTES = 128 * 1024 * 1024
 _BATCH_ROWS = 4096
 
@@ -141,7 +127,7 @@ class WriteDocShards(beam.PTransform):
             (lang, bucket), values = kv
             dropped = {v for v in values if isinstance(v, str)}
             kept = (v for v in values if not isinstance(v, str) and v["_uid"] not in dropped)
-            for info in write_partition(kept, root=root, subdir=f"data/lang={lang}", bucket=bucket,
+            for info in write_partition(kept, root=root, subdir=shard_dir(lang), bucket=bucket,
                                         schema=DOC_SCHEMA, target_bytes=target):
                 yield dict(info, lang=lang)
 
@@ -175,5 +161,5 @@ class WriteRemovedTable(beam.PTransform):
                 | "KeyByBucket" >> beam.Map(key, total=beam.pvalue.AsSingleton(total))
                 | "GroupByBucket" >> beam.GroupByKey()
                 | "WriteRemoved" >> beam.FlatMap(lambda kv: write_partition(
-                    kv[1], root=root, subdir="removed", bucket=kv[0], schema=REMOVED_SCHEMA,
+                    kv[1], root=root, subdir=REMOVED_DIR, bucket=kv[0], schema=REMOVED_SCHEMA,
                     target_bytes=1 << 62, size_of=lambda r: 0)))

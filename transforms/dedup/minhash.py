@@ -26,7 +26,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from functools import cache, cached_property
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -283,6 +283,14 @@ class MinHashConfig:
         """What makes two signatures comparable (bands and rows can be recomputed from them)."""
         return {"ngram": self.ngram, "num_perm": self.num_perm, "seed": self.seed,
                 "scheme": MINHASH_SCHEME, "hash": SHINGLE_HASH}
+
+    @classmethod
+    def from_options(cls, opts: Any) -> MinHashConfig:
+        """The settings the ``--minhash-*`` options ask for."""
+        return cls(ngram=opts.minhash_ngram, num_perm=opts.minhash_perm, seed=opts.minhash_seed,
+                   threshold=opts.minhash_threshold, bands=opts.minhash_bands, rows=opts.minhash_rows,
+                   verify=opts.minhash_verify, partitions=opts.minhash_partitions,
+                   bucket_fanout=opts.minhash_bucket_fanout)
 
     def describe(self) -> dict:
         b, r = self.bands_rows

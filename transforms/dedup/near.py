@@ -1,20 +1,12 @@
-"""Exact and near-duplicate removal as Beam DAGs.
+"""Near-duplicate removal as a Beam DAG over key records (``transforms.dedup.keys``).
 
-Which copy survives is decided by ``rank``: documents of published versions first (``--dedup-against``;
-they are already out), then source priority (lower first), then document id, then the internal uid,
-so the kept representative does not depend on input order.
-
-Near dedup: batched signatures -> per batch, band hashes split by (band, partition) -> GroupByKey ->
+Batched signatures -> per batch, band hashes split by (band, partition) -> GroupByKey ->
 candidate pairs inside each LSH bucket, each pair once, by the first band it shares (every pair, or
 each member with its ``bucket_fanout`` best-ranked members in a larger bucket) -> verified by
 estimated Jaccard >= threshold -> greedy star clustering, distributed in rounds (the rule: documents
 are walked in rank order and one is removed only if it has a verified edge to a document already
 kept; it then points to its most similar kept neighbour). Unlike connected components this never removes a document through a chain (A~B, B~C, A!~C keeps A and C), so every
 removed document is a verified near-duplicate of its kept ``duplicate_of``.
-
-Text never goes through these steps: ``dedup_keys`` turns each batch of documents into shard rows
-(text, written once by the shard writer) and key records (node, source, lang, size, exact key,
-signature); every step below shuffles key records, pairs, edges or decisions.
 
 Memory bounds of the aggregating steps:
 - exact dedup groups key records by exact key: one group holds the key records of one text's copies;
@@ -32,77 +24,18 @@ Memory bounds of the aggregating steps:
 """
 from __future__ import annotations
 
-import hashlib
 from itertools import chain
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 import apache_beam as beam
 import numpy as np
 
-from transforms.dedup.clustering import Node, Rank, StarClusters
-from transforms.dedup.minhash import (MinHashConfig, band_hashes, dedup_normal_form, estimated_jaccards, has_shingles,
-                                normal_forms, signatures)
-from transforms.removed import STAGE_DEDUP_EXACT, STAGE_DEDUP_NEAR, removed_row
-from transforms.shards import shard_row
+from catalog.contract import STAGE_DEDUP_NEAR
+from transforms.dedup.clustering import Node, StarClusters
+from transforms.dedup.keys import Key, removed_from_key
+from transforms.dedup.minhash import MinHashConfig, band_hashes, estimated_jaccards, has_shingles
 
 Posting = tuple[bytes, list[Node]]  # (documents x bands 0..b) uint64 band hashes as bytes, and the nodes
-Key = tuple[Node, str, str, int, str, bytes]  # node, source, lang, UTF-8 bytes of the text, exact key, signature
-
-
-def rank(doc: dict[str, Any], priorities: dict[str, int]) -> Rank:
-    return (1, priorities.get(doc["source"], 0), doc["id"], doc["uid"])
-
-
-def published_node(parent_index: int, doc_id: str, parent: str) -> Node:
-    """A document of a published version: ranks before every new document, never removed."""
-    uid = f"{parent}/{doc_id}"
-    return (0, parent_index, doc_id, uid), uid
-
-
-def exact_key(text: str) -> str:
-    return hashlib.blake2b(dedup_normal_form(text).encode("utf-8"), digest_size=16).hexdigest()
-
-
-def exact_keys(texts: list[str]) -> list[str]:
-    """``exact_key`` of many texts at once."""
-    return [hashlib.blake2b(form, digest_size=16).hexdigest() for form in normal_forms(texts)]
-
-
-def key_record(doc: dict[str, Any], priorities: dict[str, int], exact: str, sig: bytes) -> Key:
-    """What dedup needs of a document, without its text: node, source, lang, UTF-8 size, exact key, signature."""
-    return ((rank(doc, priorities), doc["uid"]), doc["source"], doc["lang"], len(doc["text"].encode("utf-8")), exact, sig)
-
-
-def removed_from_key(key: Key, stage: str, reason: str, details: dict[str, Any]) -> dict[str, Any]:
-    """The removed row of a deduplicated document: the same row ``removed_from_doc`` gives for it."""
-    (node_rank, uid), source, lang = key[0], key[1], key[2]
-    return removed_row(node_rank[2], source, stage, reason, details, uid=uid, lang=lang)
-
-
-def keep_first(keys: Iterable[Key]) -> Iterator[tuple[str, Any]]:
-    """Yield ("kept", key) for the best-ranked copy and ("removed", row) for the rest.
-
-    Iterates twice instead of sorting, so a group of many copies is never copied into a list.
-    """
-    best = min(keys, key=lambda k: k[0])
-    yield "kept", best
-    doc_id, uid = best[0][0][2], best[0][1]
-    for k in keys:
-        if k[0][1] != uid:
-            yield "removed", removed_from_key(k, STAGE_DEDUP_EXACT, "exact_duplicate",
-                                              {"duplicate_of": doc_id, "duplicate_of_uid": uid})
-
-
-def dedup_keys(docs: list[dict[str, Any]], priorities: dict[str, int], exact: bool,
-               config: MinHashConfig | None) -> Iterator[Any]:
-    """One batch of documents -> tagged ``rows`` (their shard rows, text included, written once at the
-    end) and ``keys`` (their key records, which are all that the dedup steps shuffle)."""
-    texts = [d["text"] for d in docs]
-    exacts = exact_keys(texts) if exact else [""] * len(docs)
-    sigs = [s.tobytes() for s in signatures(texts, config).astype("<u4")] if config is not None else [b""] * len(docs)
-    for doc, e, sig in zip(docs, exacts, sigs):
-        yield beam.pvalue.TaggedOutput("rows", shard_row(doc))
-        yield beam.pvalue.TaggedOutput("keys", key_record(doc, priorities, e, sig))
 
 
 def band_postings(nodes: list[Node], sigs: np.ndarray, config: MinHashConfig,
@@ -238,21 +171,6 @@ def _sig(raw: bytes) -> np.ndarray:
     return np.frombuffer(raw, dtype="<u4")
 
 
-class ExactDedup(beam.PTransform):
-    """key records -> tagged outputs ``kept`` (key records) and ``removed`` (removed rows).
-
-    Groups key records (no text) by exact key: one group holds the copies of one text."""
-
-    def expand(self, keys):
-        return (
-            keys
-            | "KeyByTextHash" >> beam.Map(lambda k: (k[4], k))
-            | "GroupByTextHash" >> beam.GroupByKey()
-            | "KeepFirst" >> beam.FlatMap(lambda kv: (beam.pvalue.TaggedOutput(tag, v) for tag, v in keep_first(kv[1])))
-            .with_outputs("kept", "removed")
-        )
-
-
 def sign_requests(kv):
     """One uid's signature (bytes) sent to each of its candidate pairs (tuples): (pair, (side, signature)),
     side 0 for the better-ranked document. A uid without a signature (impossible in a consistent run)
@@ -377,3 +295,6 @@ class NearDedup(beam.PTransform):
                  | "BatchForBandsTable" >> beam.BatchElements(min_batch_size=64, max_batch_size=2048)
                  | "BandsRows" >> beam.FlatMap(bands_rows, config))
         return {"kept": split.kept, "removed": split.removed, "bands": bands}
+
+    def describe(self) -> dict[str, Any]:
+        return self.config.describe()

@@ -14,21 +14,12 @@ from typing import Any, Iterator
 
 import apache_beam as beam
 import pyarrow as pa
-import pyarrow.ipc as ipc
 
-from transforms.dedup.near import Node, published_node
-from transforms.removed import STAGE_DEDUP_EXACT, STAGE_DEDUP_NEAR
+from transforms.dedup.clustering import Node
+from transforms.dedup.keys import published_node
+from catalog.contract import STAGE_DEDUP_EXACT, STAGE_DEDUP_NEAR
 from transforms.shards import stable_bucket, write_partition
 
-BANDS_DIR = "dedup/bands"
-CLUSTERS_DIR = "dedup/clusters"
-BANDS_SCHEMA = pa.schema([
-    ("id", pa.string()), ("source", pa.string()), ("signature", pa.binary()), ("bands", pa.list_(pa.uint64())),
-])
-CLUSTERS_SCHEMA = pa.schema([
-    ("kept_id", pa.string()), ("kept_version", pa.string()), ("id", pa.string()), ("source", pa.string()),
-    ("lang", pa.string()), ("jaccard", pa.float32()), ("stage", pa.string()),
-])
 ROWS_PER_FILE = 1_000_000
 
 

@@ -12,16 +12,11 @@ import os
 from typing import Any
 
 import apache_beam as beam
-import pyarrow as pa
 
+from catalog.contract import AUDIT_PATH, AUDIT_SCHEMA
 from transforms.pii import redact
 from transforms.shards import arrow_file_bytes, write_bytes
 
-AUDIT_PATH = os.path.join("audit", "filtered-sample.arrow")
-AUDIT_SCHEMA = pa.schema([
-    ("filter", pa.string()), ("id", pa.string()), ("source", pa.string()), ("lang", pa.string()),
-    ("value", pa.float64()), ("threshold", pa.float64()), ("text", pa.string()), ("id_hash", pa.string()),
-])
 
 
 def audit_row(doc: dict[str, Any], name: str, value: float, threshold: float) -> dict[str, Any]:

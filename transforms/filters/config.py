@@ -71,6 +71,11 @@ class FilterConfig:
             params = resolved[lang, source] = dataclasses.replace(self.default, **merged) if merged else self.default
         return params
 
+    @classmethod
+    def from_options(cls, opts: Any) -> FilterConfig:
+        """The shipped config with ``--filter-config`` (if given) merged on top."""
+        return load_filter_config(opts.filter_config)
+
     def describe(self) -> dict[str, Any]:
         """What the manifest records under ``stages.filter``."""
         return {"version": self.version, "default": dataclasses.asdict(self.default),

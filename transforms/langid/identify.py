@@ -39,6 +39,7 @@ from typing import Any, Iterable, Iterator, Literal, NamedTuple, Sequence
 import apache_beam as beam
 import numpy as np
 
+from transforms.document import KEPT, Document, with_changes
 from transforms.langid.langcodes import UNDETERMINED, parse_label
 from transforms.langid.scripts import NO_SCRIPT, script_shares, scripts_of, warm_up, written_in
 
@@ -119,6 +120,12 @@ class LangIdConfig:
             raise ValueError("top_k must be at least 1 and second_opinion_candidates at least 2")
         if self.second_opinion_moves != ANY_MOVE and not isinstance(self.second_opinion_moves, frozenset):
             raise ValueError("second_opinion_moves must be a frozenset of (from, to) pairs or 'any'")
+
+    @classmethod
+    def from_options(cls, opts: Any) -> LangIdConfig:
+        """The configuration ``--lid-model``, ``--lid-threshold(s)`` and ``--lid-second-opinion`` ask for."""
+        return cls(model_path=opts.lid_model, threshold=opts.lid_threshold,
+                   thresholds=parse_thresholds(opts.lid_thresholds), second_opinion=opts.lid_second_opinion)
 
     def threshold_for(self, lang: str) -> float:
         return self.thresholds.get(lang, self.threshold)
@@ -311,15 +318,15 @@ class LanguageIdentifier:
         return out
 
 
-def apply_prediction(doc: dict[str, Any], pred: LangPrediction) -> dict[str, Any]:
-    meta = dict(doc["meta"], lang_alternatives=pred.alternatives, lang_script=pred.script)
-    return dict(doc, lang=pred.lang, lang_score=pred.score, meta=meta)
+def apply_prediction(doc: Document, pred: LangPrediction) -> Document:
+    return with_changes(doc, lang=pred.lang, lang_score=pred.score,
+                        meta={"lang_alternatives": pred.alternatives, "lang_script": pred.script})
 
 
 _SAFE_LANG = re.compile(r"^[a-z]{2,3}(?:[_-][A-Za-z0-9]{2,8})*$")
 
 
-def hinted_language(doc: dict[str, Any], source_hint: str | None) -> str:
+def hinted_language(doc: Document, source_hint: str | None) -> str:
     """The language a record or its source declares, used when language id is switched off."""
     for candidate in (doc["meta"].get("lang"), source_hint):
         if isinstance(candidate, str) and _SAFE_LANG.match(candidate):
@@ -327,7 +334,7 @@ def hinted_language(doc: dict[str, Any], source_hint: str | None) -> str:
     return UNDETERMINED
 
 
-class IdentifyLanguage(beam.DoFn):
+class LabelBatches(beam.DoFn):
     """Beam DoFn over batches of documents; the model loads once per worker in ``setup``."""
 
     def __init__(self, config: LangIdConfig):
@@ -337,6 +344,42 @@ class IdentifyLanguage(beam.DoFn):
     def setup(self) -> None:
         self.identifier = LanguageIdentifier(self.config)
 
-    def process(self, batch: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    def process(self, batch: list[Document]) -> Iterator[Document]:
         for doc, pred in zip(batch, self.identifier.predict([d["text"] for d in batch])):
             yield apply_prediction(doc, pred)
+
+
+def model_sha256(path: str) -> str:
+    import hashlib
+
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+class IdentifyLanguage(beam.PTransform):
+    """Documents -> {"kept": documents with ``lang``, ``lang_score`` and ``meta.lang_*``}; removes
+    none. With ``enabled`` off, each document takes its record's or source's declared language
+    (``hints``: source name -> code) and the model is not loaded."""
+
+    def __init__(self, config: LangIdConfig, *, enabled: bool = True, hints: dict[str, str | None] | None = None):
+        super().__init__()
+        self.config, self.enabled, self.hints = config, enabled, dict(hints or {})
+
+    @classmethod
+    def from_options(cls, opts: Any, *, enabled: bool = True, hints: dict[str, str | None] | None = None
+                     ) -> IdentifyLanguage:
+        return cls(LangIdConfig.from_options(opts), enabled=enabled, hints=hints)
+
+    def expand(self, docs):
+        if not self.enabled:
+            hints = self.hints
+            return {KEPT: docs | "FromHints" >> beam.Map(
+                lambda d: with_changes(d, lang=hinted_language(d, hints.get(d["source"]))))}
+        return {KEPT: (docs
+                       | "Batch" >> beam.BatchElements(min_batch_size=32, max_batch_size=512)
+                       | "Label" >> beam.ParDo(LabelBatches(self.config)))}
+
+    def describe(self) -> dict[str, Any]:
+        model = self.config.model_path or default_model_path()
+        return {"model": os.path.basename(model), "model_sha256": model_sha256(model),
+                **self.config.describe(), "codes": LANG_CODES}

@@ -28,13 +28,18 @@ import lzma
 import os
 import re
 import stat
+import dataclasses
 from typing import Any, BinaryIO, Iterator
+
+import apache_beam as beam
 
 from transforms.read.decode import decode_bytes, decode_mostly_utf8
 from transforms.read.html_text import markup_kind, page_text
 from transforms.read.limits import RATIO_CHECK_AFTER, ReadLimits, apply_error_budget, limit_document
 from transforms.normalize import replace_lone_surrogates
-from transforms.removed import STAGE_QUARANTINE, removed_row
+from catalog.contract import STAGE_QUARANTINE
+from transforms.document import KEPT, REMOVED, Item, new_document, tagged
+from transforms.removed import removed_row
 from transforms.read.sources import InputFile, Source, file_kind
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
@@ -45,7 +50,6 @@ _WIDE_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
 _DRAIN_CHUNK = 1 << 20
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
-Item = tuple[str, dict[str, Any]]  # ("doc", document), ("removed", removed row), ("skipped", WARC record kind)
 
 
 def make_uid(source: str, relpath: str, position: str | int) -> str:
@@ -199,8 +203,7 @@ def record_to_doc(record: Any, src: Source, relpath: str, position: int) -> Item
                                       {"file": relpath, "record": position, "field": src.text_field,
                                        "type": type(text).__name__}, uid=uid)
     meta = {k: v for k, v in record.items() if k not in (src.text_field, src.id_field)}
-    return "doc", {"id": doc_id, "uid": uid, "text": text, "source": src.name, "lang": "und",
-                   "lang_score": 0.0, "meta": meta}
+    return "doc", new_document(doc_id, uid, text, src.name, meta)
 
 
 def _quarantine(src: Source, relpath: str, position: Any, reason: str, **details: Any) -> Item:
@@ -382,3 +385,28 @@ def _read_records(f: InputFile, limits: ReadLimits) -> Iterator[Item]:
             return
         read = {"jsonl": iter_jsonl, "parquet": iter_parquet}.get(fmt, iter_text)
         yield from read(metered, f.source, f.relpath, limits)
+
+
+DECODE_DESCRIPTION = ("BOM, UTF-16/32 NUL pattern, ISO-2022/HZ escapes, UTF-8, declared charset, mostly UTF-8 "
+                      "(<= 1 % bad bytes as cp1252), charset-normalizer; HTML/feeds via selectolax")
+
+
+class ReadDocuments(beam.PTransform):
+    """Input files -> {"kept": documents, "removed": quarantine rows, "skipped": WARC records that
+    are no documents ({"source", "kind"})}. Files are spread over workers, records streamed."""
+
+    def __init__(self, files: list[InputFile], limits: ReadLimits):
+        super().__init__()
+        self.files, self.limits = files, limits
+
+    def expand(self, pbegin):
+        limits = self.limits
+        read = (pbegin
+                | "ListFiles" >> beam.Create(self.files)
+                | "Spread" >> beam.Reshuffle()
+                | "Records" >> beam.FlatMap(lambda f: tagged(read_input_file(f, limits)))  # streamed
+                .with_outputs(REMOVED, "skipped", main=KEPT))
+        return {KEPT: read[KEPT], REMOVED: read[REMOVED], "skipped": read.skipped}
+
+    def describe(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self.limits), "decode": DECODE_DESCRIPTION}

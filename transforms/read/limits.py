@@ -25,7 +25,9 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import Any, Iterable, Iterator
 
-from transforms.removed import STAGE_QUARANTINE, removed_from_doc
+from catalog.contract import STAGE_QUARANTINE
+from transforms.document import Document, Item, with_changes
+from transforms.removed import removed_from_doc
 
 OVERSIZE_MODES = ("split", "quarantine")
 # Below this many records a file is too small for a rate to mean anything (2 bad of 3).
@@ -35,9 +37,6 @@ BUDGET_WINDOW_CHARS = 16 << 20
 # The compression ratio is judged only past this many decompressed bytes: a small file of zeros
 # compresses a thousandfold and harms nobody; a bomb is stopped after this much.
 RATIO_CHECK_AFTER = 16 << 20
-
-Item = tuple[str, dict[str, Any]]
-
 
 @dataclass(frozen=True)
 class ReadLimits:
@@ -58,6 +57,13 @@ class ReadLimits:
                 or self.error_budget_window < MIN_RECORDS_FOR_BUDGET):
             raise ValueError(f"invalid read limits: {self}")
 
+    @classmethod
+    def from_options(cls, opts: Any) -> ReadLimits:
+        """The limits a run's ``--max-*``/``--oversize`` options ask for (``pipelines.options``)."""
+        return cls(max_doc_chars=opts.max_doc_chars, oversize=opts.oversize, max_line_bytes=opts.max_line_bytes,
+                   max_file_error_rate=opts.max_file_error_rate, max_file_bytes=opts.max_file_bytes,
+                   max_text_bytes=opts.max_text_bytes, max_compression_ratio=opts.max_compression_ratio)
+
 
 def split_points(text: str, max_chars: int) -> list[int]:
     """Cut offsets so that no part exceeds ``max_chars``: at the last paragraph break, else line
@@ -76,7 +82,7 @@ def split_points(text: str, max_chars: int) -> list[int]:
     return cuts
 
 
-def limit_document(doc: dict[str, Any], limits: ReadLimits) -> list[Item]:
+def limit_document(doc: Document, limits: ReadLimits) -> list[Item]:
     """The document itself, its parts, or a ``document_too_large`` quarantine row."""
     text = doc["text"]
     if not limits.max_doc_chars or len(text) <= limits.max_doc_chars:
@@ -86,8 +92,8 @@ def limit_document(doc: dict[str, Any], limits: ReadLimits) -> list[Item]:
                                              {"chars": len(text), "max_doc_chars": limits.max_doc_chars}))]
     bounds = [0, *split_points(text, limits.max_doc_chars), len(text)]
     parts = len(bounds) - 1
-    return [("doc", dict(doc, id=f"{doc['id']}#part-{k + 1}", uid=f"{doc['uid']}-{k + 1}", text=text[a:b],
-                         meta=dict(doc["meta"], split={"part": k + 1, "parts": parts, "of": doc["id"]})))
+    return [("doc", with_changes(doc, id=f"{doc['id']}#part-{k + 1}", uid=f"{doc['uid']}-{k + 1}", text=text[a:b],
+                                 meta={"split": {"part": k + 1, "parts": parts, "of": doc["id"]}}))
             for k, (a, b) in enumerate(zip(bounds, bounds[1:]))]
 
 

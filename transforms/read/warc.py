@@ -31,7 +31,9 @@ from typing import Any, BinaryIO, Iterator
 from transforms.read.decode import decode_bytes
 from transforms.read.html_text import markup_kind, page_text
 from transforms.read.files import make_uid
-from transforms.removed import STAGE_QUARANTINE, removed_row
+from catalog.contract import STAGE_QUARANTINE
+from transforms.document import Item, new_document
+from transforms.removed import removed_row
 from transforms.read.sources import Source
 
 # A payload larger than this is quarantined as record_too_large, read no further than this (Common
@@ -40,9 +42,6 @@ MAX_PAYLOAD_BYTES = 32 << 20
 _DOC_TYPES = {"text/html": "html", "application/xhtml+xml": "html", "application/rss+xml": "feed",
               "application/atom+xml": "feed", "application/rdf+xml": "feed", "text/plain": None}
 _SNIFFED_TYPES = ("text/xml", "application/xml")  # documents only when they are a page or a feed
-
-Item = tuple[str, dict[str, Any]]
-
 
 class _Guarded(io.RawIOBase):
     """A stream whose read errors (a truncated gzip member, a size cap) end it instead, and are
@@ -150,8 +149,7 @@ def record_document(src: Source, relpath: str, position: int, doc_id: str, heade
             "charset": _codec_name(decoded.encoding), "warc_type": headers["warc_type"], "decode": decode}
     if headers.get("truncated"):
         meta["warc_truncated"] = headers["truncated"]
-    return "doc", {"id": doc_id, "uid": make_uid(src.name, relpath, position), "text": text, "source": src.name,
-                   "lang": "und", "lang_score": 0.0, "meta": meta}
+    return "doc", new_document(doc_id, make_uid(src.name, relpath, position), text, src.name, meta)
 
 
 def _codec_name(encoding: str) -> str:

@@ -1,0 +1,56 @@
+"""The lake's contract: what a version's files hold and where, and the stage names its rows carry.
+
+Writers (``transforms/``) and readers (``catalog/``, ``model/``) both import it from here, so the
+layout is defined once, by the side that promises it to users, and ``catalog`` needs nothing from
+the pipeline to read a lake.
+"""
+from __future__ import annotations
+
+import os
+
+import pyarrow as pa
+
+DATA_DIR = "data"  # shards: data/lang=<code>/part-BBBBB-SSS.arrow
+REMOVED_DIR = "removed"  # one row per document not kept
+BANDS_DIR = "dedup/bands"  # MinHash signature and LSH bands of every kept document
+CLUSTERS_DIR = "dedup/clusters"  # one row per duplicate removed: who was kept instead
+AUDIT_PATH = os.path.join("audit", "filtered-sample.arrow")  # a sample of filtered documents, PII-redacted
+
+STAGE_QUARANTINE = "quarantine"  # unreadable or empty input
+STAGE_FILTER = "filter"
+STAGE_DEDUP_EXACT = "dedup-exact"
+STAGE_DEDUP_NEAR = "dedup-near"
+DEDUP_STAGES = (STAGE_DEDUP_EXACT, STAGE_DEDUP_NEAR)
+
+DOC_SCHEMA = pa.schema([
+    ("id", pa.string()),
+    ("text", pa.string()),
+    ("lang", pa.string()),
+    ("lang_score", pa.float32()),
+    ("source", pa.string()),
+    ("meta", pa.string()),
+])
+REMOVED_SCHEMA = pa.schema([
+    ("id", pa.string()),
+    ("source", pa.string()),
+    ("lang", pa.string()),
+    ("stage", pa.string()),
+    ("reason", pa.string()),
+    ("details", pa.string()),
+])
+BANDS_SCHEMA = pa.schema([
+    ("id", pa.string()), ("source", pa.string()), ("signature", pa.binary()), ("bands", pa.list_(pa.uint64())),
+])
+CLUSTERS_SCHEMA = pa.schema([
+    ("kept_id", pa.string()), ("kept_version", pa.string()), ("id", pa.string()), ("source", pa.string()),
+    ("lang", pa.string()), ("jaccard", pa.float32()), ("stage", pa.string()),
+])
+AUDIT_SCHEMA = pa.schema([
+    ("filter", pa.string()), ("id", pa.string()), ("source", pa.string()), ("lang", pa.string()),
+    ("value", pa.float64()), ("threshold", pa.float64()), ("text", pa.string()), ("id_hash", pa.string()),
+])
+
+
+def shard_dir(lang: str) -> str:
+    """The Hive-style partition of one language's shards."""
+    return f"{DATA_DIR}/lang={lang}"

@@ -1,0 +1,63 @@
+"""The quality-filter stage: scores (``scores``) decided against per-language, per-source thresholds
+(``config``), with a removed row and an audit row for each document dropped."""
+from __future__ import annotations
+
+from typing import Any
+
+import apache_beam as beam
+
+from catalog.contract import AUDIT_PATH, STAGE_FILTER
+from transforms.document import DOC, KEPT, REMOVED, Document, Item, tagged
+from transforms.filters.audit import audit_row
+from transforms.filters.config import FilterConfig
+from transforms.filters.scores import SCORER_VERSION, filter_document
+from transforms.filters.wordlists import coverage as wordlist_coverage
+from transforms.removed import removed_from_doc
+
+
+def filter_outputs(doc: Document, config: FilterConfig, use_lang_score: bool) -> list[Item]:
+    """The kept document (with its scores) or its removed row and audit row, plus one ``skipped``
+    (filter, lang) per filter that could not run on it (no word list for its language)."""
+    doc, failure, skipped = filter_document(doc, config.params_for(doc["lang"], doc["source"]),
+                                            use_lang_score=use_lang_score)
+    out: list[Item] = [("skipped", (name, doc["lang"])) for name in skipped]
+    if failure is None:
+        return out + [(DOC, doc)]
+    name, value, threshold = failure
+    details = {"value": value, "threshold": threshold, "filter_config": config.version}
+    return out + [(REMOVED, removed_from_doc(doc, STAGE_FILTER, name, details)),
+                  ("audit", audit_row(doc, name, value, threshold))]
+
+
+def nest_skipped(counts: list[tuple[tuple[str, str], int]]) -> dict[str, dict[str, int]]:
+    """[((filter, lang), n)] -> {filter: {lang: n}}, sorted, for the manifest."""
+    nested: dict[str, dict[str, int]] = {}
+    for (name, lang), n in sorted(counts):
+        nested.setdefault(name, {})[lang] = n
+    return nested
+
+
+class FilterDocuments(beam.PTransform):
+    """Documents -> {"kept", "removed", "audit": audit rows of the removed, "skipped": one element,
+    {filter: {lang: documents}} of filters that could not run}.
+
+    ``use_lang_score``: the language-score filter runs only when language id did (a hinted
+    language has no score)."""
+
+    def __init__(self, config: FilterConfig, *, use_lang_score: bool = True, audit_per_filter: int = 20):
+        super().__init__()
+        self.config, self.use_lang_score, self.audit_per_filter = config, use_lang_score, audit_per_filter
+
+    def expand(self, docs):
+        config, use_lang_score = self.config, self.use_lang_score
+        out = docs | "Decide" >> beam.FlatMap(lambda d: tagged(filter_outputs(d, config, use_lang_score))).with_outputs(
+            REMOVED, "audit", "skipped", main=KEPT)
+        skipped = (out.skipped
+                   | "CountSkipped" >> beam.combiners.Count.PerElement()
+                   | "SkippedList" >> beam.combiners.ToList()
+                   | "SkippedNested" >> beam.Map(nest_skipped))
+        return {KEPT: out[KEPT], REMOVED: out[REMOVED], "audit": out.audit, "skipped": skipped}
+
+    def describe(self) -> dict[str, Any]:
+        return {"scorer": SCORER_VERSION, **self.config.describe(), "word_lists": wordlist_coverage(),
+                "audit_sample": {"path": AUDIT_PATH, "per_filter": self.audit_per_filter}}
