@@ -23,7 +23,8 @@ import yaml
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from catalog import lake as lakelib
-from catalog.contract import AUDIT_PATH, BANDS_DIR, BANDS_SCHEMA, CLUSTERS_DIR, CLUSTERS_SCHEMA
+from catalog.contract import (AUDIT_PATH, BANDS_DIR, BANDS_SCHEMA, CLUSTERS_DIR, CLUSTERS_SCHEMA, REMOVED_DIR,
+                              REMOVED_SCHEMA)
 from catalog.manifest import build_manifest, describe_staged, require_listed
 from catalog.report import format_summary
 from catalog.verify import require_intact
@@ -34,7 +35,7 @@ from transforms.dedup.exact import ExactDedup
 from transforms.dedup.keys import DedupKeys
 from transforms.dedup.minhash import MinHashConfig
 from transforms.dedup.near import NearDedup
-from transforms.dedup.tables import WriteTable, bands_files, cluster_row, is_dedup_removal, read_published
+from transforms.dedup.tables import bands_files, cluster_row, is_dedup_removal, read_published
 from transforms.document import KEPT, REMOVED
 from transforms.filters.audit import WriteFilterAudit
 from transforms.filters.config import FilterConfig
@@ -46,7 +47,7 @@ from transforms.read.files import ReadDocuments
 from transforms.read.limits import ReadLimits
 from transforms.read.sources import (InputFile, Source, SourceError, check_unique_names, load_sources, match_inputs,
                                      sources_from_inputs)
-from transforms.shards import WriteDocShards, WriteRemovedTable, shard_row, write_bytes
+from transforms.shards import WriteDocShards, WriteTable, shard_row, write_bytes
 
 log = logging.getLogger("curate")
 STATS_DIR = "_stats"
@@ -163,7 +164,7 @@ def build_pipeline(p: beam.Pipeline, files: list[InputFile], staging: str, opts:
         shards = docs | "ShardRows" >> beam.Map(shard_row) | "WriteShards" >> WriteDocShards(staging, target)
     shards | "ShardList" >> beam.combiners.ToList() | "WriteShardInfo" >> WriteStats(staging, "shards")
     all_removed = tuple(removed) | "AllRemoved" >> beam.Flatten()
-    (all_removed | "WriteRemovedTable" >> WriteRemovedTable(staging)
+    (all_removed | "WriteRemovedTable" >> WriteTable(staging, REMOVED_DIR, REMOVED_SCHEMA, uid="uid")
      | "RemovedList" >> beam.combiners.ToList() | "WriteRemovedInfo" >> WriteStats(staging, "removed"))
     (all_removed | "RemovedKind" >> beam.Map(lambda r: (r["source"], r["lang"], r["stage"], r["reason"]))
      | "CountRemoved" >> beam.combiners.Count.PerElement()  # one count per (source, lang, stage, reason)

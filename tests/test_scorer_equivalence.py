@@ -15,9 +15,9 @@ from tests.conftest import shared_sample
 from transforms import pii
 from transforms.filters import scores as filters
 from transforms.filters.config import load_filter_config
-from transforms.filters.wordlists import flagged_words, stopwords
+from transforms.filters.wordlists import NO_SPACE_CHARS, flagged_words, stopwords
 
-_NO_SPACE_CHAR = re.compile(f"[{filters._NO_SPACE_CHARS}]")
+_NO_SPACE_CHAR = re.compile(f"[{NO_SPACE_CHARS}]")
 _STRIP = filters._STRIP
 EDGE_CASES = ["", " ", "\t \n", "a", " a ", "ab ", "x" * 100, "\x1c\x1dword\x1e end", "委员会", " 委 员 ",
               "İstanbul İİ", "\ud800abc", "a\u3000b\u2028c", "😀😀😀 🎉🎉 \U00030000\U000e0001",
@@ -30,7 +30,7 @@ def ref_words(text):
 
 
 def ref_augmented(text):
-    return [run[i:i + n] for run in re.findall(f"[{filters._NO_SPACE_CHARS}]{{2,}}", text.lower())
+    return [run[i:i + n] for run in re.findall(f"[{NO_SPACE_CHARS}]{{2,}}", text.lower())
             for n in (2, 3, 4) for i in range(len(run) - n + 1)]
 
 

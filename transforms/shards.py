@@ -18,7 +18,7 @@ from typing import Any, Iterable, Iterator
 import apache_beam as beam
 import pyarrow as pa
 
-from catalog.contract import DOC_SCHEMA, REMOVED_DIR, REMOVED_SCHEMA, shard_dir
+from catalog.contract import DOC_SCHEMA, shard_dir
 
 DEFAULT_TARGET_BYTES = 128 * 1024 * 1024
 _BATCH_ROWS = 4096
@@ -141,25 +141,29 @@ class WriteDocShards(beam.PTransform):
                 | "WriteShards" >> beam.FlatMap(write))
 
 
-class WriteRemovedTable(beam.PTransform):
-    """removed rows -> shard info dicts; the table lands under ``root/removed/``."""
+class WriteTable(beam.PTransform):
+    """rows -> info dicts of deterministic Arrow files under ``root/subdir`` (the removed table, the
+    dedup tables): rows spread over files of at most ``ROWS_PER_FILE`` by a stable hash of their
+    uid (the ``uid`` field, kept as ``_uid``), each file sorted by (id, uid). Memory bound: one file's rows.
+    """
 
-    ROWS_PER_BUCKET = 1_000_000
+    ROWS_PER_FILE = 1_000_000
 
-    def __init__(self, root: str):
+    def __init__(self, root: str, subdir: str, schema: pa.Schema, uid: str = "_uid"):
         super().__init__()
-        self.root = root
+        self.root, self.subdir, self.schema, self.uid = root, subdir, schema, uid
 
     def expand(self, rows):
-        root, per_bucket = self.root, self.ROWS_PER_BUCKET
-        total = rows | "CountRemoved" >> beam.combiners.Count.Globally()
+        root, subdir, schema, uid, per_file = self.root, self.subdir, self.schema, self.uid, self.ROWS_PER_FILE
+        total = rows | "Count" >> beam.combiners.Count.Globally()
 
         def key(row, total):
-            return stable_bucket(row["uid"], math.ceil(max(total, 1) / per_bucket)), dict(row, _uid=row["uid"])
+            return (stable_bucket(row[uid], math.ceil(max(total, 1) / per_file)),
+                    row if uid == "_uid" else dict(row, _uid=row[uid]))
 
         return (rows
                 | "KeyByBucket" >> beam.Map(key, total=beam.pvalue.AsSingleton(total))
                 | "GroupByBucket" >> beam.GroupByKey()
-                | "WriteRemoved" >> beam.FlatMap(lambda kv: write_partition(
-                    kv[1], root=root, subdir=REMOVED_DIR, bucket=kv[0], schema=REMOVED_SCHEMA,
+                | "Write" >> beam.FlatMap(lambda kv: write_partition(
+                    kv[1], root=root, subdir=subdir, bucket=kv[0], schema=schema,
                     target_bytes=1 << 62, size_of=lambda r: 0)))

@@ -8,19 +8,14 @@ published version), who was removed, the estimated Jaccard and the stage, for au
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any, Iterator
 
-import apache_beam as beam
-import pyarrow as pa
 
 from transforms.dedup.clustering import Node
 from transforms.dedup.keys import published_node
 from catalog.contract import STAGE_DEDUP_EXACT, STAGE_DEDUP_NEAR
-from transforms.shards import stable_bucket, write_partition
 
-ROWS_PER_FILE = 1_000_000
 
 
 def cluster_row(removed: dict[str, Any]) -> dict[str, Any]:
@@ -33,31 +28,6 @@ def cluster_row(removed: dict[str, Any]) -> dict[str, Any]:
 
 def is_dedup_removal(removed: dict[str, Any]) -> bool:
     return removed["stage"] in (STAGE_DEDUP_EXACT, STAGE_DEDUP_NEAR)
-
-
-class WriteTable(beam.PTransform):
-    """rows (with ``_uid``) -> info dicts of deterministic Arrow files under ``root/subdir``.
-
-    Memory bound: one file's rows (at most ``ROWS_PER_FILE``, spread by a stable hash of uid).
-    """
-
-    def __init__(self, root: str, subdir: str, schema: pa.Schema):
-        super().__init__()
-        self.root, self.subdir, self.schema = root, subdir, schema
-
-    def expand(self, rows):
-        root, subdir, schema = self.root, self.subdir, self.schema
-        total = rows | "Count" >> beam.combiners.Count.Globally()
-
-        def key(row, total):
-            return stable_bucket(row["_uid"], math.ceil(max(total, 1) / ROWS_PER_FILE)), row
-
-        return (rows
-                | "KeyByBucket" >> beam.Map(key, total=beam.pvalue.AsSingleton(total))
-                | "GroupByBucket" >> beam.GroupByKey()
-                | "Write" >> beam.FlatMap(lambda kv: write_partition(
-                    kv[1], root=root, subdir=subdir, bucket=kv[0], schema=schema,
-                    target_bytes=1 << 62, size_of=lambda r: 0)))
 
 
 def read_published(file: dict[str, Any], parent_index: int, parent: str) -> Iterator[tuple[Node, bytes]]:

@@ -47,14 +47,21 @@ def _same(cps, a, b, n):
 
 
 @njit(cache=True, nogil=True)
+def _table_size(min_slots):
+    """The slots of an open-addressing table (the smallest power of two >= ``min_slots``, at least 2:
+    a shift by 64, a 1-slot table, is undefined) and the shift that maps a 64-bit hash to a slot."""
+    size = 2
+    while size < min_slots:
+        size *= 2
+    return size, np.uint64(64 - int(np.log2(size)))
+
+
+@njit(cache=True, nogil=True)
 def _gram_counts(seq, n):
     """Occurrences of each distinct n-gram of ``seq`` (any order): a hash table of first positions,
     probed linearly, with every candidate match compared element by element."""
     m = len(seq) - n + 1
-    size = 2  # at least 2: a shift by 64 (a 1-slot table) is undefined
-    while size < 2 * m:
-        size *= 2
-    shift = np.uint64(64 - int(np.log2(size)))
+    size, shift = _table_size(2 * m)
     first = np.full(size, -1, dtype=np.int32)  # 8 bytes a slot: the table stays in cache longer
     count = np.zeros(size, dtype=np.int32)
     top = np.uint64(1)
@@ -221,10 +228,7 @@ def words(low, table):
             ends[count] = e
             count += 1
     starts, ends = starts[:count], ends[:count]
-    size = 2  # at least 2: a shift by 64 (a 1-slot table) is undefined
-    while size < 2 * count + 1:
-        size *= 2
-    shift = np.uint64(64 - int(np.log2(size)))
+    size, shift = _table_size(2 * count + 1)
     slot_word = np.full(size, -1, dtype=np.int64)
     slot_id = np.zeros(size, dtype=np.int64)
     ids = np.empty(count, dtype=np.int64)
@@ -252,10 +256,7 @@ def words(low, table):
 @njit(cache=True, nogil=True)
 def list_table(hashes):
     """An open-addressing table over a word list's entry hashes: slot -> entry index, -1 for empty."""
-    size = 2  # at least 2: a shift by 64 (a 1-slot table) is undefined
-    while size < 2 * len(hashes) + 1:
-        size *= 2
-    shift = np.uint64(64 - int(np.log2(size)))
+    size, shift = _table_size(2 * len(hashes) + 1)
     slots = np.full(size, -1, dtype=np.int64)
     for e in range(len(hashes)):
         slot = hashes[e] >> shift

@@ -25,11 +25,10 @@ import numpy as np
 
 from transforms.filters import kernels
 from transforms.filters.config import FilterParams
-from transforms.filters.wordlists import flagged_words, stopwords
+from transforms.filters.wordlists import NO_SPACE_CHARS, flagged_words, stopwords
 
 SCORER_VERSION = "roots-scorers-v2"
 
-_NO_SPACE_CHARS = r"\u0f00-\u0fff\u0e00-\u0e7f\u0e80-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _STRIP = string.punctuation + string.digits + "«»“”‘’„‚‹›–—―…·•°§¶†‡、。，．！？：；（）【】《》〈〉「」『』〔〕・¿¡،؛؟٪۔।॥"
 
 # (filter name, score key, "min" or "max"), in the order BigScience applied them.
@@ -76,7 +75,7 @@ def _table(size: int) -> np.ndarray:
         rest = np.fromiter((_is_special(c) * kernels.SPECIAL for c in map(chr, range(_BMP_AND_IDEOGRAPHS, size))),
                            dtype=np.uint8, count=size - _BMP_AND_IDEOGRAPHS)
         return np.concatenate((_table(_BMP_AND_IDEOGRAPHS), rest))
-    no_space = re.compile(f"[{_NO_SPACE_CHARS}]")
+    no_space = re.compile(f"[{NO_SPACE_CHARS}]")
     strip = set(_STRIP)
     return np.fromiter((c.isspace() * kernels.SPACE | bool(no_space.match(c)) * kernels.NO_SPACE
                         | (c in strip) * kernels.STRIP | _is_special(c) * kernels.SPECIAL

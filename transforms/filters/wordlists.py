@@ -18,7 +18,11 @@ _FLAGGED_NAMES = {
     "pl": "polish", "pt": "portuguese", "ru": "russian", "es": "spanish", "sv": "swedish", "th": "thai",
     "tr": "turkish",
 }
-_NO_SPACE_CHAR = re.compile(r"[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# Scripts written without spaces between words (Tibetan, Thai, Lao, Myanmar, Khmer, kana, Han), as a
+# regex character-class body: the scorers cut their runs into character n-grams, the word lists
+# match only multi-character entries in them.
+NO_SPACE_CHARS = r"\u0f00-\u0fff\u0e00-\u0e7f\u0e80-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_NO_SPACE_CHAR = re.compile(f"[{NO_SPACE_CHARS}]")
 # lid.176 labels whose stopwords-iso list is filed under another code.
 _STOPWORD_ALIASES = {"nb": "no", "nn": "no"}
 
