@@ -2,7 +2,7 @@
 
 Reads labeled JSONL (``text``; ``lid176`` = the label lid.176 must output, or null for a
 language it lacks: counted as unsupported, not scored). The stage runs exactly as in the
-pipeline (``IdentifyLanguage`` with the same ``LangIdConfig`` the options build, batches of
+pipeline (``LabelBatches`` with the same ``LangIdConfig`` the options build, batches of
 512); the raw model (plain top-1 of lid.176.ftz, batch predict) runs on the same batches,
 interleaved, so both speeds see the same machine load. Each batch is timed ``--repeat`` times
 for each and the fastest time counts: on a shared machine a stall lands on one run, not all.
@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 
 from benchmarks.langid_data import PARTS, record_part
 from transforms.langid.langcodes import UNDETERMINED
-from transforms.langid.identify import ANY_MOVE, IdentifyLanguage, LangIdConfig, parse_thresholds, prepare
+from transforms.langid.identify import ANY_MOVE, LabelBatches, LangIdConfig, parse_thresholds, prepare
 
 BATCH = 512
 MIN_DOCS = 20  # languages with at least this many documents are held to MAX_F1_LOSS
@@ -107,7 +107,7 @@ def load(spec: str) -> tuple[list[dict], int]:
     return scored, len(records) - len(scored)
 
 
-def run_both(records: list[dict], stage: IdentifyLanguage, repeat: int = 3) -> tuple[Scores, Scores]:
+def run_both(records: list[dict], stage: LabelBatches, repeat: int = 3) -> tuple[Scores, Scores]:
     """Raw model and stage on the same batches, timed alternately; per batch the fastest of ``repeat`` runs."""
     gold = [r["lid176"] for r in records]
     raw_pred, stage_pred = [], []
@@ -130,12 +130,12 @@ def run_both(records: list[dict], stage: IdentifyLanguage, repeat: int = 3) -> t
     return score(gold, raw_pred, raw_s), score(gold, stage_pred, stage_s)
 
 
-def accuracy_only(records: list[dict], stage: IdentifyLanguage) -> Scores:
+def accuracy_only(records: list[dict], stage: LabelBatches) -> Scores:
     gold = [r["lid176"] for r in records]
     return score(gold, labels(records, stage), 0.0)
 
 
-def labels(records: list[dict], stage: IdentifyLanguage) -> list[str]:
+def labels(records: list[dict], stage: LabelBatches) -> list[str]:
     out = []
     for i in range(0, len(records), BATCH):
         out += [d["lang"] for d in stage.process([{"text": r["text"], "meta": {}} for r in records[i:i + BATCH]])]
@@ -151,7 +151,7 @@ def moves(records: list[dict], before: list[str], after: list[str]) -> dict[tupl
     return out
 
 
-def unexplained_moves(records: list[dict], before: list[str], after: list[str], stage: IdentifyLanguage,
+def unexplained_moves(records: list[dict], before: list[str], after: list[str], stage: LabelBatches,
                       config: LangIdConfig) -> Counter:
     """Second-opinion changes the policy does not allow: a move off the allow-list, or ``und`` turned
     into anything but lid.176's own first choice. Should always be empty; the gate checks it."""
@@ -162,8 +162,8 @@ def unexplained_moves(records: list[dict], before: list[str], after: list[str], 
                    if a != b and not (config.allows(a, b) if a != UNDETERMINED else b == top))
 
 
-def _stage(config: LangIdConfig) -> IdentifyLanguage:
-    stage = IdentifyLanguage(config)
+def _stage(config: LangIdConfig) -> LabelBatches:
+    stage = LabelBatches(config)
     stage.setup()
     return stage
 
