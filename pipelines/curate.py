@@ -39,7 +39,7 @@ from transforms.dedup.tables import bands_files, cluster_row, is_dedup_removal, 
 from transforms.document import KEPT, REMOVED
 from transforms.filters.audit import WriteFilterAudit
 from transforms.filters.config import FilterConfig
-from transforms.filters.stage import FilterDocuments, nest_skipped
+from transforms.filters.stage import FilterDocuments
 from transforms.langid.identify import IdentifyLanguage, LangIdConfig
 from transforms.normalize import NormalizeDocuments
 from transforms.pii import RedactPII
@@ -114,9 +114,7 @@ def build_pipeline(p: beam.Pipeline, files: list[InputFile], staging: str, opts:
      | "CountBySource" >> beam.combiners.Count.PerElement()
      | "InputDict" >> beam.combiners.ToDict()
      | "WriteInputCounts" >> WriteStats(staging, "input_by_source"))
-    (read["skipped"] | "SkippedKind" >> beam.Map(lambda s: (s["source"], s["kind"]))  # WARC records that are no documents
-     | "CountSkippedRecords" >> beam.combiners.Count.PerElement() | "SkippedRecordsList" >> beam.combiners.ToList()
-     | "SkippedRecordsNested" >> beam.Map(nest_skipped) | "WriteSkippedRecords" >> WriteStats(staging, "skipped_records"))
+    read["skipped"] | "WriteSkippedRecords" >> WriteStats(staging, "skipped_records")  # WARC records, no documents
 
     norm = read[KEPT] | "Normalize" >> stages["normalize"]
     removed.append(norm[REMOVED])

@@ -69,6 +69,24 @@ def with_changes(doc: Document, *, meta: dict[str, Any] | None = None, **fields:
     return out
 
 
+def nest_counts(counts: Iterable[tuple[tuple[str, str], int]]) -> dict[str, dict[str, int]]:
+    """[((a, b), n)] -> {a: {b: n}}, sorted: how a stage's counted statistics go into the manifest."""
+    nested: dict[str, dict[str, int]] = {}
+    for (a, b), n in sorted(counts):
+        nested.setdefault(a, {})[b] = n
+    return nested
+
+
+class CountNested(beam.PTransform):
+    """(a, b) pairs -> one element, ``nest_counts`` of how often each pair occurred."""
+
+    def expand(self, pairs):
+        return (pairs
+                | "Count" >> beam.combiners.Count.PerElement()
+                | "AsList" >> beam.combiners.ToList()
+                | "Nest" >> beam.Map(nest_counts))
+
+
 def tagged(items: Iterable[Item], main: str = DOC) -> Iterator[Any]:
     """A stage function's (tag, value) pairs as Beam outputs: ``main`` untagged (the stage's ``kept``),
     the rest tagged."""

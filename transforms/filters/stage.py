@@ -7,7 +7,7 @@ from typing import Any
 import apache_beam as beam
 
 from catalog.contract import AUDIT_PATH, STAGE_FILTER
-from transforms.document import DOC, KEPT, REMOVED, Document, Item, tagged
+from transforms.document import DOC, KEPT, REMOVED, CountNested, Document, Item, tagged
 from transforms.filters.audit import audit_row
 from transforms.filters.config import FilterConfig
 from transforms.filters.scores import SCORER_VERSION, filter_document
@@ -29,14 +29,6 @@ def filter_outputs(doc: Document, config: FilterConfig, use_lang_score: bool) ->
                   ("audit", audit_row(doc, name, value, threshold))]
 
 
-def nest_skipped(counts: list[tuple[tuple[str, str], int]]) -> dict[str, dict[str, int]]:
-    """[((filter, lang), n)] -> {filter: {lang: n}}, sorted, for the manifest."""
-    nested: dict[str, dict[str, int]] = {}
-    for (name, lang), n in sorted(counts):
-        nested.setdefault(name, {})[lang] = n
-    return nested
-
-
 class FilterDocuments(beam.PTransform):
     """Documents -> {"kept", "removed", "audit": audit rows of the removed, "skipped": one element,
     {filter: {lang: documents}} of filters that could not run}.
@@ -52,11 +44,8 @@ class FilterDocuments(beam.PTransform):
         config, use_lang_score = self.config, self.use_lang_score
         out = docs | "Decide" >> beam.FlatMap(lambda d: tagged(filter_outputs(d, config, use_lang_score))).with_outputs(
             REMOVED, "audit", "skipped", main=KEPT)
-        skipped = (out.skipped
-                   | "CountSkipped" >> beam.combiners.Count.PerElement()
-                   | "SkippedList" >> beam.combiners.ToList()
-                   | "SkippedNested" >> beam.Map(nest_skipped))
-        return {KEPT: out[KEPT], REMOVED: out[REMOVED], "audit": out.audit, "skipped": skipped}
+        return {KEPT: out[KEPT], REMOVED: out[REMOVED], "audit": out.audit,
+                "skipped": out.skipped | "CountSkipped" >> CountNested()}
 
     def describe(self) -> dict[str, Any]:
         return {"scorer": SCORER_VERSION, **self.config.describe(), "word_lists": wordlist_coverage(),

@@ -38,7 +38,7 @@ from transforms.read.html_text import markup_kind, page_text
 from transforms.read.limits import RATIO_CHECK_AFTER, ReadLimits, apply_error_budget, limit_document
 from transforms.normalize import replace_lone_surrogates
 from catalog.contract import STAGE_QUARANTINE
-from transforms.document import KEPT, REMOVED, Item, new_document, tagged
+from transforms.document import KEPT, REMOVED, CountNested, Item, new_document, tagged
 from transforms.removed import removed_row
 from transforms.read.sources import InputFile, Source, file_kind
 
@@ -392,8 +392,9 @@ DECODE_DESCRIPTION = ("BOM, UTF-16/32 NUL pattern, ISO-2022/HZ escapes, UTF-8, d
 
 
 class ReadDocuments(beam.PTransform):
-    """Input files -> {"kept": documents, "removed": quarantine rows, "skipped": WARC records that
-    are no documents ({"source", "kind"})}. Files are spread over workers, records streamed."""
+    """Input files -> {"kept": documents, "removed": quarantine rows, "skipped": one element,
+    {source: {kind: records}} of WARC records that are no documents}. Files are spread over
+    workers, records streamed."""
 
     def __init__(self, files: list[InputFile], limits: ReadLimits):
         super().__init__()
@@ -406,7 +407,10 @@ class ReadDocuments(beam.PTransform):
                 | "Spread" >> beam.Reshuffle()
                 | "Records" >> beam.FlatMap(lambda f: tagged(read_input_file(f, limits)))  # streamed
                 .with_outputs(REMOVED, "skipped", main=KEPT))
-        return {KEPT: read[KEPT], REMOVED: read[REMOVED], "skipped": read.skipped}
+        skipped = (read.skipped
+                   | "SkippedKind" >> beam.Map(lambda s: (s["source"], s["kind"]))
+                   | "CountSkipped" >> CountNested())
+        return {KEPT: read[KEPT], REMOVED: read[REMOVED], "skipped": skipped}
 
     def describe(self) -> dict[str, Any]:
         return {**dataclasses.asdict(self.limits), "decode": DECODE_DESCRIPTION}
