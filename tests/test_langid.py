@@ -46,7 +46,7 @@ def test_scripts_and_three_letter_codes(lid):
 
 def test_three_letter_codes_survive_into_the_document(lid):
     [pred] = lid.predict([SNIPPETS["ceb"][0]])
-    doc = apply_prediction({"id": "1", "text": SNIPPETS["ceb"][0], "meta": {"source_field": 1}}, pred)
+    doc = apply_prediction({"id": "1", "text": SNIPPETS["ceb"][0], "meta": {"source_field": 1}}, *pred)
     assert doc["lang"] == "ceb" and doc["meta"]["lang_alternatives"][0][0] == "ceb"
     assert doc["meta"]["lang_script"] == "Latn" and doc["meta"]["source_field"] == 1
 
