@@ -1,6 +1,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 import pytest
@@ -403,3 +404,57 @@ def test_stage_never_loses_to_raw_lid176_on_the_shared_corpora(capsys):
     files = [shared_path("debian-gettext", "gettext.jsonl"), shared_path("debian-manpages-l10n", "manpages_l10n.jsonl"),
              shared_path("debian-fortunes", "fortunes.jsonl"), shared_path("messy", "compressed", "udhr_sample.jsonl")]
     assert langid_eval.main([str(f) for f in files] + ["--repeat", "1"]) == 0, capsys.readouterr().out
+
+
+# --- the batch fast path gives what the rules give one document at a time ---
+
+from transforms.langid import LangPrediction, decide, prepare  # noqa: E402
+from transforms.scripts import NO_SCRIPT, script_shares  # noqa: E402
+
+
+def _one_by_one(lid: LanguageIdentifier, text: str) -> LangPrediction:
+    """The stage's rules without any shortcut: one model call per document, ``decide`` for every
+    document, and ranks 2 to 5 always predicted before the second opinion's runner-up check."""
+    config, line = lid.config, prepare(text)
+
+    def ranked(k: int) -> list[list]:
+        labels, probs = lid.model.predict([line], k=k)
+        return [[parse_label(label)[0], p] for label, p in zip(labels[0], np.minimum(probs[0], 1.0).round(4).tolist())]
+
+    top = ranked(config.top_k)
+    shares, [script] = script_shares([line])
+    lang, score = decide(top, shares[0], script, config)
+    if script != NO_SCRIPT and needs_second_opinion(top, lang, config):
+        opinion = ask_cld2(line)
+        lang, score = confirmed_runner_up(ranked(config.second_opinion_candidates), shares[0], opinion, config) or (lang, score)
+    elif abstained(top, lang, script, config):
+        lang, score = confirmed_first_choice(top, ask_cld2(line), config) or (lang, score)
+    return LangPrediction(lang, score, top, script)
+
+
+def test_batch_fast_path_equals_the_rules_one_document_at_a_time_on_the_shared_corpora(lid):
+    """Labels, scores, alternatives and scripts of the batch path (fast path, re-prediction only when
+    an opinion could use ranks 4-5, the DoFn's columns) equal the one-by-one rules on every document
+    of ../shared's labelled files, and each document's meta holds the same values."""
+    from tests.conftest import shared_path
+
+    files = [shared_path("debian-gettext", "gettext.jsonl"), shared_path("debian-manpages-l10n", "manpages_l10n.jsonl"),
+             shared_path("debian-fortunes", "fortunes.jsonl"), shared_path("messy", "compressed", "udhr_sample.jsonl")]
+    fn = IdentifyLanguage(LangIdConfig())
+    fn.setup()
+    slow_path = moved = 0
+    for path in files:
+        texts = [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        for i in range(0, len(texts), 512):
+            batch = texts[i:i + 512]
+            preds = lid.predict(batch)
+            docs = fn.process([{"id": str(n), "text": t, "meta": {"n": n}} for n, t in enumerate(batch)])
+            for n, (text, pred, doc) in enumerate(zip(batch, preds, docs)):
+                expected = _one_by_one(lid, text)
+                assert pred == expected and type(pred.alternatives[0]) is list, text[:200]
+                assert (doc["lang"], doc["lang_score"], doc["meta"]["lang_alternatives"], doc["meta"]["lang_script"]
+                        ) == tuple(expected) and doc["meta"]["n"] == n
+                slow_path += pred.lang != pred.alternatives[0][0] or pred.score < 0.8
+                moved += pred.lang not in (pred.alternatives[0][0], "und")
+    # the comparison covers the rules, not only sure documents (2,657 and 67 when written)
+    assert slow_path > 2000 and moved > 50
