@@ -1,4 +1,5 @@
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -367,7 +368,8 @@ def test_eval_exit_codes(tmp_path, capsys):
     rows = [{"id": str(i), "text": text, "lid176": code} for i, (code, (text, _)) in enumerate(SNIPPETS.items())]
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows * 2), encoding="utf-8")
     assert langid_eval.main([str(path), "--repeat", "1"]) == 0
-    assert "PASS" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "PASS" in out and re.search(r"speed, stage docs/s over raw .*: set\.jsonl \d\.\d{3}x", out)  # printed, not gated
     # a threshold that sends the English texts to und: the stage now loses to raw lid.176
     assert langid_eval.main([str(path), "--repeat", "1", "--lid-thresholds", "en=0.9999"]) == 1
     assert "FAIL" in capsys.readouterr().out and langid_eval.main([f"{path}@dev", "--repeat", "1"]) == 0
