@@ -460,3 +460,18 @@ def test_batch_fast_path_equals_the_rules_one_document_at_a_time_on_the_shared_c
                 moved += pred.lang not in (pred.alternatives[0][0], "und")
     # the comparison covers the rules, not only sure documents (2,657 and 67 when written)
     assert slow_path > 2000 and moved > 50
+
+
+@pytest.mark.parametrize("change", [{}, *langid_eval.ABLATIONS.values(), {"thresholds": {"en": 0.9, "fr": 0.7}}],
+                         ids=["stage", *langid_eval.ABLATIONS, "thresholds"])
+def test_batch_path_equals_the_rules_under_every_configuration_the_eval_measures(change):
+    """Each rule switched off (the ablations) and per-language thresholds: the floors of the fast path
+    follow the configuration; texts without letters stay ``und`` even with the script check off."""
+    from tests.conftest import shared_path
+
+    lines = shared_path("messy", "compressed", "udhr_sample.jsonl").read_text(encoding="utf-8").splitlines()
+    texts = ([json.loads(line)["text"] for line in lines[:600]] + [t for t, _ in SNIPPETS.values()]
+             + [IRISH, MALAY, HAN_POEM, "", "1234 5678", "== 42 -- 3.14"])
+    lid = LanguageIdentifier(LangIdConfig(**change))
+    assert lid.predict(texts) == [_one_by_one(lid, t) for t in texts]
+    assert [p.lang for p in lid.predict(["", "1234 5678"])] == ["und", "und"]

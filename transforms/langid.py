@@ -254,16 +254,17 @@ class LanguageIdentifier:
         warm_up()
 
     def _sure_floors(self, langs: set[str]) -> dict[str, dict[str, float]]:
-        """Per dominant script, per label written in it (every label when the script is not checked):
-        the score over which lid.176's first choice stands as it is. ``decide`` gives it, and no second
-        opinion is asked (under the cut-off when the allow-list has a move for it)."""
+        """Per dominant script, per label written in it (every label when the script is not checked;
+        none for a text without letters, which is ``und``): the score over which lid.176's first choice
+        stands as it is. ``decide`` gives it, and no second opinion is asked (under the cut-off when
+        the allow-list has a move for it)."""
         config = self.config
         floors = {}
         for lang in langs:
             movable = config.second_opinion and (config.movable is None or lang in config.movable)
             floors[lang] = max(config.threshold_for(lang), config.second_opinion_below if movable else 0.0)
         return {script: {lang: floor for lang, floor in floors.items()
-                         if not config.script_check or script in scripts_of(lang)}
+                         if script != NO_SCRIPT and (not config.script_check or script in scripts_of(lang))}
                 for script in SCRIPTS}
 
     def _candidates(self, text: str, ranked: Ranked, shares: Sequence[float], opinion: tuple[str, float, bool]
