@@ -33,8 +33,8 @@ import os
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
-from itertools import accumulate
 from importlib.resources import files
+from itertools import accumulate
 from typing import Any, Iterable, Literal, NamedTuple, Sequence
 
 import apache_beam as beam
