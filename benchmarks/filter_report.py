@@ -66,7 +66,7 @@ def evaluate(f: InputFile, config: FilterConfig, lid: LanguageIdentifier) -> Ite
     """(document, first failure or None) for every readable document of one file."""
     for batch in _batches(_documents(f), _BATCH):
         for doc, pred in zip(batch, lid.predict([d["text"] for d in batch])):
-            doc = apply_prediction(doc, pred)
+            doc = apply_prediction(doc, *pred)
             doc, failure, _ = filter_document(doc, config.params_for(doc["lang"], doc["source"]))
             yield doc, failure
 

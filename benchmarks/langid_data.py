@@ -152,6 +152,7 @@ def fetch(source: Source, cache: Path) -> list[tuple[Path, str, str]]:
                                  check=True).stdout.strip()
         root = cache / "x" / deb.stem
         if not root.is_dir():
+            root.parent.mkdir(parents=True, exist_ok=True)  # dpkg-deb -x makes only the last directory
             subprocess.run(["dpkg-deb", "-x", str(deb), str(root.with_suffix(".tmp"))], check=True)
             root.with_suffix(".tmp").rename(root)
         roots.append((root, package, version))

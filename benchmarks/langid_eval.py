@@ -4,9 +4,11 @@ Reads labeled JSONL (``text``; ``lid176`` = the label lid.176 must output, or nu
 language it lacks: counted as unsupported, not scored). The stage runs exactly as in the
 pipeline (``LabelBatches`` with the same ``LangIdConfig`` the options build, batches of
 512); the raw model (plain top-1 of lid.176.ftz, batch predict) runs on the same batches,
-interleaved, so both speeds see the same machine load. Each batch is timed ``--repeat`` times
-for each and the fastest time counts: on a shared machine a stall lands on one run, not all.
-``und`` counts as wrong.
+interleaved, so both speeds see the same machine load. Time is the process's CPU time (what other
+processes on a shared machine take is not counted), each batch timed ``--repeat`` times for each
+and the fastest counts. ``und`` counts as wrong. The stage's speed against raw is printed per file
+and in the summary (target ``SPEED_TARGET``); it does not change the exit code: timings on a
+shared machine vary by a few percent from run to run.
 
 The non-regression gate: the command exits 1 when, on any file, the stage's accuracy or
 macro-F1 is below raw lid.176's, or a language with at least ``MIN_DOCS`` documents loses more
@@ -39,6 +41,7 @@ from transforms.langid.identify import ANY_MOVE, LabelBatches, LangIdConfig, par
 BATCH = 512
 MIN_DOCS = 20  # languages with at least this many documents are held to MAX_F1_LOSS
 MAX_F1_LOSS = 0.005  # F1 (0-1) a language may lose against raw lid.176: 0.5 points
+SPEED_TARGET = 0.8  # stage docs/s over raw lid.176 docs/s the issue asks for on every file (printed, not gated)
 ABLATIONS = {"no script check": {"script_check": False}, "no second opinion": {"second_opinion": False},
              "no threshold": {"threshold": 0.0, "thresholds": {}},
              "no rules": {"script_check": False, "second_opinion": False, "threshold": 0.0, "thresholds": {}}}
@@ -117,12 +120,12 @@ def run_both(records: list[dict], stage: LabelBatches, repeat: int = 3) -> tuple
         batch = [{"id": str(n), "text": r["text"], "meta": {}} for n, r in enumerate(records[i:i + BATCH])]
         raw_best = stage_best = float("inf")
         for _ in range(max(1, repeat)):
-            started = time.perf_counter()
+            started = time.process_time()
             labels, _ = model.predict([d["text"].replace("\n", " ") for d in batch], k=1)
-            raw_best = min(raw_best, time.perf_counter() - started)
-            started = time.perf_counter()
+            raw_best = min(raw_best, time.process_time() - started)
+            started = time.process_time()
             langs = [d["lang"] for d in stage.process(batch)]
-            stage_best = min(stage_best, time.perf_counter() - started)
+            stage_best = min(stage_best, time.process_time() - started)
         raw_pred += [labs[0].removeprefix("__label__") if labs else UNDETERMINED for labs in labels]
         stage_pred += langs
         raw_s += raw_best
@@ -172,13 +175,18 @@ def _confusions(worst) -> str:
     return "  ".join(f"{lang} {f1:.2f} ({n}: " + ", ".join(f"{p}x{c}" for p, c in conf) + ")" for lang, f1, n, conf in worst)
 
 
+def speed(raw: Scores, stage: Scores) -> float:
+    """The stage's docs/s over raw lid.176's, measured in the same run."""
+    return stage.docs_per_s / max(raw.docs_per_s, 1e-9)
+
+
 def report(path: str, unsupported: int, raw: Scores, stage: Scores) -> str:
     lines = [f"\n{path}  ({raw.docs} scored docs, {unsupported} unsupported)",
              f"  {'':7} {'accuracy':>9} {'macro-F1':>9} {'und':>7} {'docs/s':>9}"]
     for name, s in (("raw", raw), ("stage", stage)):
         lines.append(f"  {name:7} {s.accuracy:9.4f} {s.macro_f1:9.4f} {s.und_rate:7.2%} {s.docs_per_s:9.0f}")
     lines.append(f"  {'gain':7} {stage.accuracy - raw.accuracy:+9.4f} {stage.macro_f1 - raw.macro_f1:+9.4f} "
-                 f"{'':7} {stage.docs_per_s / max(raw.docs_per_s, 1e-9):8.2f}x")
+                 f"{'':7} {speed(raw, stage):8.2f}x  (stage speed / raw; target {SPEED_TARGET}x)")
     for name, s in (("raw", raw), ("stage", stage)):
         lines.append(f"  worst 10 ({name}): {_confusions(s.worst)}")
     lines.append(f"  F1 change per language, points (docs): {f1_deltas(raw, stage)}")
@@ -219,11 +227,12 @@ def main(argv: list[str] | None = None) -> int:
     # rescanned by every garbage collection that the timed code triggers (raw and stage alike).
     gc.collect()
     gc.freeze()
-    failures = []
+    failures, speeds = [], {}
     plain = _stage(replace(config, second_opinion=False))
     for path, (records, unsupported) in data.items():
         raw, scores = run_both(records, stage, args.repeat)
         print(report(path, unsupported, raw, scores), flush=True)
+        speeds[path] = speed(raw, scores)
         failures += [f"{path}: {why}" for why in regressions(raw, scores)]
         outside = unexplained_moves(records, labels(records, plain), labels(records, stage), stage, config)
         failures += [f"{path}: move {a}>{b} is not on the allow-list ({n} docs)" for (a, b), n in outside.items()]
@@ -234,6 +243,10 @@ def main(argv: list[str] | None = None) -> int:
         for name, variant in variants.items():
             cells = [accuracy_only(records, variant) for records, _ in data.values()]
             print(f"  {name:18}" + "".join(f"{s.accuracy:>12.4f} / {s.macro_f1:.4f}" for s in cells), flush=True)
+    slow = [path for path, ratio in speeds.items() if ratio < SPEED_TARGET]
+    print(f"\nspeed, stage docs/s over raw lid.176 docs/s (target {SPEED_TARGET}x on every file, not gated): "
+          + "  ".join(f"{path.rsplit('/', 1)[-1]} {ratio:.3f}x" for path, ratio in speeds.items())
+          + (f"\n  under the target: {len(slow)} of {len(speeds)} files" if slow else "\n  all files at or above the target"))
     if failures:
         print("\nFAIL: the stage loses to raw lid.176:\n  " + "\n  ".join(failures))
         return 1

@@ -1,6 +1,8 @@
 import json
+import re
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 import pytest
@@ -46,7 +48,7 @@ def test_scripts_and_three_letter_codes(lid):
 
 def test_three_letter_codes_survive_into_the_document(lid):
     [pred] = lid.predict([SNIPPETS["ceb"][0]])
-    doc = apply_prediction({"id": "1", "text": SNIPPETS["ceb"][0], "meta": {"source_field": 1}}, pred)
+    doc = apply_prediction({"id": "1", "text": SNIPPETS["ceb"][0], "meta": {"source_field": 1}}, *pred)
     assert doc["lang"] == "ceb" and doc["meta"]["lang_alternatives"][0][0] == "ceb"
     assert doc["meta"]["lang_script"] == "Latn" and doc["meta"]["source_field"] == 1
 
@@ -366,7 +368,8 @@ def test_eval_exit_codes(tmp_path, capsys):
     rows = [{"id": str(i), "text": text, "lid176": code} for i, (code, (text, _)) in enumerate(SNIPPETS.items())]
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows * 2), encoding="utf-8")
     assert langid_eval.main([str(path), "--repeat", "1"]) == 0
-    assert "PASS" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "PASS" in out and re.search(r"speed, stage docs/s over raw .*: set\.jsonl \d\.\d{3}x", out)  # printed, not gated
     # a threshold that sends the English texts to und: the stage now loses to raw lid.176
     assert langid_eval.main([str(path), "--repeat", "1", "--lid-thresholds", "en=0.9999"]) == 1
     assert "FAIL" in capsys.readouterr().out and langid_eval.main([f"{path}@dev", "--repeat", "1"]) == 0
@@ -403,3 +406,72 @@ def test_stage_never_loses_to_raw_lid176_on_the_shared_corpora(capsys):
     files = [shared_path("debian-gettext", "gettext.jsonl"), shared_path("debian-manpages-l10n", "manpages_l10n.jsonl"),
              shared_path("debian-fortunes", "fortunes.jsonl"), shared_path("messy", "compressed", "udhr_sample.jsonl")]
     assert langid_eval.main([str(f) for f in files] + ["--repeat", "1"]) == 0, capsys.readouterr().out
+
+
+# --- the batch fast path gives what the rules give one document at a time ---
+
+from transforms.langid.identify import LangPrediction, decide, prepare  # noqa: E402
+from transforms.langid.scripts import NO_SCRIPT, script_shares  # noqa: E402
+
+
+def _one_by_one(lid: LanguageIdentifier, text: str) -> LangPrediction:
+    """The stage's rules without any shortcut: one model call per document, ``decide`` for every
+    document, and ranks 2 to 5 always predicted before the second opinion's runner-up check."""
+    config, line = lid.config, prepare(text)
+
+    def ranked(k: int) -> list[list]:
+        labels, probs = lid.model.predict([line], k=k)
+        return [[parse_label(label)[0], p] for label, p in zip(labels[0], np.minimum(probs[0], 1.0).round(4).tolist())]
+
+    top = ranked(config.top_k)
+    shares, [script] = script_shares([line])
+    lang, score = decide(top, shares[0], script, config)
+    if script != NO_SCRIPT and needs_second_opinion(top, lang, config):
+        opinion = ask_cld2(line)
+        lang, score = confirmed_runner_up(ranked(config.second_opinion_candidates), shares[0], opinion, config) or (lang, score)
+    elif abstained(top, lang, script, config):
+        lang, score = confirmed_first_choice(top, ask_cld2(line), config) or (lang, score)
+    return LangPrediction(lang, score, top, script)
+
+
+def test_batch_fast_path_equals_the_rules_one_document_at_a_time_on_the_shared_corpora(lid):
+    """Labels, scores, alternatives and scripts of the batch path (fast path, re-prediction only when
+    an opinion could use ranks 4-5, the DoFn's columns) equal the one-by-one rules on every document
+    of ../shared's labelled files, and each document's meta holds the same values."""
+    from tests.conftest import shared_path
+
+    files = [shared_path("debian-gettext", "gettext.jsonl"), shared_path("debian-manpages-l10n", "manpages_l10n.jsonl"),
+             shared_path("debian-fortunes", "fortunes.jsonl"), shared_path("messy", "compressed", "udhr_sample.jsonl")]
+    fn = IdentifyLanguage(LangIdConfig())
+    fn.setup()
+    slow_path = moved = 0
+    for path in files:
+        texts = [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        for i in range(0, len(texts), 512):
+            batch = texts[i:i + 512]
+            preds = lid.predict(batch)
+            docs = fn.process([{"id": str(n), "text": t, "meta": {"n": n}} for n, t in enumerate(batch)])
+            for n, (text, pred, doc) in enumerate(zip(batch, preds, docs)):
+                expected = _one_by_one(lid, text)
+                assert pred == expected and type(pred.alternatives[0]) is list, text[:200]
+                assert (doc["lang"], doc["lang_score"], doc["meta"]["lang_alternatives"], doc["meta"]["lang_script"]
+                        ) == tuple(expected) and doc["meta"]["n"] == n
+                slow_path += pred.lang != pred.alternatives[0][0] or pred.score < 0.8
+                moved += pred.lang not in (pred.alternatives[0][0], "und")
+    # the comparison covers the rules, not only sure documents (2,657 and 67 when written)
+    assert slow_path > 2000 and moved > 50
+
+
+@pytest.mark.parametrize("change", [{}, *langid_eval.ABLATIONS.values(), {"thresholds": {"en": 0.9, "fr": 0.7}}],
+                         ids=["stage", *langid_eval.ABLATIONS, "thresholds"])
+def test_batch_path_equals_the_rules_under_every_configuration_the_eval_measures(change):
+    """Each rule switched off (the ablations) and per-language thresholds: the floors of the fast path
+    follow the configuration; texts without letters stay ``und`` even with the script check off."""
+    from tests.conftest import shared_path
+
+    lines = shared_path("messy", "compressed", "udhr_sample.jsonl").read_text(encoding="utf-8").splitlines()
+    texts = ([json.loads(line)["text"] for line in lines[:600]] + [t for t, _ in SNIPPETS.values()]
+             + [IRISH, MALAY, HAN_POEM, "", "1234 5678", "== 42 -- 3.14"])
+    lid = LanguageIdentifier(LangIdConfig(**change))
+    assert lid.predict(texts) == [_one_by_one(lid, t) for t in texts]
+    assert [p.lang for p in lid.predict(["", "1234 5678"])] == ["und", "und"]

@@ -34,20 +34,22 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib.resources import files
-from typing import Any, Iterable, Iterator, Literal, NamedTuple, Sequence
+from itertools import accumulate
+from typing import Any, Iterable, Literal, NamedTuple, Sequence
 
 import apache_beam as beam
 import numpy as np
 
 from transforms.document import KEPT, Document, with_changes
 from transforms.langid.langcodes import UNDETERMINED, parse_label
-from transforms.langid.scripts import NO_SCRIPT, script_shares, scripts_of, warm_up, written_in
+from transforms.langid.scripts import NO_SCRIPT, SCRIPTS, script_shares, scripts_of, warm_up, written_in
 
 LANGID_VERSION = "lid176-script-cld2-2"
 MOVES_FILE = "langid-moves-v1.json"  # in transforms/configs: the second opinion's allowed moves
 ANY_MOVE = "any"  # the unrestricted second opinion of lid176-script-cld2-1; only for gathering evidence
 # CLD2's codes that differ from lid.176's for the same language; codes lid.176 lacks never match a runner-up.
 _CLD2_TO_LID176 = {"iw": "he", "jw": "jv", "zh-Hant": "zh", "nb": "no", "sr-ME": "sr", "fil": "tl"}
+_NEVER = float("inf")  # the floor of a label that never takes the fast path
 _PREDICT_CHARS = 20_000  # caps pathological documents (model and script cost are linear in length)
 LANG_CODES = "lid.176 codes (ISO 639-1, else lid.176's 3-letter code kept whole); und: no letters or below threshold"
 
@@ -253,74 +255,91 @@ class LanguageIdentifier:
         self.config = config or LangIdConfig()
         self.model_path = self.config.model_path or default_model_path()
         self.model = fasttext.load_model(self.model_path)
-        self._langs: dict[str, str] = {}  # model label -> normalised code
-        self._sure: dict[str, tuple[float, frozenset[str] | None]] = {}  # code -> (score floor, scripts)
+        # Built once so the batch loop does one dict lookup per label and per document.
+        self._langs = {label: parse_label(label)[0] for label in self.model.get_labels()}  # model label -> code
+        self._floors = self._sure_floors(set(self._langs.values()))
         warm_up()
 
-    def _lang(self, label: str) -> str:
-        """The code of a model label, cached with what the fast path in ``predict`` needs: the score
-        over which the label stands without a second opinion, and its scripts (None: not checked)."""
-        lang = self._langs[label] = parse_label(label)[0]
+    def _sure_floors(self, langs: set[str]) -> dict[str, dict[str, float]]:
+        """Per dominant script, per label written in it (every label when the script is not checked;
+        none for a text without letters, which is ``und``): the score over which lid.176's first choice
+        stands as it is. ``decide`` gives it, and no second opinion is asked (under the cut-off when
+        the allow-list has a move for it)."""
         config = self.config
-        movable = config.second_opinion and (config.movable is None or lang in config.movable)
-        floor = max(config.threshold_for(lang), config.second_opinion_below if movable else 0.0)
-        self._sure[lang] = (floor, scripts_of(lang) if config.script_check else None)
-        return lang
+        floors = {}
+        for lang in langs:
+            movable = config.second_opinion and (config.movable is None or lang in config.movable)
+            floors[lang] = max(config.threshold_for(lang), config.second_opinion_below if movable else 0.0)
+        return {script: {lang: floor for lang, floor in floors.items()
+                         if script != NO_SCRIPT and (not config.script_check or script in scripts_of(lang))}
+                for script in SCRIPTS}
 
-    def _candidates(self, text: str, ranked: Ranked, opinion: tuple[str, float, bool]
+    def _candidates(self, text: str, ranked: Ranked, shares: Sequence[float], opinion: tuple[str, float, bool]
                     ) -> Ranked:
         """lid.176's labels down to the second opinion's last candidate rank. The batch asked the
         model for ``top_k`` labels only (each extra one costs every document); a text is predicted
-        again only when a usable opinion names a label outside them."""
-        k = self.config.second_opinion_candidates
+        again only when the opinion names a label outside them that ``confirmed_runner_up`` would
+        take if it were a candidate (reliable, enough of the text, an allowed move, in the script)."""
+        config = self.config
+        k = config.second_opinion_candidates
         lang = _CLD2_TO_LID176.get(opinion[0], opinion[0])
-        if len(ranked) >= k or not opinion[2] or any(label == lang for label, _ in ranked):
+        if (len(ranked) >= k or not opinion[2] or opinion[1] < config.second_opinion_min_share
+                or any(label == lang for label, _ in ranked) or not config.allows(ranked[0][0], lang)
+                or (config.script_check and not written_in(lang, shares))):
             return ranked
         labels, probs = self.model.predict([text], k=k)  # the list form: fasttext's str form breaks on numpy 2
-        return self._ranked(labels[0], np.minimum(probs[0], 1.0).round(4).tolist())
+        return self._ranked(labels, np.minimum(probs[0], 1.0).round(4).tolist())[0]
 
-    def _ranked(self, labels: list[str], probs: list[float]) -> list[list]:
-        """[code, probability] lists, not tuples: they go into meta as they are, with no copy per document."""
+    def _ranked(self, labels: list[list[str]], flat: list[float]) -> list[list[list]]:
+        """Per row of labels, [code, probability] lists (not tuples: they go into meta as they are,
+        with no copy per document); ``flat`` holds the rows' probabilities one after the other."""
         langs = self._langs
-        return [[langs.get(label) or self._lang(label), p] for label, p in zip(labels, probs)]
+        pairs = list(map(list, zip([langs[label] for row in labels for label in row], flat)))
+        k = len(labels[0]) if labels else 0
+        if len(pairs) == k * len(labels):  # all rows full: the usual case
+            return [pairs[i:i + k] for i in range(0, len(pairs), k)]
+        ends = accumulate(map(len, labels))  # rows may be short: fastText drops labels of probability 0
+        return [pairs[end - len(row):end] for row, end in zip(labels, ends)]
+
+    def predict_columns(self, texts: Iterable[str]) -> tuple[list[str], list[float], list[list[list]], list[str]]:
+        """Labels, scores, alternatives and scripts of a batch, one model call for all. Most documents
+        keep lid.176's first choice (``_floors``); only the others go through ``decide`` and the
+        second opinion. Columns, not a ``LangPrediction`` per document: the DoFn needs no more."""
+        prepared = [text[:_PREDICT_CHARS].replace("\n", " ") for text in texts]  # ``prepare``, inlined
+        if not prepared:
+            return [], [], [], []
+        labels, probs = self.model.predict(prepared, k=self.config.top_k)
+        ranked = self._ranked(labels, np.minimum(np.concatenate(probs), 1.0).round(4).tolist())
+        langs = [row[0][0] if row else UNDETERMINED for row in ranked]
+        scores = [row[0][1] if row else -1.0 for row in ranked]  # -1: an empty row never stands as it is
+        shares, scripts = script_shares(prepared)  # the very text the model saw
+        floors = self._floors
+        for i, (lang, score, script) in enumerate(zip(langs, scores, scripts)):
+            if score < floors[script].get(lang, _NEVER):
+                langs[i], scores[i] = self._decide(prepared[i], ranked[i], shares[i], script)
+        return langs, scores, ranked, scripts
 
     def predict(self, texts: Iterable[str]) -> list[LangPrediction]:
-        """Predict a batch of documents in one model call."""
-        texts = list(texts)
-        if not texts:
-            return []
+        """One ``LangPrediction`` per document of a batch."""
+        return list(map(LangPrediction, *self.predict_columns(texts)))
+
+    def _decide(self, text: str, ranked: Ranked, shares: Sequence[float], script: str) -> tuple[str, float]:
+        """Label and score of a document off the fast path: script check, threshold, second opinion
+        (on runners-up the allow-list moves to), abstention check."""
         config = self.config
-        prepared = [prepare(t) for t in texts]
-        labels, probs = self.model.predict(prepared, k=config.top_k)
-        flat = np.minimum(np.concatenate(probs), 1.0).round(4).tolist()  # one pass for the whole batch
-        shares, dominant = script_shares(prepared)  # the very text the model saw
-        sure = self._sure
-        out, start = [], 0
-        for text, labs, row, script in zip(prepared, labels, shares, dominant):
-            ranked = self._ranked(labs, flat[start:start + len(labs)])
-            start += len(labs)  # rows may be short: fastText drops labels of probability 0
-            if ranked and script != NO_SCRIPT:
-                # Most documents: lid.176's first choice is in the text's script, over its threshold, and
-                # sure enough to need no second opinion; this is what ``decide`` returns for them.
-                lang, score = ranked[0]
-                floor, scripts = sure[lang]
-                if score >= floor and (scripts is None or script in scripts):
-                    out.append(LangPrediction(lang, score, ranked, script))
-                    continue
-            lang, score = decide(ranked, row, script, config)
-            if script != NO_SCRIPT and needs_second_opinion(ranked, lang, config):
-                opinion = ask_cld2(text)
-                candidates = self._candidates(text, ranked, opinion)
-                lang, score = confirmed_runner_up(candidates, row, opinion, config) or (lang, score)
-            elif abstained(ranked, lang, script, config):
-                lang, score = confirmed_first_choice(ranked, ask_cld2(text), config) or (lang, score)
-            out.append(LangPrediction(lang, score, ranked, script))
-        return out
+        lang, score = decide(ranked, shares, script, config)
+        if script != NO_SCRIPT and needs_second_opinion(ranked, lang, config):
+            opinion = ask_cld2(text)
+            candidates = self._candidates(text, ranked, shares, opinion)
+            lang, score = confirmed_runner_up(candidates, shares, opinion, config) or (lang, score)
+        elif abstained(ranked, lang, script, config):
+            lang, score = confirmed_first_choice(ranked, ask_cld2(text), config) or (lang, score)
+        return lang, score
 
 
-def apply_prediction(doc: Document, pred: LangPrediction) -> Document:
-    return with_changes(doc, lang=pred.lang, lang_score=pred.score,
-                        meta={"lang_alternatives": pred.alternatives, "lang_script": pred.script})
+def apply_prediction(doc: Document, lang: str, score: float, alternatives: Ranked, script: str) -> Document:
+    """A copy of the document with its language (``apply_prediction(doc, *pred)`` for a ``LangPrediction``)."""
+    return with_changes(doc, lang=lang, lang_score=score, meta={"lang_alternatives": alternatives, "lang_script": script})
 
 
 _SAFE_LANG = re.compile(r"^[a-z]{2,3}(?:[_-][A-Za-z0-9]{2,8})*$")
@@ -344,9 +363,9 @@ class LabelBatches(beam.DoFn):
     def setup(self) -> None:
         self.identifier = LanguageIdentifier(self.config)
 
-    def process(self, batch: list[Document]) -> Iterator[Document]:
-        for doc, pred in zip(batch, self.identifier.predict([d["text"] for d in batch])):
-            yield apply_prediction(doc, pred)
+    def process(self, batch: list[Document]) -> list[Document]:
+        columns = self.identifier.predict_columns([d["text"] for d in batch])
+        return list(map(apply_prediction, batch, *columns))  # a list: cheaper than yielding
 
 
 def model_sha256(path: str) -> str:

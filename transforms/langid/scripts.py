@@ -73,6 +73,7 @@ def _table() -> np.ndarray:
 
 
 _COLUMNS = _SCRIPTS + ["Jpan"]
+SCRIPTS = tuple(_COLUMNS) + (NO_SCRIPT,)  # every dominant script ``script_shares`` can give
 _COL = {script: i for i, script in enumerate(_COLUMNS)}
 
 
