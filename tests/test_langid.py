@@ -442,7 +442,7 @@ def test_batch_fast_path_equals_the_rules_one_document_at_a_time_on_the_shared_c
 
     files = [shared_path("debian-gettext", "gettext.jsonl"), shared_path("debian-manpages-l10n", "manpages_l10n.jsonl"),
              shared_path("debian-fortunes", "fortunes.jsonl"), shared_path("messy", "compressed", "udhr_sample.jsonl")]
-    fn = IdentifyLanguage(LangIdConfig())
+    fn = LabelBatches(LangIdConfig())
     fn.setup()
     slow_path = moved = 0
     for path in files:
