@@ -64,7 +64,8 @@ def _redact_emails(text: str, counts: Counter) -> str:
     an ``@`` is rare. A match's local part is the whole run of local-part characters before its
     ``@`` (the lookbehind rules out starting inside one), and a run that reaches back into the
     previous match starts no match, as in ``sub``, whose lookbehind sees the original text."""
-    parts, end = [], 0
+    parts: list[str] = []
+    end = 0
     at = text.find("@")
     while at != -1:
         start = at
@@ -120,7 +121,8 @@ def _phone_candidates(text: str):
 def _redact_phones(text: str, counts: Counter) -> str:
     import phonenumbers
 
-    parts, end = [], 0
+    parts: list[str] = []
+    end = 0
     for start, stop in _phone_candidates(text):
         if sum(map(str.isdigit, text[start:stop])) < 7:
             continue

@@ -6,7 +6,7 @@ stage removed it and why. That is what makes the manifest's count identity check
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Mapping
 
 
 
@@ -24,5 +24,5 @@ def removed_row(doc_id: str, source: str, stage: str, reason: str, details: dict
     }
 
 
-def removed_from_doc(doc: dict[str, Any], stage: str, reason: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+def removed_from_doc(doc: Mapping[str, Any], stage: str, reason: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
     return removed_row(doc["id"], doc["source"], stage, reason, details, uid=doc["uid"], lang=doc.get("lang", "und"))

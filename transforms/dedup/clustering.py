@@ -136,10 +136,12 @@ def star_clusters_in_rounds(edges: Iterable[tuple[Node, Node, float]], rounds: i
         return [hear(s, inbox.get(s[0], [])) for s in states]
 
     for _ in range(rounds + 1):  # round 0 decides from the edges alone
-        undecided, sent = [], []
+        undecided: list[State] = []
+        sent: list[Any] = []
+        outbox: dict[str, list[Any]] = {"state": undecided, "decided": decisions, "message": sent}
         for state in meet(states, messages):
             for tag, value in step(state):
-                {"state": undecided, "decided": decisions, "message": sent}[tag].append(value)
+                outbox[tag].append(value)
         states, messages = undecided, sent
     residue = meet(states, messages)
     decisions += resolve_residue(residue)
@@ -167,7 +169,8 @@ def _heard(kv: tuple[Node, Iterable[Any]]) -> list[State]:
     """A node's group of the round's GroupByKey -> its state with what it heard; nothing for a decided
     node (announcements to it are moot). A state has three parts, an announcement two."""
     _, values = kv
-    states, heard = [], []
+    states: list[State] = []
+    heard: list[Any] = []
     for v in values:
         (states if len(v) == 3 else heard).append(v)
     return [hear(s, heard) for s in states]

@@ -260,7 +260,7 @@ class MinHashConfig:
             raise ValueError("recall_weight must be in (0, 1)")
         if (self.bands is None) != (self.rows is None):
             raise ValueError("give both bands and rows, or neither (then the threshold decides)")
-        if self.bands is not None:
+        if self.bands is not None and self.rows is not None:
             if self.bands < 1 or self.rows < 1 or self.bands * self.rows > self.num_perm:
                 raise ValueError(f"bands x rows = {self.bands} x {self.rows} must be >= 1 and <= num_perm = {self.num_perm}")
             resolved = (self.bands, self.rows)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from typing import Any
+from typing import Any, Mapping
 
 import apache_beam as beam
 
@@ -19,7 +19,7 @@ from transforms.shards import arrow_file_bytes, write_bytes
 
 
 
-def audit_row(doc: dict[str, Any], name: str, value: float, threshold: float) -> dict[str, Any]:
+def audit_row(doc: Mapping[str, Any], name: str, value: float, threshold: float) -> dict[str, Any]:
     """One sample row; the text is redacted here, before it can be kept anywhere."""
     return {"filter": name, "id": doc["id"], "source": doc["source"], "lang": doc.get("lang", "und"),
             "value": float(value), "threshold": float(threshold), "text": redact(doc["text"])[0],

@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from transforms.document import Document, with_changes
 from transforms.filters import kernels
 from transforms.filters.config import FilterParams
 from transforms.filters.wordlists import NO_SPACE_CHARS, flagged_words, stopwords
@@ -183,10 +184,10 @@ def skipped_filters(scores: dict[str, float], params: FilterParams) -> list[str]
             if getattr(params, name) is not None and key not in scores and not (key == "perplexity" and not params.kenlm_model)]
 
 
-def filter_document(doc: dict[str, Any], params: FilterParams, *, use_lang_score: bool = True
-                    ) -> tuple[dict[str, Any], Failure | None, list[str]]:
+def filter_document(doc: Document, params: FilterParams, *, use_lang_score: bool = True
+                    ) -> tuple[Document, Failure | None, list[str]]:
     """The document with its scores in ``meta``, its first failing filter (or None), and skipped filters."""
     lang_score = doc.get("lang_score") if use_lang_score else None
     scores = score_document(doc["text"], doc.get("lang", "und"), params, lang_score)
-    meta = dict(doc["meta"], filter_scores=scores, filter_scorer=SCORER_VERSION)
-    return dict(doc, meta=meta), keep_document(scores, params), skipped_filters(scores, params)
+    return (with_changes(doc, meta={"filter_scores": scores, "filter_scorer": SCORER_VERSION}),
+            keep_document(scores, params), skipped_filters(scores, params))

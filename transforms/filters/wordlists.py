@@ -52,7 +52,7 @@ def flagged_words(lang: str) -> frozenset[str] | None:
     return frozenset(w.lower() for w in words if len(w) > 1 or not _NO_SPACE_CHAR.match(w)) or None
 
 
-def coverage() -> dict[str, list[str]]:
+def coverage() -> dict[str, list[str] | str]:
     """Which languages each list covers, for the manifest."""
     import stopwordsiso
 

@@ -136,7 +136,7 @@ class LangIdConfig:
     def movable(self) -> frozenset[str] | None:
         """lid.176 labels the second opinion may move (None: any)."""
         moves = self.second_opinion_moves
-        return None if moves == ANY_MOVE else frozenset(a for a, _ in moves)
+        return None if isinstance(moves, str) else frozenset(a for a, _ in moves)
 
     def allows(self, lang: str, to: str) -> bool:
         """Whether the second opinion may replace lid.176's ``lang`` by ``to``."""
@@ -149,7 +149,7 @@ class LangIdConfig:
                 "second_opinion": ({"model": "cld2", "below": self.second_opinion_below,
                                     "candidates": self.second_opinion_candidates,
                                     "min_share": self.second_opinion_min_share,
-                                    "moves": (ANY_MOVE if self.second_opinion_moves == ANY_MOVE else
+                                    "moves": (ANY_MOVE if isinstance(self.second_opinion_moves, str) else
                                               [f"{a}>{b}" for a, b in sorted(self.second_opinion_moves)])}
                                    if self.second_opinion else None)}
 
@@ -364,6 +364,7 @@ class LabelBatches(beam.DoFn):
         self.identifier = LanguageIdentifier(self.config)
 
     def process(self, batch: list[Document]) -> list[Document]:
+        assert self.identifier is not None, "setup() loads the model"
         columns = self.identifier.predict_columns([d["text"] for d in batch])
         return list(map(apply_prediction, batch, *columns))  # a list: cheaper than yielding
 

@@ -68,7 +68,7 @@ def _table() -> np.ndarray:
     for cp in range(_TABLE_SIZE):
         ch = chr(cp)
         if unicodedata.category(ch)[0] == "L":
-            table[cp] = ids.get(_NAME_PREFIX.get(unicodedata.name(ch, "").split(" ", 1)[0]), 0)
+            table[cp] = ids.get(_NAME_PREFIX.get(unicodedata.name(ch, "").split(" ", 1)[0], ""), 0)
     return table
 
 

@@ -31,6 +31,9 @@ import stat
 import dataclasses
 from typing import Any, BinaryIO, Iterator
 
+# A readable binary stream: a file, a decompressor or one of the wrappers below (typeshed gives them no common type).
+ByteStream = Any
+
 import apache_beam as beam
 
 from transforms.read.decode import decode_bytes, decode_mostly_utf8
@@ -72,7 +75,7 @@ def split_suffixes(path: str) -> tuple[str, str | None]:
     return "text", compression
 
 
-def open_decompressed(raw: BinaryIO, compression: str | None) -> BinaryIO:
+def open_decompressed(raw: ByteStream, compression: str | None) -> ByteStream:
     if compression == ".gz":
         return gzip.GzipFile(fileobj=raw)  # reads every member of a multi-member file
     if compression == ".bz2":
@@ -142,7 +145,7 @@ class _Metered(io.RawIOBase):
     it outgrows ``max_compression_ratio`` times the compressed bytes consumed (from
     ``RATIO_CHECK_AFTER`` bytes on). Bytes up to the limit are delivered: a record that fits is kept."""
 
-    def __init__(self, inner: BinaryIO, limits: ReadLimits, compressed: _Counted | None):
+    def __init__(self, inner: ByteStream, limits: ReadLimits, compressed: _Counted | None):
         self._inner, self._limits, self._compressed, self.bytes = inner, limits, compressed, 0
 
     def readable(self) -> bool:
@@ -227,7 +230,7 @@ def _read_line(stream: Any, max_len: int) -> tuple[Any, int]:
     return None, size
 
 
-def _lines(stream: BinaryIO, max_line_bytes: int) -> Iterator[tuple[bytes | None, int]]:
+def _lines(stream: ByteStream, max_line_bytes: int) -> Iterator[tuple[bytes | None, int]]:
     """UTF-8 lines of a JSONL stream (read as UTF-16/32 when it starts with such a BOM)."""
     if not hasattr(stream, "peek"):
         stream = io.BufferedReader(stream)

@@ -60,11 +60,14 @@ def file_kind(mode: int) -> str:
     return next((name for test, name in kinds if test(mode)), "special file")
 
 
-def _text(entry: dict[str, Any], key: str, default: str | None, where: str) -> str | None:
+def _optional_text(entry: dict[str, Any], key: str, where: str) -> str | None:
+    """A string setting that may be absent or null (None)."""
+    return None if entry.get(key) is None else _text(entry, key, "", where)
+
+
+def _text(entry: dict[str, Any], key: str, default: str, where: str) -> str:
     """A string setting; a null, number, list or mapping is refused rather than turned into text."""
     value = entry.get(key, default)
-    if value is None and default is None:
-        return None
     if not isinstance(value, str) or not value.strip():
         raise SourceError(f"{where}: {key!r} must be a non-empty string, got {value!r}")
     return value
@@ -97,7 +100,7 @@ def _source_from_mapping(entry: Any, index: int) -> Source:
         license=_text(entry, "license", "unknown", where),
         text_field=_text(entry, "text_field", "text", where),
         id_field=_text(entry, "id_field", "id", where),
-        lang=_text(entry, "lang", None, where),
+        lang=_optional_text(entry, "lang", where),
         priority=priority,
         extract=extract,
     )

@@ -49,7 +49,8 @@ class _Guarded(io.RawIOBase):
     records it had buffered but not yet returned."""
 
     def __init__(self, stream: BinaryIO):
-        self._stream, self.error, self._pos = stream, None, 0
+        self._stream, self._pos = stream, 0
+        self.error: Exception | None = None
         # read1 returns what one decompression step gave, so the data before a break comes out
         # before the error does (read() of a gzip stream loses the chunk it was filling)
         self._read = getattr(stream, "read1", stream.read)
@@ -77,7 +78,8 @@ class _Guarded(io.RawIOBase):
 
 def _dechunk(data: bytes) -> bytes:
     """The body of an HTTP ``Transfer-Encoding: chunked`` payload."""
-    out, pos = [], 0
+    out: list[bytes] = []
+    pos = 0
     while True:
         end = data.index(b"\r\n", pos)
         size = int(data[pos:end].split(b";")[0].strip() or b"0", 16)
