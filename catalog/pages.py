@@ -194,7 +194,7 @@ def version_page(lake: Path, name: str, version: int) -> str:
             + _table(["source", "licence", "input", "kept", "filtered", "duplicates", "quarantined"], sources)
             + "<h2>PII redacted</h2>" + (_kv(m["pii"]) if m.get("pii") else "<p>none</p>")
             + "<h2>Lineage</h2>" + _lineage(m)
-            + "<h2>Sample documents</h2>" + _samples(ref.path, m))
+            + "<h2>Sample documents</h2>" + _samples(lakelib.open_lake(lake).version_dir(ref), m))
     return _page(ref.spec, body, [("lake", "/"), (name, _href(name)), (f"v{version}", _href(name, version))])
 
 

@@ -66,9 +66,9 @@ def _answer(lake: Path, kind: str, m: re.Match) -> tuple[int, str, bytes]:
         return 404, _HTML, pages.not_found_page(str(e)).encode()
 
 
-def make_server(lake: str | Path, host: str = "127.0.0.1", port: int = 8000) -> ThreadingHTTPServer:
-    """A server for ``lake``; port 0 picks a free port (see ``server.server_address``)."""
-    root = Path(lake)
+def make_server(lake: str | Path | lakelib.Lake, host: str = "127.0.0.1", port: int = 8000) -> ThreadingHTTPServer:
+    """A server for ``lake`` (local or on an object store); port 0 picks a free port (see ``server.server_address``)."""
+    root = lakelib.open_lake(lake)
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:

@@ -10,12 +10,13 @@ import json
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from catalog.lakefs import Location, location
 from catalog.read import iter_rows_with_id, version_spec
 
 _DUPLICATE = {"dedup-exact": "an exact", "dedup-near": "a near"}
 
 
-def explain(root: str | Path, manifest: dict[str, Any], doc_id: str, source: str | None = None, *,
+def explain(root: str | Path | Location, manifest: dict[str, Any], doc_id: str, source: str | None = None, *,
             verify: bool = True) -> dict[str, Any]:
     """A structured answer: ``status`` is ``kept``, ``filtered``, ``duplicate``, ``quarantined`` or
     ``unknown``; or ``ambiguous``, with one such answer per row in ``matches``, when several rows
@@ -24,7 +25,7 @@ def explain(root: str | Path, manifest: dict[str, Any], doc_id: str, source: str
     Each shard and removed-table file is checked against the manifest when first opened
     (``verify=False`` skips that), so an answer never comes from a damaged file.
     """
-    root = Path(root)
+    root = location(root)
     checked: set[str] = set()
 
     def rows(entries: list[dict[str, Any]], wanted: str):

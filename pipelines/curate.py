@@ -227,7 +227,7 @@ def check_options(opts: CurateOptions, disabled: set[str]) -> None:
         except (ValueError, TypeError, AttributeError, OSError, yaml.YAMLError) as e:  # malformed files too
             raise OptionError(flag + _one_line(e)) from None
     for spec in opts.dedup_against or []:
-        lakelib.resolve(opts.lake, spec)  # CatalogError: not published
+        lakelib.resolve(lakelib.open_lake(opts.lake, options=opts), spec)  # CatalogError: not published
 
 
 def _one_line(e: Exception) -> str:
@@ -249,14 +249,15 @@ def _dedup_parents(opts: CurateOptions, config: MinHashConfig) -> list[tuple[str
     """(spec, bands files) of every --dedup-against version; their signatures must be comparable and
     their bands files intact (a damaged one would silently change what this run keeps)."""
     parents = []
+    lake = lakelib.open_lake(opts.lake, options=opts)  # s3://: the bucket Beam's --s3_* options reach
     for spec in opts.dedup_against or []:
-        ref, manifest = lakelib.load_manifest(opts.lake, spec)
+        ref, manifest = lake.load_manifest(spec)
         recorded = manifest["stages"].get("dedup-near", {})
         if {k: recorded.get(k) for k in config.signature_settings()} != config.signature_settings():
             raise OptionError(f"--dedup-against {ref.spec}: its MinHash settings differ from this run's "
                              f"({config.signature_settings()})")
-        require_intact(ref.path, manifest.get("dedup", {}).get("bands", []), ref.spec, override=False)
-        parents.append((ref.spec, bands_files(ref.path, manifest)))
+        require_intact(lake.version_dir(ref), manifest.get("dedup", {}).get("bands", []), ref.spec, override=False)
+        parents.append((ref.spec, bands_files(lake.version_dir(ref), manifest)))
     return parents
 
 
@@ -267,11 +268,10 @@ def _langid_config(opts: CurateOptions) -> LangIdConfig:
 
 def _stage_record(opts: CurateOptions, disabled: set[str]) -> dict[str, Any]:
     """What exactly ran, with versions, so a manifest says which configuration produced it."""
-    import hashlib
+    from catalog.hashing import sha256_file
 
     model = opts.lid_model or default_model_path()
-    with open(model, "rb") as f:
-        model_sha = hashlib.sha256(f.read()).hexdigest()
+    model_sha, _ = sha256_file(model)
     stages: dict[str, Any] = {
         "read": {"enabled": True, **dataclasses.asdict(read_limits(opts)),
                  "decode": "BOM, UTF-16/32 NUL pattern, ISO-2022/HZ escapes, UTF-8, declared charset, mostly "
@@ -368,7 +368,8 @@ def run(argv: list[str] | None = None) -> tuple[lakelib.VersionRef, dict[str, An
             filter_skipped=_read_stats(staging, "filter_skipped", {}),
         )
         manifest["lineage"]["wall_seconds"] = round(elapsed, 2)
-        manifest["lineage"]["dedup_against"] = [lakelib.resolve(opts.lake, s).spec for s in opts.dedup_against or []]
+        manifest["lineage"]["dedup_against"] = [lakelib.resolve(lakelib.open_lake(opts.lake, options=opts), s).spec
+                                               for s in opts.dedup_against or []]
         manifest["dedup"] = {name: sorted(_read_stats(staging, f"dedup_{name}", []), key=lambda i: i["path"])
                              for name in ("bands", "clusters")}
         manifest.update({name: value for name in ("skipped_records", "boilerplate")

@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from model.sample_lake import synthetic_records, write_version
-from model.tokenizer import train_tokenizer, tokenizer_sha256
+from catalog.hashing import sha256_file
+from model.tokenizer import train_tokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = {"ell": "αβγδεζηθικλμνξοπρστυφχψω", "eng": "etaoinshrdlucmfwyp", "rus": "оеаинтсрвлкмдпу"}
@@ -146,7 +147,7 @@ def test_checkpoint_carries_stream_state_hashes_and_config(setup, uninterrupted)
     client = torch.load(uninterrupted / "step12" / "mp_rank_00_model_states.pt", map_location="cpu", weights_only=False)
     assert client["step"] == 12
     assert client["stream"]["position"] == 12 * 2 * 4
-    assert client["tokenizer_sha256"] == tokenizer_sha256(root / "tok.json")
+    assert client["tokenizer_sha256"] == sha256_file(root / "tok.json")[0]
     assert client["manifest_sha256"] == client["stream"]["manifest_sha256"]
     assert client["dataset"] == "sample@v1" and client["model"]["n_layer"] == 2 and client["global_batch"] == 8
     side = json.loads((uninterrupted / "step12" / "run_state.json").read_text())

@@ -96,3 +96,31 @@ def test_gcs_store_writes_create_only():
     assert store.get("ds/v1/_claim") == b"first"
     assert objectstore.claim_version(store, "ds") == 2  # v1 is claimed: the next publisher takes v2
     assert sorted(bucket.objects) == ["lake/ds/v1/_claim", "lake/ds/v2/_claim"]
+
+
+def test_dedup_against_a_version_on_the_object_store(s3, s3_endpoint):
+    """``--dedup-against`` on an ``s3://`` lake reads the parent's bands files from the store (they
+    used to go through local paths and memory maps): a second run of the same documents keeps none."""
+    from catalog.manifest import read_removed
+    from pipelines.curate import run
+
+    docs = [{"id": f"doc{k}", "text": " ".join(hashlib.sha256(f"{k}:{i}".encode()).hexdigest()[:7] for i in range(80))}
+            for k in range(6)]  # six unrelated documents
+    s3.put_object(Bucket=BUCKET, Key="in/dd.jsonl", Body="".join(json.dumps(d) + "\n" for d in docs).encode())
+    args = ["--lake", LAKE, "--dataset", "dd", "--input", f"s3://{BUCKET}/in/dd.jsonl", "--disable",
+            "langid,filter,pii", "--s3_endpoint_url", s3_endpoint, "--s3_access_key_id", "x",
+            "--s3_secret_access_key", "x", "--s3_region_name", "us-east-1"]
+    ref1, m1 = run(args)
+    kept = m1["counts"]["kept"]
+    assert kept == 6 and m1["dedup"]["bands"]
+    ref2, m2 = run([*args, "--dedup-against", "dd@v1"])
+    assert ref2.version == 2 and m2["lineage"]["dedup_against"] == ["dd@v1"]
+    assert m2["counts"]["kept"] == 0 and m2["counts"]["duplicates"]["near"] == kept
+    removed = [r for r in read_removed(ref2.path, m2["removed_table"]).to_pylist() if r["stage"] == "dedup-near"]
+    assert {json.loads(r["details"])["duplicate_of_version"] for r in removed} == {"dd@v1"}
+
+    victim = m1["dedup"]["bands"][0]["path"]  # a damaged parent is refused, naming the file, before any work
+    s3.put_object(Bucket=BUCKET, Key=f"lake/dd/v1/{victim}", Body=b"not a bands file")
+    with pytest.raises(Exception, match=f"dd@v1 {victim} is damaged"):
+        run([*args, "--dedup-against", "dd@v1"])
+
