@@ -47,7 +47,7 @@ import pyarrow as pa  # noqa: E402
 
 from model.data import PackedStream, StreamConfig  # noqa: E402
 from model.sample_lake import synthetic_records, write_version  # noqa: E402
-from model.shards import ShardReader, open_version  # noqa: E402
+from model.shard_reader import ShardReader, open_version  # noqa: E402
 from model.tokenizer import language_sample, load_tokenizer, train_tokenizer  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"

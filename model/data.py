@@ -26,7 +26,7 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from model.mixing import alpha_weights, normalise_weights
-from model.shards import ShardReader, Version, open_version
+from model.shard_reader import ShardReader, Version, open_version
 from model.token_index import load_or_build
 from model.tokenizer import load_tokenizer, special_ids
 

@@ -19,7 +19,7 @@ import numpy as np
 from tokenizers import Tokenizer
 from tqdm import tqdm
 
-from model.shards import ShardReader, Version
+from model.shard_reader import ShardReader, Version
 
 KIND = "token-lengths"
 BATCH = 1024

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from model.mixing import alpha_weights
 from catalog.hashing import sha256_file
 from catalog.lake import CatalogError
-from model.shards import ShardError, ShardReader, Version, open_version
+from model.shard_reader import ShardError, ShardReader, Version, open_version
 
 EOD = "<|endoftext|>"
 PAD = "<pad>"

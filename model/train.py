@@ -33,7 +33,7 @@ from model.checkpoint import ResumeError, check_compatible, latest_tag, read_run
 from model.data import PackedStream, StreamConfig  # noqa: E402
 from model.gpt import GPT, flops_per_token, preset  # noqa: E402
 from model.schedule import lr_factor  # noqa: E402
-from model.shards import open_version  # noqa: E402
+from model.shard_reader import open_version  # noqa: E402
 from model.tokenizer import load_tokenizer  # noqa: E402
 
 CONFIGS = Path(__file__).parent / "configs"

@@ -119,7 +119,7 @@ def refused_by_cli(argv: list[str], rel: str, capsys) -> None:
 
 def read_shard(root: Path, rel: str, manifest: dict, capsys, tmp_path: Path) -> None:
     from model.data import PackedStream, StreamConfig
-    from model.shards import ShardError
+    from model.shard_reader import ShardError
     from model.tokenizer import main as train_main
 
     lake = str(root)
@@ -340,7 +340,7 @@ def test_push_refuses_a_damaged_version_before_claiming_anything(lake):
 def test_stream_marker_catches_a_change_whose_mtime_was_restored(lake):
     """Issue 21.6: the 'already verified' marker must not be fooled by restoring size and mtime."""
     from model.data import PackedStream, StreamConfig
-    from model.shards import ShardError
+    from model.shard_reader import ShardError
 
     root, manifest = lake
     tok = list_artifacts(root, SPEC, "tokenizer")[0]["path"]
