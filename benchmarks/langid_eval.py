@@ -91,8 +91,10 @@ def regressions(raw: Scores, stage: Scores) -> list[str]:
 
 def f1_deltas(raw: Scores, stage: Scores) -> str:
     """Every language whose F1 changed: code, docs, raw -> stage in points, largest loss first."""
-    moved = sorted((stage.f1[l] - raw.f1[l], l) for l in raw.f1 if abs(stage.f1[l] - raw.f1[l]) > 1e-9)
-    return "  ".join(f"{l}({raw.support[l]}) {100 * d:+.1f}" for d, l in moved) or "none"
+    moved = sorted(
+        (stage.f1[lang] - raw.f1[lang], lang) for lang in raw.f1 if abs(stage.f1[lang] - raw.f1[lang]) > 1e-9
+    )
+    return "  ".join(f"{lang}({raw.support[lang]}) {100 * d:+.1f}" for d, lang in moved) or "none"
 
 
 def load(spec: str) -> tuple[list[dict], int]:
@@ -169,7 +171,9 @@ def _stage(config: LangIdConfig) -> IdentifyLanguage:
 
 
 def _confusions(worst) -> str:
-    return "  ".join(f"{lang} {f1:.2f} ({n}: " + ", ".join(f"{p}x{c}" for p, c in conf) + ")" for lang, f1, n, conf in worst)
+    return "  ".join(
+        f"{lang} {f1:.2f} ({n}: " + ", ".join(f"{p}x{c}" for p, c in conf) + ")" for lang, f1, n, conf in worst
+    )
 
 
 def report(path: str, unsupported: int, raw: Scores, stage: Scores) -> str:
@@ -228,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         outside = unexplained_moves(records, labels(records, plain), labels(records, stage), stage, config)
         failures += [f"{path}: move {a}>{b} is not on the allow-list ({n} docs)" for (a, b), n in outside.items()]
     if args.ablation:
-        print(f"\nablation: accuracy / macro-F1 with one rule off (stage = all rules on)")
+        print("\nablation: accuracy / macro-F1 with one rule off (stage = all rules on)")
         variants = {"stage": stage} | {name: _stage(replace(config, **change)) for name, change in ABLATIONS.items()}
         print(f"  {'':18}" + "".join(f"{path.rsplit('/', 1)[-1]:>22}" for path in data))
         for name, variant in variants.items():

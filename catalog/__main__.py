@@ -54,7 +54,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     broken = 0
     for name in names:
         versions = lake.list_versions(name)
-        shown = ", ".join(f"v{v}" for v in versions[-5:]) + (f" (+{len(versions) - 5} older)" if len(versions) > 5 else "")
+        shown = ", ".join(f"v{v}" for v in versions[-5:]) + (
+            f" (+{len(versions) - 5} older)" if len(versions) > 5 else ""
+        )
         try:
             _, latest = lake.load_manifest(f"{name}@v{versions[-1]}")
             c = latest["counts"]
@@ -192,7 +194,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     server = make_server(_lake(args), args.host, args.port)
     host, port = server.server_address[:2]
-    print(f"browsing {args.lake} at http://{host}:{port}/  (Ctrl-C stops)")
+    print(f"browsing {args.lake} at http://{host}:{port}/  (Ctrl-C stops)")  # type: ignore[str-bytes-safe]
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -243,8 +245,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("spec", metavar="NAME[@vN]", help="dataset, optionally with a version (latest when omitted)")
 
     def no_verify(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--no-verify", action="store_true",
-                       help="read files without checking them against the manifest (a damaged file is refused otherwise)")
+        p.add_argument(
+            "--no-verify",
+            action="store_true",
+            help="read files without checking them against the manifest (a damaged file is refused otherwise)",
+        )
 
     add("list", cmd_list, "datasets and their published versions")
     p = add("show", cmd_show, "a version's summary, or its manifest with --json")
@@ -253,7 +258,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("verify", cmd_verify, "recompute the sha256, size and row count of every file the manifest lists and "
                                   "every artifact; exit 1 naming any bad file")
     spec(p)
-    p.add_argument("--threads", type=_number(int, 1, "an integer >= 1"), help="files hashed in parallel (default: CPU count, at most 8)")
+    p.add_argument(
+        "--threads",
+        type=_number(int, 1, "an integer >= 1"),
+        help="files hashed in parallel (default: CPU count, at most 8)",
+    )
     p = add("why", cmd_why, "where a document is kept, or which stage removed it and why")
     spec(p)
     p.add_argument("doc_id", metavar="DOC_ID", help="the document's id as in the input (or SOURCE:PATH:LINE)")
@@ -265,7 +274,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lang", help="only this language code (default: all)")
     p.add_argument("-n", type=_number(int, 0, "an integer >= 0"), default=5, help="how many documents (default 5)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
-    p.add_argument("--chars", type=_number(int, 1, "an integer >= 1"), default=500, help="cut texts after this many characters (default 500)")
+    p.add_argument(
+        "--chars",
+        type=_number(int, 1, "an integer >= 1"),
+        default=500,
+        help="cut texts after this many characters (default 500)",
+    )
     p.add_argument("--json", action="store_true", help="print whole rows as JSON lines")
     no_verify(p)
     p = add("diff", cmd_diff, "what changed between two versions")
@@ -283,7 +297,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("gc", cmd_gc, "remove leftovers of aborted runs (and with --keep-last, old untagged versions)")
     p.add_argument("--grace-hours", type=_number(float, 0, "a number of hours >= 0"), default=24.0,
                    help="only touch files unchanged for this long, so live publishers are safe (default 24)")
-    p.add_argument("--keep-last", type=_number(int, 1, "an integer >= 1"), metavar="N", help="also retire published versions older than the newest N")
+    p.add_argument(
+        "--keep-last",
+        type=_number(int, 1, "an integer >= 1"),
+        metavar="N",
+        help="also retire published versions older than the newest N",
+    )
     p.add_argument("--dry-run", action="store_true", help="list what would be removed, remove nothing")
     p = add("push", cmd_push, "publish a local version to S3 (or an S3-compatible store) as its next version there")
     spec(p)

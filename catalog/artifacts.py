@@ -36,7 +36,7 @@ def attach_artifact(lake: str | Path, spec: str, file: str | Path, kind: str,
     ref = resolve(lake, spec)
     src = Path(file)
     digest, _ = sha256_file(src)
-    root = ref.path / ARTIFACTS
+    root = Path(ref.path) / ARTIFACTS  # attaching is local: artifacts are written with os primitives
     final = root / f"{kind}-{digest[:12]}"
     if (final / RECORD).is_file():
         return _read(final)
@@ -129,7 +129,7 @@ def list_artifacts(lake: str | Path, spec: str, kind: str | None = None) -> list
 
     Listing does not hash: a reader checks the one it uses with :func:`verified`.
     """
-    root = resolve(lake, spec).path / ARTIFACTS
+    root = Path(resolve(lake, spec).path) / ARTIFACTS
     if not root.is_dir():
         return []
     records = []

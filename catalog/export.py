@@ -95,15 +95,28 @@ def dataset_card(manifest: dict[str, Any]) -> str:
     configs = ["- config_name: all", "  default: true", "  data_files:", "  - split: train",
                "    path: data/lang=*/*.arrow"]
     for lang in langs:
-        configs += [f"- config_name: {lang}", "  data_files:", "  - split: train", f"    path: data/lang={lang}/*.arrow"]
+        configs += [
+            f"- config_name: {lang}",
+            "  data_files:",
+            "  - split: train",
+            f"    path: data/lang={lang}/*.arrow",
+        ]
     licenses = _licenses(manifest)
     front = ["---", "license: other", f"license_name: {json.dumps(', '.join(licenses))}",
              f"language: {json.dumps(langs)}", "configs:", *configs, "---"]
-    body = [f"# {manifest['dataset']} v{manifest['version']}", "", _description(manifest), "",
-            "Licences by source: " + ", ".join(f"{k} ({v.get('license', 'unknown')})" for k, v in manifest["sources"].items()) + ".",
-            "", "Load with `datasets.load_dataset(THIS_FOLDER, 'all')` or a language config such as "
-            f"`'{langs[0] if langs else 'en'}'`. Files are Arrow IPC file format; `manifest.json` holds checksums "
-            "and lineage, `croissant.json` the Croissant metadata."]
+    body = [
+        f"# {manifest['dataset']} v{manifest['version']}",
+        "",
+        _description(manifest),
+        "",
+        "Licences by source: "
+        + ", ".join(f"{k} ({v.get('license', 'unknown')})" for k, v in manifest["sources"].items())
+        + ".",
+        "",
+        "Load with `datasets.load_dataset(THIS_FOLDER, 'all')` or a language config such as "
+        f"`'{langs[0] if langs else 'en'}'`. Files are Arrow IPC file format; `manifest.json` holds checksums "
+        "and lineage, `croissant.json` the Croissant metadata.",
+    ]
     return "\n".join(front + body) + "\n"
 
 
@@ -154,7 +167,9 @@ def export_file(where: Location, rel: str, dst: Path, entry: dict[str, Any], spe
         raise damaged(spec, entry["path"], f"{rows:,} rows, manifest says {entry['rows']:,}")
 
 
-def export_version(root: str | Path | Location, manifest: dict[str, Any], out: str | Path, *, verify: bool = True) -> Path:
+def export_version(
+    root: str | Path | Location, manifest: dict[str, Any], out: str | Path, *, verify: bool = True
+) -> Path:
     """Write the HF folder (shards, README.md card), croissant.json and manifest.json under ``out``.
 
     Every manifest path is checked before anything is written; on any failure what the export

@@ -127,7 +127,9 @@ class Lake:
         if version is None:
             version = versions[-1]
         elif version not in versions:
-            raise CatalogError(f"{name}@v{version} is not published (published: {', '.join(f'v{v}' for v in versions)})")
+            raise CatalogError(
+                f"{name}@v{version} is not published (published: {', '.join(f'v{v}' for v in versions)})"
+            )
         return VersionRef(name, version, self.version_path(name, version))
 
     def _read_json(self, rel: str, what: str) -> Any:
@@ -179,7 +181,9 @@ class Lake:
                 base.mkdir(exist_ok=True)
                 write_json_atomic(base / f"{tag}.json", payload)
         except FileExistsError:
-            raise CatalogError(f"tag {tag!r} already points at {ref.dataset}@v{self.list_tags(ref.dataset)[tag]}") from None
+            raise CatalogError(
+                f"tag {tag!r} already points at {ref.dataset}@v{self.list_tags(ref.dataset)[tag]}"
+            ) from None
         return ref
 
 

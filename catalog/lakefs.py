@@ -137,17 +137,17 @@ class LocalLocation(Location):
     """A local directory."""
 
     def __init__(self, path: str | Path):
-        self.local = Path(path)
-        self.url = str(self.local)
+        self.dir = self.local = Path(path)
+        self.url = str(self.dir)
 
     def _path(self, rel: str) -> Path:
-        return self.local / rel if rel else self.local  # type: ignore[operator]
+        return self.dir / rel if rel else self.dir
 
     def __truediv__(self, rel: str) -> LocalLocation:
         return LocalLocation(self._path(rel))
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return LocalLocation, (self.local,)
+        return LocalLocation, (self.dir,)
 
     def is_file(self, rel: str = "") -> bool:
         return self._path(rel).is_file()
@@ -165,7 +165,7 @@ class LocalLocation(Location):
 
     def files(self, rel: str = "") -> list[str]:
         base = self._path(rel)
-        return sorted(p.relative_to(self.local).as_posix() for p in base.rglob("*") if p.is_file())  # type: ignore[arg-type]
+        return sorted(p.relative_to(self.dir).as_posix() for p in base.rglob("*") if p.is_file())
 
     def read_bytes(self, rel: str = "") -> bytes:
         return self._path(rel).read_bytes()

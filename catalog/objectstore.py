@@ -57,7 +57,7 @@ class S3Store:
         self.client = client or boto3.client("s3", endpoint_url=endpoint_url)
 
     @classmethod
-    def from_url(cls, url: str, endpoint_url: str | None = None, client: Any = None) -> "S3Store":
+    def from_url(cls, url: str, endpoint_url: str | None = None, client: Any = None) -> S3Store:
         parsed = urlparse(url)
         if parsed.scheme != "s3" or not parsed.netloc:
             raise CatalogError(f"not an S3 URL: {url!r} (expected s3://BUCKET/PREFIX)")
@@ -79,7 +79,9 @@ class S3Store:
 
     def keys(self, prefix: str) -> list[str]:
         out = []
-        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
+        for page in self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self.prefix + prefix
+        ):
             out += [obj["Key"][len(self.prefix):] for obj in page.get("Contents", [])]
         return out
 
@@ -96,8 +98,8 @@ class GCSStore:
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
 
     @classmethod
-    def from_url(cls, url: str, project: str | None = None) -> "GCSStore":
-        from google.cloud import storage
+    def from_url(cls, url: str, project: str | None = None) -> GCSStore:
+        from google.cloud import storage  # type: ignore[attr-defined,unused-ignore]
 
         parsed = urlparse(url)
         if parsed.scheme != "gs" or not parsed.netloc:

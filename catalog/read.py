@@ -29,8 +29,15 @@ def version_spec(manifest: dict[str, Any]) -> str:
     return f"{manifest.get('dataset', '?')}@v{manifest.get('version', '?')}"
 
 
-def iter_rows_with_id(root: str | Path | Location, entries: list[dict[str, Any]], doc_id: str, *, spec: str = "", verify: bool = True,
-                      checked: set[str] | None = None):
+def iter_rows_with_id(
+    root: str | Path | Location,
+    entries: list[dict[str, Any]],
+    doc_id: str,
+    *,
+    spec: str = "",
+    verify: bool = True,
+    checked: set[str] | None = None,
+):
     """Every (file entry, row index, row) whose ``id`` is ``doc_id``, in file and row order: ids are
     only as unique as the inputs made them (two sources may both have a document ``7``).
 

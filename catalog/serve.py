@@ -30,7 +30,7 @@ _ROUTES = [
 _HTML = "text/html; charset=utf-8"
 
 
-def route(lake: Path, raw_path: str) -> tuple[int, str, bytes]:
+def route(lake: Path | lakelib.Lake, raw_path: str) -> tuple[int, str, bytes]:
     """(status, content type, body) for a request path; pure, so it is tested without a socket."""
     path = unquote(urlsplit(raw_path).path)
     for pattern, kind in _ROUTES:
@@ -40,7 +40,7 @@ def route(lake: Path, raw_path: str) -> tuple[int, str, bytes]:
     return 404, _HTML, pages.not_found_page("no such page").encode()
 
 
-def _answer(lake: Path, kind: str, m: re.Match) -> tuple[int, str, bytes]:
+def _answer(lake: Path | lakelib.Lake, kind: str, m: re.Match) -> tuple[int, str, bytes]:
     try:
         if kind == "index":
             return 200, _HTML, pages.index_page(lake).encode()

@@ -116,7 +116,9 @@ def _artifact_checks(root: Location) -> list[FileCheck]:
     return checks
 
 
-def verify_version(root: str | Path | Location, manifest: dict[str, Any], threads: int | None = None) -> list[FileCheck]:
+def verify_version(
+    root: str | Path | Location, manifest: dict[str, Any], threads: int | None = None
+) -> list[FileCheck]:
     """Check every file the manifest lists, then every artifact by its record; results in that order."""
     root = location(root)
     entries = [e for _, e in file_entries(manifest)]
@@ -137,9 +139,12 @@ def unlisted_files(root: str | Path | Location, manifest: dict[str, Any]) -> lis
 def describe_unlisted(root: str | Path | Location, manifest: dict[str, Any]) -> list[str]:
     """One line per file that ``verify_version`` could not check, saying why."""
     legacy = set(legacy_unlisted(manifest))
-    return [f"{rel}: not checked, the manifest predates checksums for it (older manifest format)" if rel in legacy
-            else f"{rel}: not checked, the manifest does not list it (a stray file; gc removes it after the grace period)"
-            for rel in unlisted_files(root, manifest)]
+    return [
+        f"{rel}: not checked, the manifest predates checksums for it (older manifest format)"
+        if rel in legacy
+        else f"{rel}: not checked, the manifest does not list it (a stray file; gc removes it after the grace period)"
+        for rel in unlisted_files(root, manifest)
+    ]
 
 
 def open_verified_table(root: str | Path | Location, entry: dict[str, Any], spec: str, *, verify: bool = True,
@@ -197,7 +202,7 @@ def require_intact(root: str | Path | Location, entries: list[dict[str, Any]], s
     with ThreadPoolExecutor(max_workers=workers) as pool:
         bad = [c for c in pool.map(lambda e: check_file(where, e), entries) if c.problem]
     if len(bad) == 1:
-        raise damaged(spec, bad[0].path, bad[0].problem, override)
+        raise damaged(spec, bad[0].path, bad[0].problem or "", override)
     if bad:
         listed = "; ".join(f"{c.path} ({c.problem})" for c in bad[:10])
         raise IntegrityError(f"{spec} has {len(bad)} damaged files: {listed}: refusing to read them "

@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from tqdm import tqdm
 
-from model.mixing import alpha_weights
 from catalog.hashing import sha256_file
 from catalog.lake import CatalogError
+from model.mixing import alpha_weights
 from model.shard_reader import ShardError, ShardReader, Version, open_version
 
 EOD = "<|endoftext|>"
@@ -52,7 +52,10 @@ def load_tokenizer(path: str | Path, expect_sha256: str | None = None) -> tuple[
 
 def special_ids(tok: Tokenizer) -> tuple[int, int]:
     """(end-of-document id, padding id)."""
-    return tok.token_to_id(EOD), tok.token_to_id(PAD)
+    eod, pad = tok.token_to_id(EOD), tok.token_to_id(PAD)
+    if eod is None or pad is None:
+        raise ValueError(f"the tokenizer has no {EOD} or no {PAD} token: train it with python -m model.tokenizer")
+    return eod, pad
 
 
 def language_sample(version: Version, reader: ShardReader, alpha: float, sample_chars: int,

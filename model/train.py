@@ -17,8 +17,9 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from model.allocator import current_allocator, exec_with_mimalloc
 
@@ -208,8 +209,8 @@ def build_stream(args: argparse.Namespace, cfg: Any, spec: str, rank: int, world
     if rank:
         torch.distributed.barrier()
     stream = PackedStream(args.lake, spec, args.tokenizer, stream_config, rank=rank, world_size=world,
-                          expect_tokenizer_sha256=saved and saved["tokenizer_sha256"],
-                          expect_manifest_sha256=saved and saved["manifest_sha256"], progress=rank == 0)
+                          expect_tokenizer_sha256=saved["tokenizer_sha256"] if saved else None,
+                          expect_manifest_sha256=saved["manifest_sha256"] if saved else None, progress=rank == 0)
     if not rank:
         torch.distributed.barrier()
     return stream

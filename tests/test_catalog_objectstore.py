@@ -12,7 +12,11 @@ boto3 = pytest.importorskip("boto3")
 
 @pytest.fixture
 def store(s3_endpoint, monkeypatch, request):
-    for key, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(key, value)
     bucket = f"lake-{request.node.name.replace('_', '-')[:40].lower()}"
     boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=bucket)
@@ -31,7 +35,10 @@ def test_concurrent_publishers_never_share_a_version(store, sample_version):
     assert sorted(got) == list(range(1, 7))
     assert objectstore.list_versions(store, "sample") == list(range(1, 7))
     assert objectstore.load_manifest(store, "sample", 4)["version"] == 4
-    assert store.get(f"sample/v3/{manifest['shards'][0]['path']}") == (ref.path / manifest["shards"][0]["path"]).read_bytes()
+    assert (
+        store.get(f"sample/v3/{manifest['shards'][0]['path']}")
+        == (ref.path / manifest["shards"][0]["path"]).read_bytes()
+    )
 
 
 def test_a_claimed_version_without_manifest_is_invisible_and_skipped(store, sample_version):

@@ -173,7 +173,9 @@ def read_token_index(root: Path, rel: str, manifest: dict, capsys, tmp_path: Pat
 
     tok = list_artifacts(root, SPEC, "tokenizer")[0]["path"]
     with pytest.raises(ArtifactError, match=f"token index of {SPEC}.*{rel}.*is damaged"):
-        PackedStream(str(root), SPEC, tok, StreamConfig(seq_len=16, micro_batch=2, cache_dir=str(root.parent / "cache")))
+        PackedStream(
+            str(root), SPEC, tok, StreamConfig(seq_len=16, micro_batch=2, cache_dir=str(root.parent / "cache"))
+        )
 
 
 READERS = {"shard": read_shard, "removed": read_removed, "bands": read_bands, "clusters": read_by_diff,
@@ -346,7 +348,9 @@ def test_stream_marker_catches_a_change_whose_mtime_was_restored(lake):
     tok = list_artifacts(root, SPEC, "tokenizer")[0]["path"]
     cfg = StreamConfig(seq_len=16, micro_batch=2, cache_dir=str(root.parent / "cache"))
     PackedStream(str(root), SPEC, tok, cfg)  # every plan shard checked and marked
-    assert len(list((root.parent / "cache" / "verified").iterdir())) >= len([s for s in manifest["shards"] if s["rows"]])
+    assert len(list((root.parent / "cache" / "verified").iterdir())) >= len(
+        [s for s in manifest["shards"] if s["rows"]]
+    )
     rel = max(manifest["shards"], key=lambda s: s["rows"])["path"]
     path = vdir(root) / rel
     before = path.stat()

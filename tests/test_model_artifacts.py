@@ -39,7 +39,10 @@ def test_attach_is_idempotent_and_find_filters_by_hash_and_metadata(lake, tmp_pa
     attach_artifact(lake, "demo@v1", b, "token-lengths", {"tokenizer_sha256": "t2"})
     assert len(list_artifacts(lake, "demo", "token-lengths")) == 2
     assert find_artifact(lake, "demo", "token-lengths", tokenizer_sha256="t1")["sha256"] == first["sha256"]
-    assert find_artifact(lake, "demo", "token-lengths", sha256=sha256_file(b)[0][:8])["metadata"]["tokenizer_sha256"] == "t2"
+    assert (
+        find_artifact(lake, "demo", "token-lengths", sha256=sha256_file(b)[0][:8])["metadata"]["tokenizer_sha256"]
+        == "t2"
+    )
     assert find_artifact(lake, "demo", "token-lengths", tokenizer_sha256="t3") is None
     assert list_artifacts(lake, "demo", "tokenizer") == []
 

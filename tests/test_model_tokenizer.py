@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 
 from catalog.artifacts import find_artifact
+from catalog.hashing import sha256_file
 from model.mixing import alpha_weights
 from model.sample_lake import write_version
-from catalog.hashing import sha256_file
 from model.tokenizer import EOD, PAD, load_tokenizer, main
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"

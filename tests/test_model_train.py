@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from model.sample_lake import synthetic_records, write_version
 from catalog.hashing import sha256_file
+from model.sample_lake import synthetic_records, write_version
 from model.tokenizer import train_tokenizer
 
 ROOT = Path(__file__).resolve().parents[1]

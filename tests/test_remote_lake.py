@@ -157,4 +157,7 @@ def test_the_training_stream_reads_an_s3_lake_through_a_local_cache(s3, s3_endpo
         assert torch.equal(remote.batch_at(k)["input_ids"], local.batch_at(k)["input_ids"])
     assert len(list((tmp_path / "cache").rglob("*.arrow"))) == len(manifest["shards"])
     where = pickle.loads(pickle.dumps(remote.version.location))  # what a DataLoader worker would be handed
-    assert where.read_bytes("manifest.json") == s3.get_object(Bucket=BUCKET, Key="lake/mix/v1/manifest.json")["Body"].read()
+    assert (
+        where.read_bytes("manifest.json")
+        == s3.get_object(Bucket=BUCKET, Key="lake/mix/v1/manifest.json")["Body"].read()
+    )

@@ -5,9 +5,7 @@ defined by; every score must come out bit-identical on real documents in many sc
 speed-up can never move a document across a threshold.
 """
 import heapq
-import json
 import re
-import string
 import unicodedata
 from collections import Counter
 
