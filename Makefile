@@ -1,11 +1,11 @@
-# Two entry points: `make run` (the main job on the built-in sample) and `make test` (the suite).
+# Two entry points: `make run` (the main job on the built-in sample) and `make test` (lint, then the suite).
 # Both create the virtual environment on first use; nothing else needs to be installed by hand.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 LAKE   ?= ./lake
 
-.PHONY: run test install-pipeline install-all clean
+.PHONY: run lint test install-pipeline install-all clean
 
 $(VENV)/.pipeline: setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,12 @@ install-all: $(VENV)/.all
 run: $(VENV)/.pipeline
 	$(BIN)/python -m pipelines.curate --lake $(LAKE) --dataset sample
 
-test: $(VENV)/.all
+# ruff (rules in ruff.toml) and mypy (setup.cfg: the public functions of catalog/ and model/).
+lint: $(VENV)/.all
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: lint
 	$(BIN)/python -m pytest -q tests
 
 clean:

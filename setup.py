@@ -43,6 +43,8 @@ DEV = [
     "selenium==4.51.0",  # drives Debian's chromium in the catalog page test
     "boto3==1.44.8",
     "moto[server]==5.2.5",  # a local S3 for the object-store commit protocol tests
+    "ruff==0.17.6",  # `make lint`: rules in ruff.toml
+    "mypy==2.4.1",  # `make lint`: settings in setup.cfg
 ]
 
 setup(

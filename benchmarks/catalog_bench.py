@@ -35,7 +35,9 @@ def _shard_bytes(rng: np.random.Generator, mb: int) -> tuple[bytes, int]:
     doc = 64 * 1024
     docs = mb * 1024 * 1024 // doc
     blob = letters[rng.integers(0, len(letters), docs * doc)].tobytes().decode("ascii")
-    table = pa.table({"id": [f"doc-{i}" for i in range(docs)], "text": [blob[i * doc:(i + 1) * doc] for i in range(docs)]})
+    table = pa.table(
+        {"id": [f"doc-{i}" for i in range(docs)], "text": [blob[i * doc : (i + 1) * doc] for i in range(docs)]}
+    )
     sink = io.BytesIO()
     with ipc.new_file(sink, table.schema) as writer:
         writer.write_table(table, max_chunksize=256)
@@ -92,14 +94,34 @@ def make_manifest_lake(root: Path, datasets: int, versions: int) -> None:
     langs = [f"l{i:02d}" for i in range(20)]
     shards = [{"path": f"data/lang={lang}/part-{j:05d}-000.arrow", "lang": lang, "rows": 1000, "bytes": 1 << 27,
                "sha256": "0" * 64, "chars": 10 ** 8, "sources": {"web": 1000}} for lang in langs for j in range(2)]
-    base = {"schema_version": 1, "created_at": "2026-01-01T00:00:00+00:00", "shards": shards, "removed_table": [],
-            "counts": {"input": 50000, "kept": 40000, "filtered": {"min_words": 5000}, "duplicates": {"exact": 3000, "near": 2000},
-                       "quarantined": 0, "quarantined_by_reason": {}},
-            "languages": {lang: {"docs": 2000, "chars": 2 * 10 ** 8, "bytes": 1 << 28, "shards": 2} for lang in langs},
-            "sources": {"web": {"license": "CC-BY-4.0", "input": 50000, "kept": 40000, "filtered": 5000,
-                                "duplicates": 5000, "quarantined": 0}},
-            "pii": {"email": 10}, "stages": {}, "lineage": {"inputs": [], "options": {}, "runner": "DirectRunner",
-                                                            "code": {"package_version": "0.1.0"}}}
+    base = {
+        "schema_version": 1,
+        "created_at": "2026-01-01T00:00:00+00:00",
+        "shards": shards,
+        "removed_table": [],
+        "counts": {
+            "input": 50000,
+            "kept": 40000,
+            "filtered": {"min_words": 5000},
+            "duplicates": {"exact": 3000, "near": 2000},
+            "quarantined": 0,
+            "quarantined_by_reason": {},
+        },
+        "languages": {lang: {"docs": 2000, "chars": 2 * 10**8, "bytes": 1 << 28, "shards": 2} for lang in langs},
+        "sources": {
+            "web": {
+                "license": "CC-BY-4.0",
+                "input": 50000,
+                "kept": 40000,
+                "filtered": 5000,
+                "duplicates": 5000,
+                "quarantined": 0,
+            }
+        },
+        "pii": {"email": 10},
+        "stages": {},
+        "lineage": {"inputs": [], "options": {}, "runner": "DirectRunner", "code": {"package_version": "0.1.0"}},
+    }
     for d in range(datasets):
         for v in range(1, versions + 1):
             vdir = root / f"ds{d:03d}" / f"v{v}"
@@ -123,7 +145,9 @@ def bench_browse(root: Path, datasets: int, versions: int) -> list[tuple[str, st
     name = f"ds{datasets // 2:03d}"
     for label, args in [("catalog list", ["list"]), ("catalog show NAME", ["show", name]),
                         ("catalog show NAME@v1 --json", ["show", f"{name}@v1", "--json"])]:
-        rows.append((f"{label} (whole process, best of 3)", f"{_cli_seconds(args + ['--lake', str(lake)]) * 1000:,.0f} ms"))
+        rows.append(
+            (f"{label} (whole process, best of 3)", f"{_cli_seconds(args + ['--lake', str(lake)]) * 1000:,.0f} ms")
+        )
     return rows
 
 

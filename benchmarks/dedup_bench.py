@@ -4,7 +4,8 @@
 
 Quality: on the two shared near-duplicate corpora with exact word-5-gram Jaccard ground truth;
 recall = share of pairs with true J >= 0.8 that end in one cluster (one is the other's kept
-``duplicate_of``, or both point to the same kept document); precision = share of removed documents whose kept ``duplicate_of`` has
+``duplicate_of``, or both point to the same kept document); precision = share of removed documents whose kept
+``duplicate_of`` has
 true J >= 0.7 with them.
 Held out (``--heldout``, any JSONL with ``id`` and ``text``): the corpus plus planted near-duplicates
 (a seeded third of its documents copied once or twice with random word deletions, substitutions and
@@ -32,8 +33,8 @@ import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -63,7 +64,9 @@ def speed_corpus(shared: Path) -> list[tuple[str, str]]:
 def ours(docs: list[tuple[str, str]], config: MinHashConfig) -> dict[str, str]:
     """Our stage's functions in-process, Beam's shuffles replaced by dicts: returns removed id -> kept id."""
     nodes = [((1, 0, i, i), i) for i, _ in docs]
-    sigs = np.concatenate([signatures([t for _, t in docs[lo:lo + BATCH]], config) for lo in range(0, len(docs), BATCH)])
+    sigs = np.concatenate(
+        [signatures([t for _, t in docs[lo : lo + BATCH]], config) for lo in range(0, len(docs), BATCH)]
+    )
     groups = defaultdict(list)  # GroupByBand
     for lo in range(0, len(docs), BATCH):
         for key, posting in band_postings(nodes[lo:lo + BATCH], sigs[lo:lo + BATCH], config):
@@ -155,7 +158,9 @@ def close_pairs_exact(sets: dict[str, set[bytes]], threshold: float) -> list[tup
     frequency = Counter(s for shingle_set in sets.values() for s in shingle_set)
     index = defaultdict(list)
     for doc_id, shingle_set in sets.items():
-        prefix = sorted(shingle_set, key=lambda s: (frequency[s], s))[:len(shingle_set) - math.ceil(threshold * len(shingle_set)) + 1]
+        prefix = sorted(shingle_set, key=lambda s: (frequency[s], s))[
+            : len(shingle_set) - math.ceil(threshold * len(shingle_set)) + 1
+        ]
         for s in prefix:
             index[s].append(doc_id)
     candidates = {(a, b) if a < b else (b, a) for posting in index.values()
@@ -196,9 +201,14 @@ def beam_stage(docs: list[tuple[str, str]], config: MinHashConfig) -> tuple[int,
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "docs.jsonl"
-        path.write_text("".join(json.dumps({"id": i, "uid": i, "source": "s", "text": t, "lang": "und", "lang_score": 0.0,
-                                            "meta": {}}) + "\n" for i, t in docs),
-                        encoding="utf-8")
+        path.write_text(
+            "".join(
+                json.dumps({"id": i, "uid": i, "source": "s", "text": t, "lang": "und", "lang_score": 0.0, "meta": {}})
+                + "\n"
+                for i, t in docs
+            ),
+            encoding="utf-8",
+        )
         seconds = []
         for stage in (False, True):
             started = time.perf_counter(), time.process_time()
@@ -269,7 +279,9 @@ def main() -> None:
     print(f"settings: {json.dumps(config.describe())}")
     print(f"{'corpus':22} {'method':22} {'precision':>9} {'recall':>7} {'removed':>7} {'docs':>6} {'J>=0.8':>7}")
     for name, rel in CORPORA.items():
-        print_quality(name, load(args.shared / rel), *shared_truth((args.shared / rel).parent / "pairs_jaccard_w5.tsv"), config)
+        print_quality(
+            name, load(args.shared / rel), *shared_truth((args.shared / rel).parent / "pairs_jaccard_w5.tsv"), config
+        )
     for path in args.heldout:
         docs = planted(load(path), args.seed)
         print_quality(f"{path.stem}+planted", docs, *heldout_truth(docs, config.ngram), config)
@@ -285,18 +297,26 @@ def main() -> None:
     print(f"\nspeed: {results['ours']['docs']} docs, {results['ours']['mb']:.1f} MB, fastest of {args.repeat} "
           f"runs per method (seconds of all runs: " + "; ".join(
               f"{m} " + " ".join(f"{run['seconds']:.2f}" for run in r) for m, r in runs.items()) + ")")
-    print(f"{'method':12} {'setup s':>7} {'seconds':>8} {'CPU s':>7} {'docs/s':>8} {'MB/s':>6} {'peak RSS MB':>11} {'removed':>7}")
+    print(
+        f"{'method':12} {'setup s':>7} {'seconds':>8} {'CPU s':>7} {'docs/s':>8} {'MB/s':>6} "
+        f"{'peak RSS MB':>11} {'removed':>7}"
+    )
     for m, r in results.items():
-        print(f"{m:12} {r['setup_seconds']:7.2f} {r['seconds']:8.2f} {r['cpu_seconds']:7.2f} {r['docs'] / r['seconds']:8.0f} "
-              f"{r['mb'] / r['seconds']:6.2f} {r['peak_rss_mb']:11.0f} {r['removed']:7d}")
+        print(
+            f"{m:12} {r['setup_seconds']:7.2f} {r['seconds']:8.2f} {r['cpu_seconds']:7.2f} "
+            f"{r['docs'] / r['seconds']:8.0f} "
+            f"{r['mb'] / r['seconds']:6.2f} {r['peak_rss_mb']:11.0f} {r['removed']:7d}"
+        )
     ours_, theirs = results["ours"], results["datasketch"]
     print(f"speed ratio ours / datasketch: {theirs['seconds'] / ours_['seconds']:.1f}x wall, "
           f"{theirs['cpu_seconds'] / ours_['cpu_seconds']:.1f}x CPU (a shared machine stretches wall time unevenly); "
           f"{(theirs['seconds'] + theirs['setup_seconds']) / (ours_['seconds'] + ours_['setup_seconds']):.1f}x "
           "with each side's one-off set-up counted")
     if "beam" in results:
-        print(f"the NearDedup PTransform on DirectRunner (its shuffles and per-element Beam work included, the "
-              f"read-only pipeline's time subtracted): {theirs['seconds'] / results['beam']['seconds']:.1f}x datasketch")
+        print(
+            f"the NearDedup PTransform on DirectRunner (its shuffles and per-element Beam work included, the "
+            f"read-only pipeline's time subtracted): {theirs['seconds'] / results['beam']['seconds']:.1f}x datasketch"
+        )
 
 
 if __name__ == "__main__":

@@ -56,7 +56,9 @@ def measure_groups() -> None:
     real = beam.GroupByKey
 
     def size(value) -> int:  # a band posting chunk counts as the postings (nodes) it carries
-        chunk = isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], bytes) and isinstance(value[1], list)
+        chunk = (
+            isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], bytes) and isinstance(value[1], list)
+        )
         return len(value[1]) if chunk else 1
 
     def record(kv):
@@ -136,7 +138,11 @@ def main(argv: list[str] | None = None) -> int:
         largest = sorted(r["groups"].items(), key=lambda kv: -kv[1])
         print("  largest group per step: " + ", ".join(f"{step} {size:,}" for step, size in largest), flush=True)
     for a, b in zip(runs, runs[1:]):
-        grew = {s: (a["groups"].get(s, 0), size) for s, size in b["groups"].items() if size > 2 * max(1, a["groups"].get(s, 0))}
+        grew = {
+            s: (a["groups"].get(s, 0), size)
+            for s, size in b["groups"].items()
+            if size > 2 * max(1, a["groups"].get(s, 0))
+        }
         print(f"{a['docs']:,} -> {b['docs']:,} (x{b['docs'] / a['docs']:.0f}): time x{b['wall'] / a['wall']:.2f}, "
               f"peak RSS x{b['peak_rss_mb'] / a['peak_rss_mb']:.2f}; groups more than doubled: {grew or 'none'}")
     return 0

@@ -2,7 +2,8 @@
 
     python -m benchmarks.e2e_bench [--docs 20000] [--repeat 3] [--keep DIR]
 
-The corpus: ``--docs`` documents drawn from ``../shared/data`` (real texts cut to ``--max-chars``, one or two joined) with
+The corpus: ``--docs`` documents drawn from ``../shared/data`` (real texts cut to ``--max-chars``, one or two joined)
+with
 planted duplicates, about 10 % exact copies and 10 % near copies (3 % of words replaced), over 8
 JSONL files (``benchmarks.pipeline_bench.build_corpus``). Each side runs as a user runs it: a fresh
 subprocess, start-up and imports included.
@@ -80,8 +81,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--docs", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--max-chars", type=int, default=1500,
-                        help="cut each shared text to this many characters (default 1500: about 26 MB for 20k documents)")
+    parser.add_argument(
+        "--max-chars",
+        type=int,
+        default=1500,
+        help="cut each shared text to this many characters (default 1500: about 26 MB for 20k documents)",
+    )
     parser.add_argument("--keep", help="build (or reuse) the corpus here and keep the lakes")
     parser.add_argument("--pipeline-args", default="", help="extra options for pipelines.curate (quoted)")
     parser.add_argument("--naive", nargs=2, metavar=("CORPUS", "OUT"), help=argparse.SUPPRESS)
@@ -103,7 +108,9 @@ def main(argv: list[str] | None = None) -> int:
             pipe = [sys.executable, "-m", "pipelines.curate", "--input", str(corpus / "*.jsonl"), "--lake", str(lake),
                     "--dataset", "e2e", *args.pipeline_args.split()]
             script = [sys.executable, "-m", "benchmarks.e2e_bench", "--naive", str(corpus), str(work / f"naive-{k}")]
-            for name, cmd in (("pipeline", pipe), ("naive", script)) if k % 2 == 0 else (("naive", script), ("pipeline", pipe)):
+            for name, cmd in (
+                (("pipeline", pipe), ("naive", script)) if k % 2 == 0 else (("naive", script), ("pipeline", pipe))
+            ):
                 wall, _ = timed(cmd)
                 walls[name].append(wall)
                 print(f"  run {k + 1} {name:<8} {wall:6.1f} s  {mb / wall:5.2f} MB/s", flush=True)
@@ -111,8 +118,11 @@ def main(argv: list[str] | None = None) -> int:
         for name, w in walls.items():
             print(f"{name:<8} median {med[name]:6.1f} s ({mb / med[name]:.2f} MB/s), runs "
                   f"{', '.join(f'{x:.1f}' for x in w)}")
-        print(f"pipeline speed / naive script speed: {med['naive'] / med['pipeline']:.2f}x (median), "
-              f"{min(walls['naive']) / max(walls['pipeline']):.2f}-{max(walls['naive']) / min(walls['pipeline']):.2f}x (range)")
+        print(
+            f"pipeline speed / naive script speed: {med['naive'] / med['pipeline']:.2f}x (median), "
+            f"{min(walls['naive']) / max(walls['pipeline']):.2f}-"
+            f"{max(walls['naive']) / min(walls['pipeline']):.2f}x (range)"
+        )
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

@@ -17,7 +17,8 @@ import os
 import sys
 import time
 from collections import Counter, defaultdict
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from transforms.filters.config import FilterConfig, load_filter_config
 from transforms.filters.scores import filter_document
@@ -105,7 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"{'filter':<24} {'dropped':>7}  by language")
     for name in sorted(by_filter_lang, key=lambda n: (-sum(by_filter_lang[n].values()), n)):
-        langs = ", ".join(f"{lang} {n}" for lang, n in sorted(by_filter_lang[name].items(), key=lambda x: (-x[1], x[0])))
+        langs = ", ".join(
+            f"{lang} {n}" for lang, n in sorted(by_filter_lang[name].items(), key=lambda x: (-x[1], x[0]))
+        )
         print(f"{name:<24} {sum(by_filter_lang[name].values()):>7}  {langs}")
         for line in examples[name]:
             print(f"    {line}")

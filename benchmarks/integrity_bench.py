@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from catalog.export import _copy_hashing
     from catalog.verify import open_verified_table
-    from model.shards import ShardReader, Version
+    from model.shard_reader import ShardReader, Version
 
     root = Path(tempfile.mkdtemp(prefix="integrity-bench-", dir="/tmp"))
     try:

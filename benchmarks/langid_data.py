@@ -29,9 +29,9 @@ import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from transforms.langid.langcodes import to_iso639_3
 
@@ -83,7 +83,9 @@ def lid176_labels() -> frozenset[str]:
 
     from transforms.langid.identify import default_model_path
 
-    return frozenset(l.removeprefix("__label__") for l in fasttext.load_model(default_model_path()).get_labels())
+    return frozenset(
+        label.removeprefix("__label__") for label in fasttext.load_model(default_model_path()).get_labels()
+    )
 
 
 def label(locale: str, labels: frozenset[str]) -> tuple[str | None, str | None]:

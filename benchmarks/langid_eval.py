@@ -94,8 +94,10 @@ def regressions(raw: Scores, stage: Scores) -> list[str]:
 
 def f1_deltas(raw: Scores, stage: Scores) -> str:
     """Every language whose F1 changed: code, docs, raw -> stage in points, largest loss first."""
-    moved = sorted((stage.f1[l] - raw.f1[l], l) for l in raw.f1 if abs(stage.f1[l] - raw.f1[l]) > 1e-9)
-    return "  ".join(f"{l}({raw.support[l]}) {100 * d:+.1f}" for d, l in moved) or "none"
+    moved = sorted(
+        (stage.f1[lang] - raw.f1[lang], lang) for lang in raw.f1 if abs(stage.f1[lang] - raw.f1[lang]) > 1e-9
+    )
+    return "  ".join(f"{lang}({raw.support[lang]}) {100 * d:+.1f}" for d, lang in moved) or "none"
 
 
 def load(spec: str) -> tuple[list[dict], int]:
@@ -172,7 +174,9 @@ def _stage(config: LangIdConfig) -> LabelBatches:
 
 
 def _confusions(worst) -> str:
-    return "  ".join(f"{lang} {f1:.2f} ({n}: " + ", ".join(f"{p}x{c}" for p, c in conf) + ")" for lang, f1, n, conf in worst)
+    return "  ".join(
+        f"{lang} {f1:.2f} ({n}: " + ", ".join(f"{p}x{c}" for p, c in conf) + ")" for lang, f1, n, conf in worst
+    )
 
 
 def speed(raw: Scores, stage: Scores) -> float:

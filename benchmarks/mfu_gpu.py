@@ -68,8 +68,13 @@ def main(argv: list[str] | None = None) -> int:
         model.compile()  # in place: parameter names stay those of an uncompiled model
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4, betas=(0.9, 0.95), fused=device.type == "cuda")
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, 100, 10_000))
-    engine, _, _, _ = deepspeed.initialize(model=model, optimizer=optimizer, lr_scheduler=scheduler,
-                                           config=ds_config(args.deepspeed_config, args.micro_batch, args.grad_accum, world))
+    engine, _, _, _ = deepspeed.initialize(
+        model=model,
+        optimizer=optimizer,
+        lr_scheduler=scheduler,
+        config=ds_config(args.deepspeed_config, args.micro_batch, args.grad_accum, world),
+    )
+
     def step() -> torch.Tensor:
         batch = torch.randint(0, args.vocab, (args.micro_batch, args.seq_len + 1), device=device)
         _, loss = engine(batch[:, :-1], batch[:, 1:])
@@ -100,13 +105,18 @@ def main(argv: list[str] | None = None) -> int:
     name = torch.cuda.get_device_name() if device.type == "cuda" else "cpu"
     memory = f"{torch.cuda.max_memory_allocated() / 2**30:.1f} GiB peak memory" if device.type == "cuda" else ""
     if rank == 0:
-        print(f"\n{name} x{world} | preset {args.model}: {n_params / 1e6:.0f}M params, seq {args.seq_len}, "
-              f"micro-batch {args.micro_batch} x {args.grad_accum} accumulated, vocab {args.vocab:,}, {args.attention}{' compiled' if args.compile else ''}, "
-              f"{Path(args.deepspeed_config).name} | {memory}")
-        print(f"warm-up and compile {warm:.0f}s | {steps} micro-steps in {elapsed:.1f}s | {tokens_per_s:,.0f} tokens/s | "
-              f"{achieved / 1e12:.1f} TFLOP/s achieved | "
-              f"MFU {f'{achieved / (peak * world):.1%}' if peak else 'n/a (no known peak for this device)'} | "
-              f"final loss {loss.item():.3f} (random tokens: ln(vocab) = {math.log(args.vocab):.3f})")
+        print(
+            f"\n{name} x{world} | preset {args.model}: {n_params / 1e6:.0f}M params, seq {args.seq_len}, "
+            f"micro-batch {args.micro_batch} x {args.grad_accum} accumulated, vocab {args.vocab:,}, "
+            f"{args.attention}{' compiled' if args.compile else ''}, "
+            f"{Path(args.deepspeed_config).name} | {memory}"
+        )
+        print(
+            f"warm-up and compile {warm:.0f}s | {steps} micro-steps in {elapsed:.1f}s | {tokens_per_s:,.0f} tokens/s | "
+            f"{achieved / 1e12:.1f} TFLOP/s achieved | "
+            f"MFU {f'{achieved / (peak * world):.1%}' if peak else 'n/a (no known peak for this device)'} | "
+            f"final loss {loss.item():.3f} (random tokens: ln(vocab) = {math.log(args.vocab):.3f})"
+        )
     torch.distributed.destroy_process_group()
     return 0
 

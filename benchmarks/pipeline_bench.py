@@ -92,8 +92,15 @@ def run_pipeline(corpus: Path, lake: Path, workers: int) -> dict:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         sys.exit(f"pipeline failed:\n{proc.stderr[-3000:]}")
-    manifest = json.loads(subprocess.run([sys.executable, "-m", "catalog", "show", "bench", "--lake", str(lake), "--json"],
-                                         cwd=REPO, capture_output=True, text=True, check=True).stdout)
+    manifest = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "catalog", "show", "bench", "--lake", str(lake), "--json"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     return {"wall": wall, "cpu": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
             "peak_rss_mb": after.ru_maxrss / 1024, "counts": manifest["counts"]}
 
@@ -134,7 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,20000", help="comma-separated corpus sizes (default 10000,20000)")
     parser.add_argument("--workers", type=int, default=1, help="DirectRunner worker processes (default 1: in-process)")
-    parser.add_argument("--stage-docs", type=int, default=5000, help="documents for the per-stage timing (default 5000)")
+    parser.add_argument(
+        "--stage-docs", type=int, default=5000, help="documents for the per-stage timing (default 5000)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the generated corpora and lakes")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -152,15 +161,22 @@ def main(argv: list[str] | None = None) -> int:
                   f"{info['bytes'] / 1e6 / res['cpu']:6.2f} MB/s per CPU-second  peak RSS {res['peak_rss_mb']:7.0f} MB",
                   flush=True)
             c = res["counts"]
-            print(f"           kept {c['kept']:,}  exact dups {c['duplicates']['exact']:,} (planted {info['planted']['exact']:,})"
-                  f"  near dups {c['duplicates']['near']:,} (planted {info['planted']['near']:,})"
-                  f"  filtered {sum(c['filtered'].values()):,}  quarantined {c['quarantined']:,}", flush=True)
+            print(
+                f"           kept {c['kept']:,}  exact dups {c['duplicates']['exact']:,} "
+                f"(planted {info['planted']['exact']:,})"
+                f"  near dups {c['duplicates']['near']:,} (planted {info['planted']['near']:,})"
+                f"  filtered {sum(c['filtered'].values()):,}  quarantined {c['quarantined']:,}",
+                flush=True,
+            )
         for (n0, i0, r0), (n1, i1, r1) in zip(rows, rows[1:]):
             print(f"scaling N {n0:,} -> {n1:,} (x{n1 / n0:.1f}, bytes x{i1['bytes'] / i0['bytes']:.2f}): "
                   f"time x{r1['wall'] / r0['wall']:.2f}, cpu x{r1['cpu'] / r0['cpu']:.2f}, "
                   f"peak RSS x{r1['peak_rss_mb'] / r0['peak_rss_mb']:.2f}")
 
-        sample = [json.loads(line)["text"] for line in open(next((work / f"corpus-{sizes[0]}").glob("*.jsonl")), encoding="utf-8")]
+        sample = [
+            json.loads(line)["text"]
+            for line in open(next((work / f"corpus-{sizes[0]}").glob("*.jsonl")), encoding="utf-8")
+        ]
         sample = (sample * (args.stage_docs // max(1, len(sample)) + 1))[: args.stage_docs]
         mb = sum(len(t.encode("utf-8")) for t in sample) / 1e6
         stage_secs = time_stages(sample)
@@ -169,8 +185,12 @@ def main(argv: list[str] | None = None) -> int:
         for name, secs in sorted(stage_secs.items(), key=lambda kv: kv[1]):
             print(f"  {name:<12} {secs:7.2f} s  {mb / secs:8.2f} MB/s")
         fastest = min(stage_secs, key=stage_secs.get)
-        print(f"full pipeline: {full_mb_per_cpu_s:.2f} MB per CPU-second = {full_mb_per_cpu_s / (mb / stage_secs[fastest]):.3f}x "
-              f"the fastest single stage ({fastest}); {full_mb_per_cpu_s / (mb / sum(stage_secs.values())):.2f}x the sum of all stages alone")
+        print(
+            f"full pipeline: {full_mb_per_cpu_s:.2f} MB per CPU-second = "
+            f"{full_mb_per_cpu_s / (mb / stage_secs[fastest]):.3f}x "
+            f"the fastest single stage ({fastest}); "
+            f"{full_mb_per_cpu_s / (mb / sum(stage_secs.values())):.2f}x the sum of all stages alone"
+        )
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

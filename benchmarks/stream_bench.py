@@ -30,10 +30,10 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -47,7 +47,7 @@ import pyarrow as pa  # noqa: E402
 
 from model.data import PackedStream, StreamConfig  # noqa: E402
 from model.sample_lake import synthetic_records, write_version  # noqa: E402
-from model.shards import ShardReader, open_version  # noqa: E402
+from model.shard_reader import ShardReader, open_version  # noqa: E402
 from model.tokenizer import language_sample, load_tokenizer, train_tokenizer  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -74,7 +74,7 @@ class Timing:
     wall: float = 0.0
     cpu: float = 0.0
 
-    def __add__(self, other: "Timing") -> "Timing":
+    def __add__(self, other: Timing) -> Timing:
         return Timing(self.wall + other.wall, self.cpu + other.cpu)
 
 
@@ -122,8 +122,10 @@ def stream_tokens(stream: PackedStream, batches: int, threads: bool = True) -> t
 
 
 def line(name: str, tokens: int, timing: Timing, note: str) -> str:
-    return (f"{name:<13}{tokens / timing.wall:>12,.0f} tokens/s per process, {timing.cpu / timing.wall:.2f} cores busy, "
-            f"{tokens / timing.cpu:>10,.0f} tokens per CPU-second  ({note})")
+    return (
+        f"{name:<13}{tokens / timing.wall:>12,.0f} tokens/s per process, {timing.cpu / timing.wall:.2f} cores busy, "
+        f"{tokens / timing.cpu:>10,.0f} tokens per CPU-second  ({note})"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -171,12 +173,16 @@ def main(argv: list[str] | None = None) -> int:
           f"vocab {tok.get_vocab_size():,}, {len(os.sched_getaffinity(0))} cores, {current_allocator()}")
     print(f"token index  {index_tokens:,} tokens in {index_s:.1f}s ({index_tokens / index_s:,.0f} tokens/s; built "
           f"once per version and tokenizer, then loaded)")
-    print(line("stream", produced, stream_t, f"{produced:,} tokens, seq {args.seq_len}, micro-batch {args.micro_batch}"))
+    print(
+        line("stream", produced, stream_t, f"{produced:,} tokens, seq {args.seq_len}, micro-batch {args.micro_batch}")
+    )
     print(line("stream 1 thr", produced, single_t, "the same, tokenizer on one thread"))
     print(line("naive", naive_first[0] + naive_last[0], naive_first[1] + naive_last[1],
                f"before {naive_tps[0]:,.0f}, after {naive_tps[1]:,.0f}; pyarrow row by row, one encode per doc"))
-    print(f"ratio        {stream_tps / naive_mean:.2f}x ({single_tps / naive_mean:.2f}x on one thread)   target: "
-          f">= 1,000,000 tokens/s or >= 3x: {'met' if stream_tps >= 1e6 or stream_tps >= 3 * naive_mean else 'NOT met'}")
+    print(
+        f"ratio        {stream_tps / naive_mean:.2f}x ({single_tps / naive_mean:.2f}x on one thread)   target: "
+        f">= 1,000,000 tokens/s or >= 3x: {'met' if stream_tps >= 1e6 or stream_tps >= 3 * naive_mean else 'NOT met'}"
+    )
     return 0
 
 

@@ -30,7 +30,9 @@ from pathlib import Path
 
 from tests.warc_fixtures import gzip_members, request, response, warcinfo
 
-MESSY = Path(os.environ.get("CURATION_SHARED", Path(__file__).resolve().parent.parent.parent / "shared")) / "data" / "messy"
+MESSY = (
+    Path(os.environ.get("CURATION_SHARED", Path(__file__).resolve().parent.parent.parent / "shared")) / "data" / "messy"
+)
 
 
 def _pages() -> list[tuple[str, bytes, str]]:
@@ -98,7 +100,7 @@ def reading(records: int, repeat: int) -> None:
         for name, fn in candidates:
             for label, path in (("warc", plain), ("warc.gz", gz)):
                 try:
-                    seconds, _ = _best(lambda: fn(path), repeat)
+                    seconds, _ = _best(lambda fn=fn, path=path: fn(path), repeat)
                 except ImportError as e:
                     print(f"  {name:<26} {label:<8} not installed ({e})")
                     continue
@@ -151,7 +153,7 @@ def extraction(repeat: int) -> None:
     print(f"extraction: {len(pages)} pages of html-installation-guide; fastest of {repeat}")
     for name, fn in candidates:
         try:
-            seconds, outs = _best(lambda: [fn(p) for p in pages], repeat)
+            seconds, outs = _best(lambda fn=fn: [fn(p) for p in pages], repeat)
         except ImportError as e:
             print(f"  {name:<26} not installed ({e})")
             continue

@@ -11,6 +11,10 @@
     python -m catalog gc [--grace-hours H] [--keep-last N] [--dry-run]
     python -m catalog push NAME[@vN] s3://BUCKET/PREFIX
     python -m catalog serve [--port 8000]           browse in a web browser
+
+``--lake`` is a directory, a ``file://`` URL, or an ``s3://``/``gs://`` URL (``--endpoint-url`` or
+``AWS_ENDPOINT_URL`` for an S3-compatible store); every command but ``gc`` and ``push`` reads an
+object-store lake the way it reads a local one (``catalog.lake.open_lake``).
 """
 from __future__ import annotations
 
@@ -31,18 +35,30 @@ def _printable(text: str) -> str:
                    for c in text)
 
 
+def _lake(args: argparse.Namespace) -> lakelib.Lake:
+    return lakelib.open_lake(args.lake, endpoint_url=args.endpoint_url)
+
+
+def _local_only(lake: lakelib.Lake, command: str) -> None:
+    if lake.is_remote:
+        raise lakelib.CatalogError(f"{command} works on local lakes only; {lake} is on an object store")
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     """Every dataset; one whose latest manifest is damaged is listed as BROKEN (exit 1), the rest as usual."""
-    names = lakelib.list_datasets(args.lake)
+    lake = _lake(args)
+    names = lake.list_datasets()
     if not names:
         print(f"no datasets in {args.lake}")
         return 0
     broken = 0
     for name in names:
-        versions = lakelib.list_versions(args.lake, name)
-        shown = ", ".join(f"v{v}" for v in versions[-5:]) + (f" (+{len(versions) - 5} older)" if len(versions) > 5 else "")
+        versions = lake.list_versions(name)
+        shown = ", ".join(f"v{v}" for v in versions[-5:]) + (
+            f" (+{len(versions) - 5} older)" if len(versions) > 5 else ""
+        )
         try:
-            _, latest = lakelib.load_manifest(args.lake, f"{name}@v{versions[-1]}")
+            _, latest = lake.load_manifest(f"{name}@v{versions[-1]}")
             c = latest["counts"]
             summary = (f"latest v{versions[-1]}: {c['kept']:,} docs, {len(latest['languages'])} languages, "
                        f"{latest['created_at']}")
@@ -54,7 +70,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    ref, manifest = lakelib.load_manifest(args.lake, args.spec)
+    ref, manifest = _lake(args).load_manifest(args.spec)
     if args.json:
         json.dump(manifest, sys.stdout, indent=2, sort_keys=True, ensure_ascii=False)
         print()
@@ -66,15 +82,17 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     from catalog.verify import describe_unlisted, verify_version
 
-    ref, manifest = lakelib.load_manifest(args.lake, args.spec)
+    lake = _lake(args)
+    ref, manifest = lake.load_manifest(args.spec)
+    where = lake.version_dir(ref)
     started = time.monotonic()
-    checks = verify_version(ref.path, manifest, threads=args.threads)
+    checks = verify_version(where, manifest, threads=args.threads)
     elapsed = max(time.monotonic() - started, 1e-9)
     total = sum(c.bytes for c in checks)
     bad = [c for c in checks if c.problem]
     for c in bad:
         print(f"BAD  {ref.spec} {c.path}: {c.problem}")
-    for line in describe_unlisted(ref.path, manifest):
+    for line in describe_unlisted(where, manifest):
         print(f"NOTE {ref.spec} {line}")
     verdict = "FAILED" if bad else "ok"
     print(f"{ref.spec}: {verdict}: {len(checks) - len(bad)}/{len(checks)} files intact, "
@@ -85,8 +103,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_why(args: argparse.Namespace) -> int:
     from catalog.why import explain, format_explanation
 
-    ref, manifest = lakelib.load_manifest(args.lake, args.spec)
-    answer = explain(ref.path, manifest, args.doc_id, source=args.source, verify=not args.no_verify)
+    lake = _lake(args)
+    ref, manifest = lake.load_manifest(args.spec)
+    answer = explain(lake.version_dir(ref), manifest, args.doc_id, source=args.source, verify=not args.no_verify)
     print(json.dumps(answer, ensure_ascii=False) if args.json else _printable(format_explanation(answer, ref.spec)))
     return 1 if answer["status"] == "unknown" else 0
 
@@ -94,11 +113,12 @@ def cmd_why(args: argparse.Namespace) -> int:
 def cmd_sample(args: argparse.Namespace) -> int:
     from catalog.read import sample_rows
 
-    ref, manifest = lakelib.load_manifest(args.lake, args.spec)
+    lake = _lake(args)
+    ref, manifest = lake.load_manifest(args.spec)
     if args.lang and args.lang not in manifest["languages"]:
         raise lakelib.CatalogError(f"{ref.spec} has no documents in {args.lang!r} "
                                    f"(languages: {', '.join(sorted(manifest['languages']))})")
-    for row in sample_rows(ref.path, manifest, args.lang, args.n, args.seed, verify=not args.no_verify):
+    for row in sample_rows(lake.version_dir(ref), manifest, args.lang, args.n, args.seed, verify=not args.no_verify):
         if args.json:
             print(json.dumps(row, ensure_ascii=False))
             continue
@@ -113,11 +133,12 @@ def cmd_diff(args: argparse.Namespace) -> int:
     from catalog.manifest import file_entries
     from catalog.verify import require_intact
 
-    ref_a, a = lakelib.load_manifest(args.lake, args.old)
-    ref_b, b = lakelib.load_manifest(args.lake, args.new)
+    lake = _lake(args)
+    ref_a, a = lake.load_manifest(args.old)
+    ref_b, b = lake.load_manifest(args.new)
     if not args.no_verify:  # "identical (same sha256)" is only true of intact files
         for ref, m in ((ref_a, a), (ref_b, b)):
-            require_intact(ref.path, [e for _, e in file_entries(m)], ref.spec)
+            require_intact(lake.version_dir(ref), [e for _, e in file_entries(m)], ref.spec)
     print(format_diff(a, b))
     return 0
 
@@ -125,9 +146,10 @@ def cmd_diff(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from catalog.export import export_version
 
-    ref, manifest = lakelib.load_manifest(args.lake, args.spec)
+    lake = _lake(args)
+    ref, manifest = lake.load_manifest(args.spec)
     try:
-        out = export_version(ref.path, manifest, args.out, verify=not args.no_verify)
+        out = export_version(lake.version_dir(ref), manifest, args.out, verify=not args.no_verify)
     except FileExistsError as e:
         raise lakelib.CatalogError(str(e)) from None
     print(f"exported {ref.spec} to {out}\n"
@@ -138,7 +160,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_tag(args: argparse.Namespace) -> int:
-    ref = lakelib.add_tag(args.lake, args.spec, args.tag)
+    ref = _lake(args).add_tag(args.spec, args.tag)
     print(f"tagged {ref.spec} as {args.tag!r}: gc will never collect it")
     return 0
 
@@ -146,6 +168,7 @@ def cmd_tag(args: argparse.Namespace) -> int:
 def cmd_gc(args: argparse.Namespace) -> int:
     from catalog.gc import collect
 
+    _local_only(_lake(args), "gc")
     result = collect(args.lake, grace=args.grace_hours * 3600, keep_last=args.keep_last, dry_run=args.dry_run)
     for path in result.removed:
         print(f"{'would remove' if args.dry_run else 'removed'}  {path}")
@@ -157,7 +180,9 @@ def cmd_gc(args: argparse.Namespace) -> int:
 def cmd_push(args: argparse.Namespace) -> int:
     from catalog.objectstore import S3Store, publish
 
-    ref, manifest = lakelib.load_manifest(args.lake, args.spec)
+    lake = _lake(args)
+    _local_only(lake, "push")
+    ref, manifest = lake.load_manifest(args.spec)
     store = S3Store.from_url(args.url, endpoint_url=args.endpoint_url)
     version = publish(store, ref.dataset, ref.path, manifest)
     print(f"published {ref.spec} to {args.url.rstrip('/')}/{ref.dataset}/v{version}/ as {ref.dataset}@v{version}")
@@ -167,9 +192,9 @@ def cmd_push(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from catalog.serve import make_server
 
-    server = make_server(args.lake, args.host, args.port)
+    server = make_server(_lake(args), args.host, args.port)
     host, port = server.server_address[:2]
-    print(f"browsing {args.lake} at http://{host}:{port}/  (Ctrl-C stops)")
+    print(f"browsing {args.lake} at http://{host}:{port}/  (Ctrl-C stops)")  # type: ignore[str-bytes-safe]
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -205,7 +230,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Browse, check and maintain the datasets and versions of a lake.\n"
                     "NAME@vN names a version; NAME alone means its latest version.")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--lake", default="./lake", help="lake root directory (default: ./lake)")
+    common.add_argument("--lake", default="./lake",
+                        help="lake root: a directory, file://, s3:// or gs:// URL (default: ./lake)")
+    common.add_argument("--endpoint-url", help="S3-compatible endpoint (MinIO, moto, ...) for s3:// URLs: the lake "
+                                               "and push's destination; default: AWS_ENDPOINT_URL, else AWS")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, func, help: str) -> argparse.ArgumentParser:
@@ -217,8 +245,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("spec", metavar="NAME[@vN]", help="dataset, optionally with a version (latest when omitted)")
 
     def no_verify(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--no-verify", action="store_true",
-                       help="read files without checking them against the manifest (a damaged file is refused otherwise)")
+        p.add_argument(
+            "--no-verify",
+            action="store_true",
+            help="read files without checking them against the manifest (a damaged file is refused otherwise)",
+        )
 
     add("list", cmd_list, "datasets and their published versions")
     p = add("show", cmd_show, "a version's summary, or its manifest with --json")
@@ -227,7 +258,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("verify", cmd_verify, "recompute the sha256, size and row count of every file the manifest lists and "
                                   "every artifact; exit 1 naming any bad file")
     spec(p)
-    p.add_argument("--threads", type=_number(int, 1, "an integer >= 1"), help="files hashed in parallel (default: CPU count, at most 8)")
+    p.add_argument(
+        "--threads",
+        type=_number(int, 1, "an integer >= 1"),
+        help="files hashed in parallel (default: CPU count, at most 8)",
+    )
     p = add("why", cmd_why, "where a document is kept, or which stage removed it and why")
     spec(p)
     p.add_argument("doc_id", metavar="DOC_ID", help="the document's id as in the input (or SOURCE:PATH:LINE)")
@@ -239,7 +274,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lang", help="only this language code (default: all)")
     p.add_argument("-n", type=_number(int, 0, "an integer >= 0"), default=5, help="how many documents (default 5)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
-    p.add_argument("--chars", type=_number(int, 1, "an integer >= 1"), default=500, help="cut texts after this many characters (default 500)")
+    p.add_argument(
+        "--chars",
+        type=_number(int, 1, "an integer >= 1"),
+        default=500,
+        help="cut texts after this many characters (default 500)",
+    )
     p.add_argument("--json", action="store_true", help="print whole rows as JSON lines")
     no_verify(p)
     p = add("diff", cmd_diff, "what changed between two versions")
@@ -257,12 +297,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("gc", cmd_gc, "remove leftovers of aborted runs (and with --keep-last, old untagged versions)")
     p.add_argument("--grace-hours", type=_number(float, 0, "a number of hours >= 0"), default=24.0,
                    help="only touch files unchanged for this long, so live publishers are safe (default 24)")
-    p.add_argument("--keep-last", type=_number(int, 1, "an integer >= 1"), metavar="N", help="also retire published versions older than the newest N")
+    p.add_argument(
+        "--keep-last",
+        type=_number(int, 1, "an integer >= 1"),
+        metavar="N",
+        help="also retire published versions older than the newest N",
+    )
     p.add_argument("--dry-run", action="store_true", help="list what would be removed, remove nothing")
     p = add("push", cmd_push, "publish a local version to S3 (or an S3-compatible store) as its next version there")
     spec(p)
     p.add_argument("url", metavar="s3://BUCKET/PREFIX")
-    p.add_argument("--endpoint-url", help="S3-compatible endpoint (MinIO, moto, ...); default: AWS")
     p = add("serve", cmd_serve, "browse the lake in a web browser (read-only)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=_port, default=8000, help="port (default 8000; 0 picks a free one)")

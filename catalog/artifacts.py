@@ -10,7 +10,6 @@ folder's content address; ``catalog verify`` and every reader of an artifact use
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import shutil
@@ -19,20 +18,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from catalog.hashing import sha256_file
 from catalog.lake import CatalogError, resolve, write_json_atomic
+from catalog.lakefs import Location, location
 from catalog.manifest import check_relpath
 
 ARTIFACTS = "artifacts"
 RECORD = "artifact.json"
 _KIND = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(8 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def attach_artifact(lake: str | Path, spec: str, file: str | Path, kind: str,
@@ -42,8 +35,8 @@ def attach_artifact(lake: str | Path, spec: str, file: str | Path, kind: str,
         raise CatalogError(f"invalid artifact kind {kind!r}: use lowercase letters, digits, '_' or '-'")
     ref = resolve(lake, spec)
     src = Path(file)
-    digest = file_sha256(src)
-    root = ref.path / ARTIFACTS
+    digest, _ = sha256_file(src)
+    root = Path(ref.path) / ARTIFACTS  # attaching is local: artifacts are written with os primitives
     final = root / f"{kind}-{digest[:12]}"
     if (final / RECORD).is_file():
         return _read(final)
@@ -77,34 +70,34 @@ class ArtifactError(CatalogError):
     """An artifact whose file does not match its record (or whose record is gone or unreadable)."""
 
 
-def _read(folder: Path) -> dict[str, Any]:
-    with open(folder / RECORD, encoding="utf-8") as f:
-        record = json.load(f)
+def _read(folder: Path | Location) -> dict[str, Any]:
+    where = location(folder)
+    record = json.loads(where.read_bytes(RECORD).decode("utf-8"))
     name = record.get("file")
     if not isinstance(name, str) or "/" in name or name == RECORD:
-        raise ArtifactError(f"artifact record {folder / RECORD} names the file {name!r}: not a file of its folder")
-    record["path"] = str(folder / check_relpath(name))
+        raise ArtifactError(f"artifact record {where / RECORD} names the file {name!r}: not a file of its folder")
+    record["path"] = str(where / check_relpath(name))
     return record
 
 
-def artifact_problem(folder: Path) -> tuple[str, str | None]:
+def artifact_problem(folder: Path | Location) -> tuple[str, str | None]:
     """(the artifact's file name, what is wrong with it or None), checked against its own record."""
+    where = location(folder)
     try:
-        record = _read(folder)
+        record = _read(where)
     except FileNotFoundError:
         return RECORD, "missing: the folder has no artifact.json record"
     except (ValueError, CatalogError) as e:
         return RECORD, f"unreadable record: {e}"
-    path = Path(record["path"])
-    if not path.is_file():
+    size = where.size(record["file"])
+    if size is None:
         return record["file"], "missing"
-    size = path.stat().st_size
     if size != record.get("size"):
         return record["file"], f"size {size:,} B, artifact.json says {record.get('size')} B"
-    digest = file_sha256(path)
+    digest, _ = where.sha256(record["file"])
     if digest != record.get("sha256"):
         return record["file"], f"sha256 {digest[:16]}..., artifact.json says {str(record.get('sha256'))[:16]}..."
-    if folder.name != f"{record.get('kind')}-{digest[:12]}":
+    if where.name != f"{record.get('kind')}-{digest[:12]}":
         return RECORD, f"record (kind {record.get('kind')!r}, sha256 {digest[:12]}...) does not match its folder name"
     return record["file"], None
 
@@ -136,7 +129,7 @@ def list_artifacts(lake: str | Path, spec: str, kind: str | None = None) -> list
 
     Listing does not hash: a reader checks the one it uses with :func:`verified`.
     """
-    root = resolve(lake, spec).path / ARTIFACTS
+    root = Path(resolve(lake, spec).path) / ARTIFACTS
     if not root.is_dir():
         return []
     records = []

@@ -53,8 +53,8 @@ def _shards(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     sb = {s["sha256"]: s["path"] for s in b["shards"]}
     lines = [f"{len(sa.keys() & sb.keys())} identical (same sha256), {len(sb.keys() - sa.keys())} new, "
              f"{len(sa.keys() - sb.keys())} gone"]
-    lines += [f"+ {sb[h]}" for h in sorted(sb.keys() - sa.keys(), key=sb.get)]
-    lines += [f"- {sa[h]}" for h in sorted(sa.keys() - sb.keys(), key=sa.get)]
+    lines += [f"+ {sb[h]}" for h in sorted(sb.keys() - sa.keys(), key=lambda h: sb[h])]
+    lines += [f"- {sa[h]}" for h in sorted(sa.keys() - sb.keys(), key=lambda h: sa[h])]
     return lines
 
 

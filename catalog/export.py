@@ -16,14 +16,15 @@ the export, which then removes what it wrote.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import shutil
 from pathlib import Path
 from typing import Any
 
-from catalog.manifest import safe_join
-from catalog.verify import BLOCK, arrow_rows, damaged
+from catalog.hashing import sha256_file
+from catalog.lakefs import LocalLocation, Location, location
+from catalog.manifest import check_relpath, safe_join
+from catalog.verify import arrow_rows, damaged
 
 FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int), clone a whole file (reflink)
 
@@ -94,15 +95,28 @@ def dataset_card(manifest: dict[str, Any]) -> str:
     configs = ["- config_name: all", "  default: true", "  data_files:", "  - split: train",
                "    path: data/lang=*/*.arrow"]
     for lang in langs:
-        configs += [f"- config_name: {lang}", "  data_files:", "  - split: train", f"    path: data/lang={lang}/*.arrow"]
+        configs += [
+            f"- config_name: {lang}",
+            "  data_files:",
+            "  - split: train",
+            f"    path: data/lang={lang}/*.arrow",
+        ]
     licenses = _licenses(manifest)
     front = ["---", "license: other", f"license_name: {json.dumps(', '.join(licenses))}",
              f"language: {json.dumps(langs)}", "configs:", *configs, "---"]
-    body = [f"# {manifest['dataset']} v{manifest['version']}", "", _description(manifest), "",
-            "Licences by source: " + ", ".join(f"{k} ({v.get('license', 'unknown')})" for k, v in manifest["sources"].items()) + ".",
-            "", "Load with `datasets.load_dataset(THIS_FOLDER, 'all')` or a language config such as "
-            f"`'{langs[0] if langs else 'en'}'`. Files are Arrow IPC file format; `manifest.json` holds checksums "
-            "and lineage, `croissant.json` the Croissant metadata."]
+    body = [
+        f"# {manifest['dataset']} v{manifest['version']}",
+        "",
+        _description(manifest),
+        "",
+        "Licences by source: "
+        + ", ".join(f"{k} ({v.get('license', 'unknown')})" for k, v in manifest["sources"].items())
+        + ".",
+        "",
+        "Load with `datasets.load_dataset(THIS_FOLDER, 'all')` or a language config such as "
+        f"`'{langs[0] if langs else 'en'}'`. Files are Arrow IPC file format; `manifest.json` holds checksums "
+        "and lineage, `croissant.json` the Croissant metadata.",
+    ]
     return "\n".join(front + body) + "\n"
 
 
@@ -120,33 +134,27 @@ def _clone(src: Path, dst: Path) -> bool:
 
 def _copy_hashing(src: Path, dst: Path) -> tuple[str, int]:
     """Copy ``src`` to ``dst`` and return (sha256, size) of the bytes written, in one read."""
-    digest, size = hashlib.sha256(), 0
-    buf = bytearray(BLOCK)
-    view = memoryview(buf)
-    with open(src, "rb", buffering=0) as fin, open(dst, "wb") as fout:
-        while n := fin.readinto(buf):
-            digest.update(view[:n])
-            fout.write(view[:n])
-            size += n
-    return digest.hexdigest(), size
+    return LocalLocation(src).download("", dst)
 
 
-def export_file(src: Path, dst: Path, entry: dict[str, Any], spec: str, verify: bool = True) -> None:
-    """Copy one shard (reflink when possible) and check the copy against its manifest entry."""
+def export_file(where: Location, rel: str, dst: Path, entry: dict[str, Any], spec: str, verify: bool = True) -> None:
+    """Copy one shard (reflink when possible; downloaded from an object store) and check the copy
+    against its manifest entry."""
     dst.parent.mkdir(parents=True, exist_ok=True)
-    if not src.is_file():
+    if not where.is_file(rel):
         raise damaged(spec, entry["path"], "missing")
-    if _clone(src, dst):
+    src = where.local / rel if where.local is not None else None
+    if src is not None and _clone(src, dst):
         if not verify:
             return
-        from catalog.verify import sha256_file
-
         digest, size = sha256_file(dst)
-    elif not verify:
+    elif src is not None and not verify:
         shutil.copyfile(src, dst)
         return
     else:
-        digest, size = _copy_hashing(src, dst)
+        digest, size = where.download(rel, dst)
+        if not verify:
+            return
     if size != entry["bytes"]:
         raise damaged(spec, entry["path"], f"size {size:,} B, manifest says {entry['bytes']:,} B")
     if digest != entry["sha256"]:
@@ -159,22 +167,24 @@ def export_file(src: Path, dst: Path, entry: dict[str, Any], spec: str, verify: 
         raise damaged(spec, entry["path"], f"{rows:,} rows, manifest says {entry['rows']:,}")
 
 
-def export_version(root: str | Path, manifest: dict[str, Any], out: str | Path, *, verify: bool = True) -> Path:
+def export_version(
+    root: str | Path | Location, manifest: dict[str, Any], out: str | Path, *, verify: bool = True
+) -> Path:
     """Write the HF folder (shards, README.md card), croissant.json and manifest.json under ``out``.
 
     Every manifest path is checked before anything is written; on any failure what the export
     wrote is removed again (``out`` was new or empty).
     """
-    root, out = Path(root), Path(out)
+    where, out = location(root), Path(out)
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"export folder {out} is not empty")
     spec = f"{manifest['dataset']}@v{manifest['version']}"
-    pairs = [(safe_join(root, s["path"]), safe_join(out, s["path"]), s) for s in manifest["shards"]]
+    pairs = [(check_relpath(s["path"]), safe_join(out, s["path"]), s) for s in manifest["shards"]]
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     try:
-        for src, dst, shard in pairs:
-            export_file(src, dst, shard, spec, verify)
+        for rel, dst, shard in pairs:
+            export_file(where, rel, dst, shard, spec, verify)
         (out / "README.md").write_text(dataset_card(manifest), encoding="utf-8")
         (out / "croissant.json").write_text(json.dumps(croissant(manifest), indent=2, ensure_ascii=False) + "\n",
                                             encoding="utf-8")

@@ -19,6 +19,7 @@ Readers never trust what they find: a version directory counts only under its ca
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -27,8 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from catalog.lakefs import Location, S3Config, is_remote_url, location
+
+log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
 STAGING = "_staging"
+TAGS = "_tags"
 VERSION_NUMBER = r"[1-9][0-9]{0,17}"  # canonical: no leading zero, and always fits an int64
 _VERSION_DIR = re.compile(rf"^v({VERSION_NUMBER})$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -72,57 +77,190 @@ def parse_spec(spec: str) -> tuple[str, int | None]:
     return name, int(m.group(1))
 
 
-def list_datasets(lake: str | Path) -> list[str]:
-    root = Path(lake)
-    if not root.is_dir():
-        return []
-    return sorted(p.name for p in root.iterdir() if p.is_dir() and _NAME.match(p.name) and list_versions(root, p.name))
+class Lake:
+    """One lake wherever it lives (see :func:`open_lake`): the layout, written once over a
+    :class:`catalog.lakefs.Location`, so a local directory and an ``s3://``/``gs://`` prefix are
+    listed, resolved and read by the same code."""
+
+    def __init__(self, root: Location, display: str | None = None):
+        self.root = root
+        self.display = display or str(root)
+
+    def __str__(self) -> str:
+        return self.display
+
+    def __repr__(self) -> str:
+        return f"Lake({self.display!r})"
+
+    @property
+    def is_remote(self) -> bool:
+        return self.root.local is None
+
+    def new_staging(self, name: str) -> str:
+        """A fresh, private location for one run's output (the lake's directory is made if missing)."""
+        if self.is_remote:
+            return new_staging(self.display, name)
+        return str(new_staging_dir(self.root.local, name))
+
+    def discard(self, *staged: str) -> None:
+        """Delete staged directories or prefixes: a run's scratch files before its commit, or a failed
+        run's whole staging (nobody will commit it). Best effort on an object store: gc collects the rest."""
+        if not self.is_remote:
+            for path in staged:
+                shutil.rmtree(path, ignore_errors=True)
+            return
+        from apache_beam.io.filesystems import FileSystems
+
+        try:  # a trailing "/" deletes the prefix as such: no glob reading of the lake's path
+            FileSystems.delete([f"{path.rstrip('/')}/" for path in staged])
+        except Exception as e:  # nothing staged yet, or the store is unreachable
+            log.warning("could not remove staged %s: %s", ", ".join(staged), e)
+
+    def commit(self, name: str, staging: str, manifest: dict[str, Any], options: Any = None) -> VersionRef:
+        """Publish ``staging`` as the next version of ``name`` (see the module docstring; on an object
+        store ``catalog.objectstore.commit_staged`` does the same with create-only writes)."""
+        if self.is_remote:
+            from catalog.objectstore import commit_staged
+
+            return commit_staged(self.display, name, staging, manifest, options)
+        return commit_version(self.root.local, name, Path(staging), manifest)
+
+    def list_datasets(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(name for name, is_dir in self.root.children() if is_dir and _NAME.match(name)
+                      and self.list_versions(name))
+
+    def version_numbers(self, name: str) -> list[int]:
+        """Every canonical ``v<N>`` folder of a dataset, published or not (sorted)."""
+        return sorted(int(m.group(1)) for child, is_dir in self.root.children(name)
+                      if is_dir and (m := _VERSION_DIR.match(child)))
+
+    def list_versions(self, name: str) -> list[int]:
+        """Published versions only: a directory without its manifest is invisible."""
+        return [v for v in self.version_numbers(name) if self.root.is_file(f"{name}/v{v}/{MANIFEST}")]
+
+    def version_path(self, name: str, version: int) -> Path | str:
+        """What :attr:`VersionRef.path` holds: a local directory, or the version's URL."""
+        if self.root.local is not None:
+            return self.root.local / name / f"v{version}"
+        return f"{self.root.url}/{name}/v{version}"
+
+    def version_dir(self, ref: VersionRef) -> Location:
+        """The version's folder, to read its files (with this lake's settings: endpoint, credentials)."""
+        return self.root / f"{ref.dataset}/v{ref.version}"
+
+    def resolve(self, spec: str) -> VersionRef:
+        name, version = parse_spec(spec)
+        versions = self.list_versions(name)
+        if not versions:
+            raise CatalogError(f"no published version of dataset {name!r} in lake {self}")
+        if version is None:
+            version = versions[-1]
+        elif version not in versions:
+            raise CatalogError(
+                f"{name}@v{version} is not published (published: {', '.join(f'v{v}' for v in versions)})"
+            )
+        return VersionRef(name, version, self.version_path(name, version))
+
+    def _read_json(self, rel: str, what: str) -> Any:
+        try:
+            return json.loads(self.root.read_bytes(rel).decode("utf-8"))
+        except (OSError, ValueError) as e:  # ValueError: JSONDecodeError and UnicodeDecodeError
+            raise ManifestError(f"{what} is unreadable: {type(e).__name__}: {e}") from None
+
+    def load_manifest(self, spec: str) -> tuple[VersionRef, dict[str, Any]]:
+        """A version and its manifest; ``ManifestError`` when the manifest is not a readable JSON object."""
+        ref = self.resolve(spec)
+        manifest = self._read_json(f"{ref.dataset}/v{ref.version}/{MANIFEST}", f"{ref.spec}: {MANIFEST}")
+        if not isinstance(manifest, dict):
+            raise ManifestError(f"{ref.spec}: {MANIFEST} is not a JSON object")
+        return ref, manifest
+
+    def list_tags(self, name: str) -> dict[str, int]:
+        """Tag name -> version. Tagged versions are pinned: ``gc`` never collects them."""
+        tags = {}
+        for entry, _ in self.root.children(f"{check_name(name)}/{TAGS}"):
+            if not entry.endswith(".json"):
+                continue
+            tag = entry[:-len(".json")]
+            data = self._read_json(f"{name}/{TAGS}/{entry}", f"{name}: tag {tag!r}")
+            version = data.get("version") if isinstance(data, dict) else None
+            if isinstance(version, bool) or not isinstance(version, int):
+                raise ManifestError(f"{name}: tag {tag!r} names no version number")
+            tags[tag] = version
+        return tags
+
+    def add_tag(self, spec: str, tag: str) -> VersionRef:
+        """Point ``tag`` at a published version; an existing tag is never moved (tags are for pinning).
+
+        Create-only on both kinds of lake: ``os.link`` locally, a conditional write on an object store.
+        """
+        ref = self.resolve(spec)
+        if not _NAME.match(tag or "") or re.fullmatch(r"v\d+", tag):
+            raise CatalogError(f"invalid tag {tag!r}: use letters, digits, '.', '_' or '-', and not the form vN")
+        payload = {"version": ref.version}
+        try:
+            if self.root.local is None:
+                from catalog.objectstore import store_for_lake
+
+                body = json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+                if not store_for_lake(self).put_if_absent(f"{ref.dataset}/{TAGS}/{tag}.json", body.encode("utf-8")):
+                    raise FileExistsError(tag)
+            else:
+                base = self.root.local / ref.dataset / TAGS
+                base.mkdir(exist_ok=True)
+                write_json_atomic(base / f"{tag}.json", payload)
+        except FileExistsError:
+            raise CatalogError(
+                f"tag {tag!r} already points at {ref.dataset}@v{self.list_tags(ref.dataset)[tag]}"
+            ) from None
+        return ref
+
+
+def open_lake(lake: str | Path | Lake, *, endpoint_url: str | None = None, options: Any = None) -> Lake:
+    """The lake at a local path, a ``file://`` URL, or an ``s3://``/``gs://`` URL (a :class:`Lake` as is).
+
+    S3 settings come from ``options`` (Beam's ``--s3_*``: the pipeline's lake and Beam's own S3
+    filesystem then see one bucket), else from ``endpoint_url``, else from the AWS environment
+    (``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ...). GCS uses ``--project`` from ``options``.
+    """
+    if isinstance(lake, Lake):
+        return lake
+    s3, project = S3Config(endpoint_url=endpoint_url), None
+    if options is not None and is_remote_url(lake):
+        from apache_beam.options.pipeline_options import GoogleCloudOptions
+
+        s3 = S3Config.from_options(options)
+        project = options.view_as(GoogleCloudOptions).project
+    try:
+        root = location(lake, s3, project)
+    except ValueError as e:
+        raise CatalogError(str(e)) from None
+    return Lake(root, str(lake).rstrip("/") if is_remote_url(lake) else str(lake))
+
+
+def list_datasets(lake: str | Path | Lake) -> list[str]:
+    return open_lake(lake).list_datasets()
 
 
 def _version_dirs(lake: Path, name: str) -> dict[int, Path]:
-    base = Path(lake) / name
-    if not base.is_dir():
-        return {}
-    found = {}
-    for p in base.iterdir():
-        m = _VERSION_DIR.match(p.name)
-        if m and p.is_dir():
-            found[int(m.group(1))] = p
-    return found
+    """Every canonical version directory of a local lake, published or not (for commits and gc)."""
+    return {v: Path(lake) / name / f"v{v}" for v in open_lake(lake).version_numbers(name)}
 
 
-def list_versions(lake: str | Path, name: str) -> list[int]:
+def list_versions(lake: str | Path | Lake, name: str) -> list[int]:
     """Published versions only: a directory without its manifest is invisible."""
-    return sorted(v for v, p in _version_dirs(Path(lake), name).items() if (p / MANIFEST).is_file())
+    return open_lake(lake).list_versions(name)
 
 
-def resolve(lake: str | Path, spec: str) -> VersionRef:
-    name, version = parse_spec(spec)
-    versions = list_versions(lake, name)
-    if not versions:
-        raise CatalogError(f"no published version of dataset {name!r} in lake {lake}")
-    if version is None:
-        version = versions[-1]
-    elif version not in versions:
-        raise CatalogError(f"{name}@v{version} is not published (published: {', '.join(f'v{v}' for v in versions)})")
-    return VersionRef(name, version, Path(lake) / name / f"v{version}")
+def resolve(lake: str | Path | Lake, spec: str) -> VersionRef:
+    return open_lake(lake).resolve(spec)
 
 
-def _read_json(path: Path, what: str) -> Any:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, ValueError) as e:  # ValueError: JSONDecodeError and UnicodeDecodeError
-        raise ManifestError(f"{what} is unreadable: {type(e).__name__}: {e}") from None
-
-
-def load_manifest(lake: str | Path, spec: str) -> tuple[VersionRef, dict[str, Any]]:
+def load_manifest(lake: str | Path | Lake, spec: str) -> tuple[VersionRef, dict[str, Any]]:
     """A version and its manifest; ``ManifestError`` when the manifest is not a readable JSON object."""
-    ref = resolve(lake, spec)
-    manifest = _read_json(ref.path / MANIFEST, f"{ref.spec}: {MANIFEST}")
-    if not isinstance(manifest, dict):
-        raise ManifestError(f"{ref.spec}: {MANIFEST} is not a JSON object")
-    return ref, manifest
+    return open_lake(lake).load_manifest(spec)
 
 
 def new_staging_dir(lake: str | Path, name: str) -> Path:
@@ -202,33 +340,11 @@ def commit_version(lake: str | Path, name: str, staging: Path, manifest: dict[st
     return VersionRef(name, version, vdir)
 
 
-TAGS = "_tags"
-
-
-def list_tags(lake: str | Path, name: str) -> dict[str, int]:
+def list_tags(lake: str | Path | Lake, name: str) -> dict[str, int]:
     """Tag name -> version. Tagged versions are pinned: ``gc`` never collects them."""
-    base = Path(lake) / check_name(name) / TAGS
-    if not base.is_dir():
-        return {}
-    tags = {}
-    for p in sorted(base.glob("*.json")):
-        data = _read_json(p, f"{name}: tag {p.stem!r}")
-        version = data.get("version") if isinstance(data, dict) else None
-        if isinstance(version, bool) or not isinstance(version, int):
-            raise ManifestError(f"{name}: tag {p.stem!r} names no version number")
-        tags[p.stem] = version
-    return tags
+    return open_lake(lake).list_tags(name)
 
 
-def add_tag(lake: str | Path, spec: str, tag: str) -> VersionRef:
+def add_tag(lake: str | Path | Lake, spec: str, tag: str) -> VersionRef:
     """Point ``tag`` at a published version; an existing tag is never moved (tags are for pinning)."""
-    ref = resolve(lake, spec)
-    if not _NAME.match(tag or "") or re.fullmatch(r"v\d+", tag):
-        raise CatalogError(f"invalid tag {tag!r}: use letters, digits, '.', '_' or '-', and not the form vN")
-    base = Path(lake) / ref.dataset / TAGS
-    base.mkdir(exist_ok=True)
-    try:
-        write_json_atomic(base / f"{tag}.json", {"version": ref.version})
-    except FileExistsError:
-        raise CatalogError(f"tag {tag!r} already points at {ref.dataset}@v{list_tags(lake, ref.dataset)[tag]}") from None
-    return ref
+    return open_lake(lake).add_tag(spec, tag)

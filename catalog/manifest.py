@@ -140,8 +140,9 @@ def _git_commit() -> str | None:
 
 
 def code_version() -> dict[str, Any]:
-    import apache_beam
     import platform
+
+    import apache_beam
 
     return {"package_version": PACKAGE_VERSION, "git_commit": _git_commit(),
             "beam_version": apache_beam.__version__, "python": platform.python_version()}
@@ -175,11 +176,11 @@ def build_manifest(*, shards: list[dict[str, Any]], removed_infos: list[dict[str
     languages: dict[str, dict[str, int]] = {}
     kept_by_source: Counter = Counter()
     for s in shards:
-        lang = languages.setdefault(s["lang"], {"docs": 0, "chars": 0, "bytes": 0, "shards": 0})
-        lang["docs"] += s["rows"]
-        lang["chars"] += s["chars"]
-        lang["bytes"] += s["bytes"]
-        lang["shards"] += 1
+        sizes = languages.setdefault(s["lang"], {"docs": 0, "chars": 0, "bytes": 0, "shards": 0})
+        sizes["docs"] += s["rows"]
+        sizes["chars"] += s["chars"]
+        sizes["bytes"] += s["bytes"]
+        sizes["shards"] += 1
         kept_by_source.update(s["sources"])
 
     counts = {

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
-from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions, S3Options
+from apache_beam.options.pipeline_options import PipelineOptions
 
 from catalog.lake import MANIFEST, CatalogError, VersionRef, check_name
 from catalog.manifest import file_entries, safe_join
@@ -57,7 +57,7 @@ class S3Store:
         self.client = client or boto3.client("s3", endpoint_url=endpoint_url)
 
     @classmethod
-    def from_url(cls, url: str, endpoint_url: str | None = None, client: Any = None) -> "S3Store":
+    def from_url(cls, url: str, endpoint_url: str | None = None, client: Any = None) -> S3Store:
         parsed = urlparse(url)
         if parsed.scheme != "s3" or not parsed.netloc:
             raise CatalogError(f"not an S3 URL: {url!r} (expected s3://BUCKET/PREFIX)")
@@ -79,7 +79,9 @@ class S3Store:
 
     def keys(self, prefix: str) -> list[str]:
         out = []
-        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
+        for page in self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self.prefix + prefix
+        ):
             out += [obj["Key"][len(self.prefix):] for obj in page.get("Contents", [])]
         return out
 
@@ -96,8 +98,8 @@ class GCSStore:
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
 
     @classmethod
-    def from_url(cls, url: str, project: str | None = None) -> "GCSStore":
-        from google.cloud import storage
+    def from_url(cls, url: str, project: str | None = None) -> GCSStore:
+        from google.cloud import storage  # type: ignore[attr-defined,unused-ignore]
 
         parsed = urlparse(url)
         if parsed.scheme != "gs" or not parsed.netloc:
@@ -126,19 +128,21 @@ class GCSStore:
 def store_for_url(url: str, options: PipelineOptions | None = None) -> ObjectStore:
     """The store behind a lake URL, set up like Beam's own filesystem for it (S3 endpoint and
     credentials from ``--s3_*``, GCP project from ``--project``), so both see the same bucket."""
-    options = options or PipelineOptions([])
-    scheme = urlparse(url).scheme
-    if scheme == "s3":
-        import boto3
+    from catalog.lake import open_lake
 
-        s3 = options.view_as(S3Options)
-        client = boto3.client("s3", endpoint_url=s3.s3_endpoint_url, region_name=s3.s3_region_name,
-                              aws_access_key_id=s3.s3_access_key_id, aws_secret_access_key=s3.s3_secret_access_key,
-                              aws_session_token=s3.s3_session_token)
-        return S3Store.from_url(url, client=client)
-    if scheme == "gs":
-        return GCSStore.from_url(url, project=options.view_as(GoogleCloudOptions).project)
-    raise CatalogError(f"no object store for {url!r}: use gs://BUCKET/PREFIX or s3://BUCKET/PREFIX")
+    if urlparse(url).scheme not in ("s3", "gs"):
+        raise CatalogError(f"no object store for {url!r}: use gs://BUCKET/PREFIX or s3://BUCKET/PREFIX")
+    return store_for_lake(open_lake(url, options=options or PipelineOptions([])))
+
+
+def store_for_lake(lake: Any) -> ObjectStore:
+    """The create-only store of a ``catalog.lake.Lake`` on S3 or GCS, with the lake's own settings."""
+    root = lake.root
+    if getattr(root, "scheme", None) == "s3":
+        return S3Store.from_url(root.url, client=root.s3.client())
+    if getattr(root, "scheme", None) == "gs":
+        return GCSStore.from_url(root.url, project=root.gcs_project)
+    raise CatalogError(f"no object store for {lake}: use gs://BUCKET/PREFIX or s3://BUCKET/PREFIX")
 
 
 def _version_keys(store: ObjectStore, name: str) -> dict[int, set[str]]:

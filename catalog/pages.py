@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from catalog import lake as lakelib
+from catalog.lakefs import Location
 
 SAMPLES_PER_LANGUAGE = 3
 SAMPLE_CHARS = 1200
@@ -55,10 +56,12 @@ def _broken(reason: Any) -> str:
 
 
 def _reason(error: Exception) -> str:
-    return str(error) if isinstance(error, lakelib.CatalogError) else f"manifest damaged ({type(error).__name__}: {error})"
+    return (
+        str(error) if isinstance(error, lakelib.CatalogError) else f"manifest damaged ({type(error).__name__}: {error})"
+    )
 
 
-def index_page(lake: Path) -> str:
+def index_page(lake: Path | lakelib.Lake) -> str:
     rows = []
     for name in lakelib.list_datasets(lake):
         versions = lakelib.list_versions(lake, name)
@@ -75,7 +78,7 @@ def index_page(lake: Path) -> str:
     return _page("Datasets", body, [("lake", "/")])
 
 
-def dataset_page(lake: Path, name: str) -> str:
+def dataset_page(lake: Path | lakelib.Lake, name: str) -> str:
     tags: dict[int, list[str]] = {}
     notes = ""
     try:
@@ -116,11 +119,23 @@ def _bar_chart(items: list[tuple[str, int]], unit: str) -> str:
 def _funnel(c: dict[str, Any]) -> str:
     quarantined, filtered = c["quarantined"], sum(c["filtered"].values())
     duplicates = sum(c["duplicates"].values())
-    steps = [("input", "documents in", c["input"], ""),
-             ("quarantined", "quarantined (unreadable)", quarantined, ", ".join(f"{k} {_n(v)}" for k, v in c.get("quarantined_by_reason", {}).items())),
-             ("filtered", "dropped by filters", filtered, ", ".join(f"{k} {_n(v)}" for k, v in c["filtered"].items())),
-             ("duplicates", "removed as duplicates", duplicates, f"exact {_n(c['duplicates']['exact'])}, near {_n(c['duplicates']['near'])}"),
-             ("kept", "kept", c["kept"], "")]
+    steps = [
+        ("input", "documents in", c["input"], ""),
+        (
+            "quarantined",
+            "quarantined (unreadable)",
+            quarantined,
+            ", ".join(f"{k} {_n(v)}" for k, v in c.get("quarantined_by_reason", {}).items()),
+        ),
+        ("filtered", "dropped by filters", filtered, ", ".join(f"{k} {_n(v)}" for k, v in c["filtered"].items())),
+        (
+            "duplicates",
+            "removed as duplicates",
+            duplicates,
+            f"exact {_n(c['duplicates']['exact'])}, near {_n(c['duplicates']['near'])}",
+        ),
+        ("kept", "kept", c["kept"], ""),
+    ]
     rows = [[_e(label), f'<span id="funnel-{key}" class="num">{_n(value)}</span>', _e(detail)]
             for key, label, value, detail in steps]
     return _table(["stage", "documents", "by reason"], rows, ' class="funnel"')
@@ -147,12 +162,14 @@ def _lineage(m: dict[str, Any]) -> str:
              "git commit": code.get("git_commit") or "unknown", "Beam": code.get("beam_version"),
              "Python": code.get("python"), "wall time (s)": lin.get("wall_seconds"),
              "parent versions": ", ".join(map(str, lin.get("parents", []))) or "none"}
-    inputs = [[_e(i.get("source")), _e(i.get("path")), _n(i.get("bytes", 0)), _e(_stamp(i))] for i in lin.get("inputs", [])]
+    inputs = [
+        [_e(i.get("source")), _e(i.get("path")), _n(i.get("bytes", 0)), _e(_stamp(i))] for i in lin.get("inputs", [])
+    ]
     return (_kv(facts) + "<h3>Inputs</h3>" + _table(["source", "path", "bytes", "checksum / stamp"], inputs)
             + "<h3>Options</h3>" + _kv(lin.get("options", {})) + "<h3>Stages</h3>" + _kv(m.get("stages", {})))
 
 
-def _samples(root: Path, m: dict[str, Any]) -> str:
+def _samples(root: Path | Location, m: dict[str, Any]) -> str:
     from catalog.read import sample_rows
 
     out = []
@@ -170,7 +187,7 @@ def _samples(root: Path, m: dict[str, Any]) -> str:
     return "".join(out)
 
 
-def version_page(lake: Path, name: str, version: int) -> str:
+def version_page(lake: Path | lakelib.Lake, name: str, version: int) -> str:
     ref, m = lakelib.load_manifest(lake, f"{name}@v{version}")
     c = m["counts"]
     langs = sorted(m["languages"].items(), key=lambda kv: (-kv[1]["docs"], kv[0]))
@@ -182,19 +199,29 @@ def version_page(lake: Path, name: str, version: int) -> str:
                 _n(s.get("filtered", 0)), _n(s.get("duplicates", 0)), _n(s.get("quarantined", 0))]
                for src, s in m["sources"].items()]
     total_bytes = sum(s["bytes"] for s in m["shards"])
-    body = (f'<p class="summary"><span id="kept" class="num">{_n(c["kept"])}</span> documents kept of '
-            f'<span id="input" class="num">{_n(c["input"])}</span>, in <span id="languages">{len(m["languages"])}</span> '
-            f'languages and {_n(len(m["shards"]))} shards ({_n(total_bytes)} bytes); published {_e(m["created_at"])}. '
-            f'<a href="manifest.json">manifest.json</a></p>'
-            "<h2>Filter and dedup funnel</h2>" + _funnel(c)
-            + "<h2>Languages</h2>" + _bar_chart([(lang, s["docs"]) for lang, s in langs], "documents")
-            + _table(["language", "documents", "characters", "bytes", "shards"] + (["tokens"] if has_tokens else []), lang_rows,
-                     ' class="languages"')
-            + "<h2>Sources and licences</h2>"
-            + _table(["source", "licence", "input", "kept", "filtered", "duplicates", "quarantined"], sources)
-            + "<h2>PII redacted</h2>" + (_kv(m["pii"]) if m.get("pii") else "<p>none</p>")
-            + "<h2>Lineage</h2>" + _lineage(m)
-            + "<h2>Sample documents</h2>" + _samples(ref.path, m))
+    body = (
+        f'<p class="summary"><span id="kept" class="num">{_n(c["kept"])}</span> documents kept of '
+        f'<span id="input" class="num">{_n(c["input"])}</span>, in <span id="languages">{len(m["languages"])}</span> '
+        f'languages and {_n(len(m["shards"]))} shards ({_n(total_bytes)} bytes); published {_e(m["created_at"])}. '
+        f'<a href="manifest.json">manifest.json</a></p>'
+        "<h2>Filter and dedup funnel</h2>"
+        + _funnel(c)
+        + "<h2>Languages</h2>"
+        + _bar_chart([(lang, s["docs"]) for lang, s in langs], "documents")
+        + _table(
+            ["language", "documents", "characters", "bytes", "shards"] + (["tokens"] if has_tokens else []),
+            lang_rows,
+            ' class="languages"',
+        )
+        + "<h2>Sources and licences</h2>"
+        + _table(["source", "licence", "input", "kept", "filtered", "duplicates", "quarantined"], sources)
+        + "<h2>PII redacted</h2>"
+        + (_kv(m["pii"]) if m.get("pii") else "<p>none</p>")
+        + "<h2>Lineage</h2>"
+        + _lineage(m)
+        + "<h2>Sample documents</h2>"
+        + _samples(lakelib.open_lake(lake).version_dir(ref), m)
+    )
     return _page(ref.spec, body, [("lake", "/"), (name, _href(name)), (f"v{version}", _href(name, version))])
 
 

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
+from catalog.lakefs import Location
 from catalog.verify import open_verified_table
 
 
@@ -28,8 +29,15 @@ def version_spec(manifest: dict[str, Any]) -> str:
     return f"{manifest.get('dataset', '?')}@v{manifest.get('version', '?')}"
 
 
-def iter_rows_with_id(root: Path, entries: list[dict[str, Any]], doc_id: str, *, spec: str = "", verify: bool = True,
-                      checked: set[str] | None = None):
+def iter_rows_with_id(
+    root: str | Path | Location,
+    entries: list[dict[str, Any]],
+    doc_id: str,
+    *,
+    spec: str = "",
+    verify: bool = True,
+    checked: set[str] | None = None,
+):
     """Every (file entry, row index, row) whose ``id`` is ``doc_id``, in file and row order: ids are
     only as unique as the inputs made them (two sources may both have a document ``7``).
 
@@ -44,7 +52,7 @@ def iter_rows_with_id(root: Path, entries: list[dict[str, Any]], doc_id: str, *,
             yield entry, index, table.slice(index, 1).to_pylist()[0]
 
 
-def sample_rows(root: Path, manifest: dict[str, Any], lang: str | None, n: int, seed: int, *,
+def sample_rows(root: str | Path | Location, manifest: dict[str, Any], lang: str | None, n: int, seed: int, *,
                 verify: bool = True) -> list[dict[str, Any]]:
     """``n`` documents drawn uniformly (reproducibly, by ``seed``) from the shards of ``lang`` (all when None)."""
     entries = [s for s in manifest["shards"] if lang is None or s["lang"] == lang]

@@ -38,11 +38,13 @@ def format_summary(manifest: dict[str, Any], location: str, lake: str | None = N
         "",
         f"  documents in        {c['input']:>8,}",
         f"  kept                {c['kept']:>8,}",
-        f"  filtered            {sum(c['filtered'].values()):>8,}" + ("   (top languages per filter)" if c["filtered"] else ""),
+        f"  filtered            {sum(c['filtered'].values()):>8,}"
+        + ("   (top languages per filter)" if c["filtered"] else ""),
         *_filter_lines(manifest),
-        f"  duplicates removed  {dupes['exact'] + dupes['near']:>8,}   (exact {dupes['exact']:,}, near {dupes['near']:,})",
-        f"  quarantined         {c['quarantined']:>8,}" + "".join(
-            f"\n    {reason:<26}{n:>6,}" for reason, n in c.get("quarantined_by_reason", {}).items()),
+        f"  duplicates removed  {dupes['exact'] + dupes['near']:>8,}   "
+        f"(exact {dupes['exact']:,}, near {dupes['near']:,})",
+        f"  quarantined         {c['quarantined']:>8,}"
+        + "".join(f"\n    {reason:<26}{n:>6,}" for reason, n in c.get("quarantined_by_reason", {}).items()),
     ]
     skipped: dict[str, int] = {}
     for kinds in manifest.get("skipped_records", {}).values():

@@ -30,7 +30,7 @@ _ROUTES = [
 _HTML = "text/html; charset=utf-8"
 
 
-def route(lake: Path, raw_path: str) -> tuple[int, str, bytes]:
+def route(lake: Path | lakelib.Lake, raw_path: str) -> tuple[int, str, bytes]:
     """(status, content type, body) for a request path; pure, so it is tested without a socket."""
     path = unquote(urlsplit(raw_path).path)
     for pattern, kind in _ROUTES:
@@ -40,7 +40,7 @@ def route(lake: Path, raw_path: str) -> tuple[int, str, bytes]:
     return 404, _HTML, pages.not_found_page("no such page").encode()
 
 
-def _answer(lake: Path, kind: str, m: re.Match) -> tuple[int, str, bytes]:
+def _answer(lake: Path | lakelib.Lake, kind: str, m: re.Match) -> tuple[int, str, bytes]:
     try:
         if kind == "index":
             return 200, _HTML, pages.index_page(lake).encode()
@@ -66,9 +66,9 @@ def _answer(lake: Path, kind: str, m: re.Match) -> tuple[int, str, bytes]:
         return 404, _HTML, pages.not_found_page(str(e)).encode()
 
 
-def make_server(lake: str | Path, host: str = "127.0.0.1", port: int = 8000) -> ThreadingHTTPServer:
-    """A server for ``lake``; port 0 picks a free port (see ``server.server_address``)."""
-    root = Path(lake)
+def make_server(lake: str | Path | lakelib.Lake, host: str = "127.0.0.1", port: int = 8000) -> ThreadingHTTPServer:
+    """A server for ``lake`` (local or on an object store); port 0 picks a free port (see ``server.server_address``)."""
+    root = lakelib.open_lake(lake)
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:

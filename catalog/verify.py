@@ -8,6 +8,10 @@ one with :class:`IntegrityError` naming it.
 
 sha256 is the cost, so files are read in large blocks into one reused buffer, and several files
 are hashed at once on threads (hashlib releases the GIL while hashing).
+
+A version's folder may be local or on an object store: every function here takes a path or a
+:class:`catalog.lakefs.Location` (``Lake.version_dir``), so ``catalog verify`` and the readers
+check an ``s3://`` lake with the same code.
 """
 from __future__ import annotations
 
@@ -18,10 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from catalog.hashing import BLOCK, sha256_file
 from catalog.lake import MANIFEST, CatalogError
-from catalog.manifest import UnsafePath, file_entries, legacy_unlisted, safe_join
+from catalog.lakefs import Location, location
+from catalog.manifest import UnsafePath, check_relpath, file_entries, legacy_unlisted
 
-BLOCK = 8 << 20
+__all__ = ["BLOCK", "FileCheck", "IntegrityError", "sha256_file", "verify_version", "require_intact",
+           "open_verified_table", "describe_unlisted"]
 HASH_SLICE = 64 << 20  # a memory-mapped file is hashed in slices so the GIL is released between them
 
 
@@ -36,41 +43,41 @@ class FileCheck:
     problem: str | None
 
 
-def sha256_file(path: str | Path, block: int = BLOCK) -> tuple[str, int]:
-    """Return (hex digest, size) of a file."""
+def arrow_rows(path: str | Path | Location, rel: str = "") -> int:
+    """Rows in an Arrow IPC file, from its record batches (memory-mapped locally: no data is copied)."""
+    return arrow_rows_of(location(path).buffer(rel))
+
+
+def _hash_buffer(buf: Any) -> str:
+    """sha256 of an Arrow buffer, in slices so the GIL is released between them."""
     digest = hashlib.sha256()
-    buf = bytearray(block)
     view = memoryview(buf)
-    size = 0
-    with open(path, "rb", buffering=0) as f:
-        while n := f.readinto(buf):
-            digest.update(view[:n])
-            size += n
-    return digest.hexdigest(), size
+    for start in range(0, len(view), HASH_SLICE):
+        digest.update(view[start:start + HASH_SLICE])
+    return digest.hexdigest()
 
 
-def arrow_rows(path: str | Path) -> int:
-    """Rows in an Arrow IPC file, from its record batches (memory-mapped: no data is copied)."""
-    import pyarrow as pa
-    import pyarrow.ipc as ipc
+def entry_problem(where: Location, rel: str, entry: dict[str, Any]) -> tuple[int, str | None]:
+    """(size, what is wrong or None) for the file ``rel`` of ``where`` against its manifest entry.
 
-    with pa.memory_map(str(path)) as source:
-        reader = ipc.open_file(source)
-        return sum(reader.get_batch(i).num_rows for i in range(reader.num_record_batches))
-
-
-def entry_problem(path: Path, entry: dict[str, Any]) -> tuple[int, str | None]:
-    """(size on disk, what is wrong or None) for one file against its manifest entry."""
-    if not path.is_file():
+    A local file is hashed from disk and then memory-mapped for its rows; a remote one is read once
+    into memory for both, so checking an object-store lake transfers each file once.
+    """
+    size = where.size(rel)
+    if size is None:
         return 0, "missing"
-    size = path.stat().st_size
     if size != entry["bytes"]:
         return size, f"size {size:,} B, manifest says {entry['bytes']:,} B"
-    digest, size = sha256_file(path)
+    if where.local is not None:
+        digest, size = where.sha256(rel)
+        buf = None
+    else:
+        buf = where.buffer(rel)
+        digest, size = _hash_buffer(buf), len(buf)
     if digest != entry["sha256"]:
         return size, f"sha256 {digest[:16]}..., manifest says {entry['sha256'][:16]}..."
     try:
-        rows = arrow_rows(path)
+        rows = arrow_rows(where, rel) if buf is None else arrow_rows_of(buf)
     except Exception as e:  # a file with the right checksum that Arrow cannot read is still bad
         return size, f"unreadable Arrow file: {e}"
     if rows != entry["rows"]:
@@ -78,32 +85,42 @@ def entry_problem(path: Path, entry: dict[str, Any]) -> tuple[int, str | None]:
     return size, None
 
 
-def check_file(root: Path, entry: dict[str, Any]) -> FileCheck:
+def arrow_rows_of(buf: Any) -> int:
+    """Rows in an Arrow IPC file held in a buffer."""
+    import pyarrow.ipc as ipc
+
+    reader = ipc.open_file(buf)
+    return sum(reader.get_batch(i).num_rows for i in range(reader.num_record_batches))
+
+
+def check_file(root: str | Path | Location, entry: dict[str, Any]) -> FileCheck:
     try:
-        path = safe_join(root, entry["path"])
+        rel = check_relpath(entry["path"])
     except UnsafePath as e:
         return FileCheck(str(entry["path"]), 0, str(e))
-    size, problem = entry_problem(path, entry)
+    size, problem = entry_problem(location(root), rel, entry)
     return FileCheck(entry["path"], size, problem)
 
 
-def _artifact_checks(root: Path) -> list[FileCheck]:
+def _artifact_checks(root: Location) -> list[FileCheck]:
     """Every artifact folder, checked by its own record (``.tmp-*`` folders are attachments in progress)."""
     from catalog.artifacts import ARTIFACTS, artifact_problem
 
-    base = root / ARTIFACTS
     checks = []
-    for folder in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")) if base.is_dir() else []:
-        name, problem = artifact_problem(folder)
-        path = folder / name
-        checks.append(FileCheck(f"{ARTIFACTS}/{folder.name}/{name}", path.stat().st_size if path.is_file() else 0,
+    for folder, is_dir in root.children(ARTIFACTS):
+        if not is_dir or folder.startswith("."):
+            continue
+        name, problem = artifact_problem(root / f"{ARTIFACTS}/{folder}")
+        checks.append(FileCheck(f"{ARTIFACTS}/{folder}/{name}", root.size(f"{ARTIFACTS}/{folder}/{name}") or 0,
                                 problem))
     return checks
 
 
-def verify_version(root: str | Path, manifest: dict[str, Any], threads: int | None = None) -> list[FileCheck]:
+def verify_version(
+    root: str | Path | Location, manifest: dict[str, Any], threads: int | None = None
+) -> list[FileCheck]:
     """Check every file the manifest lists, then every artifact by its record; results in that order."""
-    root = Path(root)
+    root = location(root)
     entries = [e for _, e in file_entries(manifest)]
     workers = threads or min(len(entries), os.cpu_count() or 1, 8) or 1
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -111,26 +128,26 @@ def verify_version(root: str | Path, manifest: dict[str, Any], threads: int | No
     return checks + _artifact_checks(root)
 
 
-def unlisted_files(root: str | Path, manifest: dict[str, Any]) -> list[str]:
+def unlisted_files(root: str | Path | Location, manifest: dict[str, Any]) -> list[str]:
     """Files in the version folder that neither the manifest nor an artifact record covers (not checked)."""
     from catalog.artifacts import ARTIFACTS
 
-    root = Path(root)
     listed = {e["path"] for _, e in file_entries(manifest)} | {MANIFEST}
-    return sorted(rel for p in root.rglob("*") if p.is_file()
-                  and (rel := p.relative_to(root).as_posix()) not in listed
-                  and not rel.startswith(f"{ARTIFACTS}/"))
+    return [rel for rel in location(root).files() if rel not in listed and not rel.startswith(f"{ARTIFACTS}/")]
 
 
-def describe_unlisted(root: str | Path, manifest: dict[str, Any]) -> list[str]:
+def describe_unlisted(root: str | Path | Location, manifest: dict[str, Any]) -> list[str]:
     """One line per file that ``verify_version`` could not check, saying why."""
     legacy = set(legacy_unlisted(manifest))
-    return [f"{rel}: not checked, the manifest predates checksums for it (older manifest format)" if rel in legacy
-            else f"{rel}: not checked, the manifest does not list it (a stray file; gc removes it after the grace period)"
-            for rel in unlisted_files(root, manifest)]
+    return [
+        f"{rel}: not checked, the manifest predates checksums for it (older manifest format)"
+        if rel in legacy
+        else f"{rel}: not checked, the manifest does not list it (a stray file; gc removes it after the grace period)"
+        for rel in unlisted_files(root, manifest)
+    ]
 
 
-def open_verified_table(root: str | Path, entry: dict[str, Any], spec: str, *, verify: bool = True,
+def open_verified_table(root: str | Path | Location, entry: dict[str, Any], spec: str, *, verify: bool = True,
                         override: bool = True):
     """The Arrow table of a manifest entry, memory-mapped, after checking it in the same pass.
 
@@ -138,28 +155,24 @@ def open_verified_table(root: str | Path, entry: dict[str, Any], spec: str, *, v
     pages it warms are the ones Arrow then uses). ``verify=False`` is the user's override;
     ``override`` says whether the error should mention it (``--no-verify``).
     """
-    import pyarrow as pa
     import pyarrow.ipc as ipc
 
-    path = safe_join(root, entry["path"])
+    where, rel = location(root), check_relpath(entry["path"])
     if not verify:
-        with pa.memory_map(str(path)) as source:
-            return ipc.open_file(source).read_all()
-    if not path.is_file():
+        return ipc.open_file(where.buffer(rel)).read_all()
+    size = where.size(rel)
+    if size is None:
         raise damaged(spec, entry["path"], "missing", override)
-    size = path.stat().st_size
     if size != entry["bytes"]:  # before mapping: an empty file cannot be mapped
         raise damaged(spec, entry["path"], f"size {size:,} B, manifest says {entry['bytes']:,} B", override)
-    buf = pa.memory_map(str(path)).read_buffer()
-    digest = hashlib.sha256()
+    buf = where.buffer(rel)
     view = memoryview(buf)
-    for start in range(0, len(view), HASH_SLICE):
-        digest.update(view[start:start + HASH_SLICE])
+    digest = _hash_buffer(buf)
     problem = None
     if len(view) != entry["bytes"]:
         problem = f"size {len(view):,} B, manifest says {entry['bytes']:,} B"
-    elif digest.hexdigest() != entry["sha256"]:
-        problem = f"sha256 {digest.hexdigest()[:16]}..., manifest says {entry['sha256'][:16]}..."
+    elif digest != entry["sha256"]:
+        problem = f"sha256 {digest[:16]}..., manifest says {entry['sha256'][:16]}..."
     if problem is None:
         try:
             table = ipc.open_file(buf).read_all()
@@ -178,17 +191,18 @@ def damaged(spec: str, rel: str, problem: str, override: bool = True) -> Integri
                           f"(python -m catalog verify {spec} checks every file){hint}")
 
 
-def require_intact(root: str | Path, entries: list[dict[str, Any]], spec: str, *, override: bool = True,
+def require_intact(root: str | Path | Location, entries: list[dict[str, Any]], spec: str, *, override: bool = True,
                    threads: int | None = None) -> None:
     """Check ``entries`` (in parallel); raise one :class:`IntegrityError` naming every bad file."""
     entries = list(entries)
     if not entries:
         return
     workers = threads or min(len(entries), os.cpu_count() or 1, 8)
+    where = location(root)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        bad = [c for c in pool.map(lambda e: check_file(Path(root), e), entries) if c.problem]
+        bad = [c for c in pool.map(lambda e: check_file(where, e), entries) if c.problem]
     if len(bad) == 1:
-        raise damaged(spec, bad[0].path, bad[0].problem, override)
+        raise damaged(spec, bad[0].path, bad[0].problem or "", override)
     if bad:
         listed = "; ".join(f"{c.path} ({c.problem})" for c in bad[:10])
         raise IntegrityError(f"{spec} has {len(bad)} damaged files: {listed}: refusing to read them "

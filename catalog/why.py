@@ -7,15 +7,17 @@ picked silently; ``source`` narrows the answer to one source.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
+from catalog.lakefs import Location, location
 from catalog.read import iter_rows_with_id, version_spec
 
 _DUPLICATE = {"dedup-exact": "an exact", "dedup-near": "a near"}
 
 
-def explain(root: str | Path, manifest: dict[str, Any], doc_id: str, source: str | None = None, *,
+def explain(root: str | Path | Location, manifest: dict[str, Any], doc_id: str, source: str | None = None, *,
             verify: bool = True) -> dict[str, Any]:
     """A structured answer: ``status`` is ``kept``, ``filtered``, ``duplicate``, ``quarantined`` or
     ``unknown``; or ``ambiguous``, with one such answer per row in ``matches``, when several rows
@@ -24,7 +26,7 @@ def explain(root: str | Path, manifest: dict[str, Any], doc_id: str, source: str
     Each shard and removed-table file is checked against the manifest when first opened
     (``verify=False`` skips that), so an answer never comes from a damaged file.
     """
-    root = Path(root)
+    root = location(root)
     checked: set[str] = set()
 
     def rows(entries: list[dict[str, Any]], wanted: str):
@@ -78,7 +80,8 @@ def format_explanation(answer: dict[str, Any], spec: str) -> str:
     if status == "duplicate":
         kept = f"kept in {answer['kept_shard']}" if answer["kept_shard"] else "which is not in this version's shards"
         if answer.get("kept_shards"):
-            kept = f"kept in one of {len(answer['kept_shards'])} documents with that id ({', '.join(answer['kept_shards'])})"
+            kept = (f"kept in one of {len(answer['kept_shards'])} documents with that id "
+                    f"({', '.join(answer['kept_shards'])})")
         return (f"{doc} was removed as {_DUPLICATE[answer['stage']]} duplicate of {d.get('duplicate_of')!r}, "
                 f"{kept} {where}")
     context = ", ".join(f"{k} {v}" for k, v in d.items() if k != "error")

@@ -18,15 +18,16 @@ skipping to a position tokenizes only the documents it needs.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from model.mixing import alpha_weights, normalise_weights
-from model.shards import ShardReader, Version, open_version
+from model.shard_reader import ShardReader, Version, open_version
 from model.token_index import load_or_build
 from model.tokenizer import load_tokenizer, special_ids
 
@@ -216,9 +217,9 @@ class PackedStream(IterableDataset):
         tokens = self._encode(docs[j0:j1])
         offset = a - (int(starts[j0]) if j0 < len(docs) else a)
         tokens = tokens[offset:offset + z - a]
-        ids = np.full(count * size, self.pad_id, np.int64)
-        ids[:len(tokens)] = tokens
-        ids = ids.reshape(count, size)
+        flat = np.full(count * size, self.pad_id, np.int64)
+        flat[:len(tokens)] = tokens
+        ids = flat.reshape(count, size)
         labels = ids.copy()
         labels.reshape(-1)[len(tokens):] = IGNORE
         in_window = np.minimum(ends[j0:j1], z) - np.maximum(starts[j0:j1], a)

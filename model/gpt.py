@@ -70,7 +70,7 @@ def alibi_mask(n_head: int, length: int, dtype: torch.dtype, device: torch.devic
     return bias.to(dtype)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _flex_kernel(device_type: str):
     from torch.nn.attention.flex_attention import flex_attention
 
@@ -107,9 +107,9 @@ class Attention(nn.Module):
         B, T, C = x.shape
         q, k, v = self.qkv(x).view(B, T, 3, self.n_head, C // self.n_head).permute(2, 0, 3, 1, 4)
         if self.flex:
-            y = flex_alibi(q, k, v, self.slopes.float())
+            y = flex_alibi(q, k, v, self.slopes.float())  # type: ignore[arg-type]
         else:
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask.to(q.dtype),
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask.to(q.dtype),  # type: ignore[union-attr]
                                                dropout_p=self.dropout if self.training else 0.0)
         return self.proj(y.transpose(1, 2).reshape(B, T, C))
 
@@ -148,7 +148,9 @@ class GPT(nn.Module):
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
 
-    def forward(self, idx: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(
+        self, idx: torch.Tensor, labels: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Logits, and the mean cross-entropy over labels that are not -100 when labels are given."""
         T = idx.shape[1]
         x = self.ln_emb(self.wte(idx))

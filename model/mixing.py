@@ -1,7 +1,7 @@
 """Language mixing weights: how much of each language a sample or a training stream should hold."""
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 
 def alpha_weights(sizes: Mapping[str, float], alpha: float) -> dict[str, float]:

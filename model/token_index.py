@@ -19,7 +19,7 @@ import numpy as np
 from tokenizers import Tokenizer
 from tqdm import tqdm
 
-from model.shards import ShardReader, Version
+from model.shard_reader import ShardReader, Version
 
 KIND = "token-lengths"
 BATCH = 1024
@@ -28,7 +28,7 @@ BATCH = 1024
 def count_tokens(reader: ShardReader, tok: Tokenizer, progress: bool = True) -> np.ndarray:
     """Tokens per document (without the end-of-document token), in manifest shard order."""
     shards = reader.version.shards
-    lengths = []
+    lengths: list[int] = []
     bar = tqdm(total=sum(s["rows"] for s in shards), unit="doc", unit_scale=True, desc="token index",
                disable=not progress, file=sys.stderr)
     for i, entry in enumerate(shards):
@@ -58,10 +58,10 @@ def load_or_build(lake: str, version: Version, reader: ShardReader, tok: Tokeniz
 
         record = find_artifact(lake, version.spec, KIND, tokenizer_sha256=tokenizer_sha256)
         if record is None:
-            with tempfile.TemporaryDirectory() as tmp:
-                path = Path(tmp) / "lengths.npy"
-                np.save(path, count_tokens(reader, tok, progress))
-                record = attach_artifact(lake, version.spec, path, KIND,
+            with tempfile.TemporaryDirectory() as tmp_dir:
+                built = Path(tmp_dir) / "lengths.npy"
+                np.save(built, count_tokens(reader, tok, progress))
+                record = attach_artifact(lake, version.spec, built, KIND,
                                          {"tokenizer_sha256": tokenizer_sha256, "docs": total,
                                           "manifest_sha256": version.manifest_sha256})
         verified(record, f"token index of {version.spec} for tokenizer {tokenizer_sha256[:12]}…:")

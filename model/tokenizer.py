@@ -11,26 +11,22 @@ version it was trained on.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from tqdm import tqdm
 
-from model.mixing import alpha_weights
+from catalog.hashing import sha256_file
 from catalog.lake import CatalogError
-from model.shards import ShardError, ShardReader, Version, open_version
+from model.mixing import alpha_weights
+from model.shard_reader import ShardError, ShardReader, Version, open_version
 
 EOD = "<|endoftext|>"
 PAD = "<pad>"
 SPECIAL_TOKENS = [EOD, PAD]
-
-
-def tokenizer_sha256(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def load_tokenizer(path: str | Path, expect_sha256: str | None = None) -> tuple[Tokenizer, str]:
@@ -38,7 +34,7 @@ def load_tokenizer(path: str | Path, expect_sha256: str | None = None) -> tuple[
     or, when ``path`` is a tokenizer artifact of a version, from its ``artifact.json``."""
     from catalog.artifacts import record_for
 
-    digest = tokenizer_sha256(path)
+    digest, _ = sha256_file(path)
     record = record_for(path)
     if record is not None and digest != record.get("sha256"):
         raise ValueError(f"tokenizer artifact {path} was modified: sha256 {digest[:12]}…, its artifact.json "
@@ -56,7 +52,10 @@ def load_tokenizer(path: str | Path, expect_sha256: str | None = None) -> tuple[
 
 def special_ids(tok: Tokenizer) -> tuple[int, int]:
     """(end-of-document id, padding id)."""
-    return tok.token_to_id(EOD), tok.token_to_id(PAD)
+    eod, pad = tok.token_to_id(EOD), tok.token_to_id(PAD)
+    if eod is None or pad is None:
+        raise ValueError(f"the tokenizer has no {EOD} or no {PAD} token: train it with python -m model.tokenizer")
+    return eod, pad
 
 
 def language_sample(version: Version, reader: ShardReader, alpha: float, sample_chars: int,
@@ -139,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tok.save(str(out))
-    digest = tokenizer_sha256(out)
+    digest, _ = sha256_file(out)
     metadata = {"vocab_size": tok.get_vocab_size(), "trained_on": version.spec,
                 "manifest_sha256": version.manifest_sha256, "alpha": args.alpha,
                 "sample_chars": sum(budgets.values()), "seed": args.seed, "special_tokens": SPECIAL_TOKENS}

@@ -17,6 +17,7 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ from model.checkpoint import ResumeError, check_compatible, latest_tag, read_run
 from model.data import PackedStream, StreamConfig  # noqa: E402
 from model.gpt import GPT, flops_per_token, preset  # noqa: E402
 from model.schedule import lr_factor  # noqa: E402
-from model.shards import open_version  # noqa: E402
+from model.shard_reader import open_version  # noqa: E402
 from model.tokenizer import load_tokenizer  # noqa: E402
 
 CONFIGS = Path(__file__).parent / "configs"
@@ -156,10 +157,12 @@ class Recorder:
             self.trace.flush()
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    save_dir = Path(args.save_dir)
-    save_dir.mkdir(parents=True, exist_ok=True)
+def pin_run(args: argparse.Namespace, save_dir: Path) -> tuple[Any, Any, dict[str, Any], dict[str, Any] | None]:
+    """(version, model config, what this run is pinned to, the checkpoint's record when resuming).
+
+    Runs before the costly start-up, so a ``--resume`` with other data, another tokenizer or
+    another model fails in seconds.
+    """
     version = open_version(args.lake, args.dataset)
     tok, tok_sha = load_tokenizer(args.tokenizer)
     vocab = -(-tok.get_vocab_size() // 128) * 128  # padded so matrix shapes suit tensor cores
@@ -171,15 +174,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.resume and saved is None:
         raise ResumeError(f"--resume: no checkpoint in {save_dir}")
     if saved:
-        check_compatible(saved, run)  # before the costly start-up, so a wrong flag fails in seconds
+        check_compatible(saved, run)
+    return version, cfg, run, saved
 
-    rank, world, local_rank = setup_distributed()
+
+def build_engine(args: argparse.Namespace, cfg: Any, world: int, device: torch.device) -> tuple[GPT, Any, Any]:
+    """(model, DeepSpeed engine, LR scheduler): AdamW that decays matrices only (not embeddings,
+    norms or biases), warmup then cosine decay, batch sizes set from the flags."""
     import deepspeed
-    from deepspeed.accelerator import get_accelerator
 
-    device = torch.device(get_accelerator().device_name(local_rank))
-    if args.attention == "flex" and device.type != "cuda":
-        raise SystemExit("--attention flex needs a GPU: FlexAttention has no backward on CPU")
     torch.manual_seed(args.seed)
     model = GPT(cfg)
     if args.compile:
@@ -194,16 +197,104 @@ def main(argv: list[str] | None = None) -> int:
     engine, _, _, _ = deepspeed.initialize(model=model, optimizer=optimizer, lr_scheduler=scheduler,
                                            config=ds_config(args.deepspeed_config, args.micro_batch,
                                                             args.grad_accum, world))
+    return model, engine, scheduler
+
+
+def build_stream(args: argparse.Namespace, cfg: Any, spec: str, rank: int, world: int,
+                 saved: dict[str, Any] | None) -> PackedStream:
+    """This rank's packed stream; rank 0 builds the token index once, the others then load it."""
     weights = json.loads(Path(args.lang_weights).read_text()) if args.lang_weights else None
     stream_config = StreamConfig(seq_len=cfg.seq_len, micro_batch=args.micro_batch, seed=args.seed, alpha=args.alpha,
                                  weights=weights, holdout=args.holdout, return_ids=args.trace_docs)
     if rank:
-        torch.distributed.barrier()  # rank 0 builds the token index once, the others then load it
-    stream = PackedStream(args.lake, version.spec, args.tokenizer, stream_config, rank=rank, world_size=world,
-                          expect_tokenizer_sha256=saved and saved["tokenizer_sha256"],
-                          expect_manifest_sha256=saved and saved["manifest_sha256"], progress=rank == 0)
+        torch.distributed.barrier()
+    stream = PackedStream(args.lake, spec, args.tokenizer, stream_config, rank=rank, world_size=world,
+                          expect_tokenizer_sha256=saved["tokenizer_sha256"] if saved else None,
+                          expect_manifest_sha256=saved["manifest_sha256"] if saved else None, progress=rank == 0)
     if not rank:
         torch.distributed.barrier()
+    return stream
+
+
+def train_step(engine: Any, batches: Iterator[dict[str, Any]], stream: PackedStream, recorder: Recorder,
+               device: torch.device, grad_accum: int, step: int, realised: np.ndarray) -> tuple[torch.Tensor, dict]:
+    """One optimizer step (``grad_accum`` micro-steps): this rank's mean loss and the last micro-batch.
+
+    Each micro-batch is marked consumed once stepped, so a checkpoint's stream position is exact.
+    """
+    losses = []
+    for _ in range(grad_accum):
+        batch = next(batches)
+        recorder.docs(step, batch)
+        _, loss = engine(batch["input_ids"].to(device, non_blocking=True),
+                         batch["labels"].to(device, non_blocking=True))
+        engine.backward(loss)
+        engine.step()
+        stream.mark_consumed(batch)
+        realised += batch["lang_tokens"].numpy()
+        losses.append(loss.detach().float())
+    return torch.stack(losses).mean(), batch
+
+
+class Meter:
+    """Loss, throughput and MFU of the steps since the last mix report, as one metrics record per step."""
+
+    def __init__(self, tokens_per_step: int, flops_per_token: float, peak: float | None, world: int):
+        self.tokens_per_step, self.fpt, self.peak, self.world = tokens_per_step, flops_per_token, peak, world
+        self.first_loss: float | None = None
+        self.last_loss: float | None = None
+        self.window_start, self.window_steps = time.perf_counter(), 0
+
+    def record(self, step: int, mean_loss: torch.Tensor, lr: float, position: int, epoch: int, bar: tqdm) -> dict:
+        """The world's mean loss (an all-reduce: every rank calls this) and this window's speed."""
+        self.window_steps += 1
+        torch.distributed.all_reduce(mean_loss)
+        self.last_loss = mean_loss.item() / self.world
+        self.first_loss = self.last_loss if self.first_loss is None else self.first_loss
+        elapsed = time.perf_counter() - self.window_start
+        tps = self.window_steps * self.tokens_per_step / max(elapsed, 1e-9)
+        mfu = tps * self.fpt / (self.peak * self.world) if self.peak else None
+        bar.update(1)
+        bar.set_postfix(loss=f"{self.last_loss:.3f}", tok_s=f"{tps:,.0f}", **({"mfu": f"{mfu:.1%}"} if mfu else {}))
+        record = {"step": step, "loss": round(self.last_loss, 6), "lr": lr, "tokens": step * self.tokens_per_step,
+                  "tokens_per_s": round(tps), "position": position, "epoch": epoch}
+        if mfu:
+            record["mfu"] = round(mfu, 4)
+        return record
+
+    def add_mix(self, record: dict, stream: PackedStream, realised: np.ndarray, device: torch.device) -> None:
+        """The realised language mix over the world (an all-reduce), and a new throughput window."""
+        total = torch.from_numpy(realised).to(device)  # NCCL reduces device tensors only
+        torch.distributed.all_reduce(total)
+        record["mix"] = stream.describe_mix(total.cpu().numpy())
+        self.window_start, self.window_steps = time.perf_counter(), 0
+
+
+def save_checkpoint(engine: Any, save_dir: Path, step: int, run: dict[str, Any], stream: PackedStream,
+                    args: argparse.Namespace, rank: int) -> None:
+    """DeepSpeed's checkpoint with the run's pins and the stream position; rank 0 then records it as the latest."""
+    tag = f"step{step}"
+    client = dict(run, step=step, stream=stream.state_dict(), args=vars(args))
+    engine.save_checkpoint(str(save_dir), tag=tag, client_state=client)
+    if rank == 0:
+        write_run_state(save_dir, tag, client)
+    torch.distributed.barrier()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    save_dir = Path(args.save_dir)
+    save_dir.mkdir(parents=True, exist_ok=True)
+    version, cfg, run, saved = pin_run(args, save_dir)
+
+    rank, world, local_rank = setup_distributed()
+    from deepspeed.accelerator import get_accelerator
+
+    device = torch.device(get_accelerator().device_name(local_rank))
+    if args.attention == "flex" and device.type != "cuda":
+        raise SystemExit("--attention flex needs a GPU: FlexAttention has no backward on CPU")
+    model, engine, scheduler = build_engine(args, cfg, world, device)
+    stream = build_stream(args, cfg, version.spec, rank, world, saved)
 
     step = 0
     if saved:
@@ -216,8 +307,6 @@ def main(argv: list[str] | None = None) -> int:
                                          pin_memory=device.type == "cuda")
     eval_batches = stream.eval_batches(args.eval_samples)
     recorder = Recorder(save_dir, rank, args.trace_docs)
-    fpt = flops_per_token(cfg, model.num_params())
-    peak = peak_flops(args.peak_tflops)
     tokens_per_step = args.micro_batch * args.grad_accum * world * cfg.seq_len
     realised = np.zeros(len(stream.langs), dtype=np.int64)
     if rank == 0:
@@ -228,59 +317,28 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
     bar = tqdm(total=args.steps, initial=step, desc="train", disable=rank != 0, file=sys.stderr)
     batches = iter(loader)
-    first_loss = last_loss = None
     evals: dict[str, float] = {}
-    t0, window_start, window_steps = time.perf_counter(), time.perf_counter(), 0
+    t0 = time.perf_counter()
+    meter = Meter(tokens_per_step, flops_per_token(cfg, model.num_params()), peak_flops(args.peak_tflops), world)
     while step < args.steps:
-        losses = []
-        for _ in range(args.grad_accum):
-            batch = next(batches)
-            recorder.docs(step + 1, batch)
-            _, loss = engine(batch["input_ids"].to(device, non_blocking=True),
-                             batch["labels"].to(device, non_blocking=True))
-            engine.backward(loss)
-            engine.step()
-            stream.mark_consumed(batch)
-            realised += batch["lang_tokens"].numpy()
-            losses.append(loss.detach().float())
+        mean_loss, batch = train_step(engine, batches, stream, recorder, device, args.grad_accum, step + 1, realised)
         step += 1
-        window_steps += 1
-        mean_loss = torch.stack(losses).mean()
-        torch.distributed.all_reduce(mean_loss)
-        last_loss = mean_loss.item() / world
-        first_loss = last_loss if first_loss is None else first_loss
-        elapsed = time.perf_counter() - window_start
-        tps = window_steps * tokens_per_step / max(elapsed, 1e-9)
-        mfu = tps * fpt / (peak * world) if peak else None
-        bar.update(1)
-        bar.set_postfix(loss=f"{last_loss:.3f}", tok_s=f"{tps:,.0f}", **({"mfu": f"{mfu:.1%}"} if mfu else {}))
-        record = {"step": step, "loss": round(last_loss, 6), "lr": scheduler.get_last_lr()[0],
-                  "tokens": step * tokens_per_step, "tokens_per_s": round(tps), "position": stream.position,
-                  "epoch": batch["epoch"]}
-        if mfu:
-            record["mfu"] = round(mfu, 4)
+        record = meter.record(step, mean_loss, scheduler.get_last_lr()[0], stream.position, batch["epoch"], bar)
         if step % args.log_every == 0 or step == args.steps:
-            total = torch.from_numpy(realised).to(device)  # NCCL reduces device tensors only
-            torch.distributed.all_reduce(total)
-            record["mix"] = stream.describe_mix(total.cpu().numpy())
-            window_start, window_steps = time.perf_counter(), 0
+            meter.add_mix(record, stream, realised, device)
         if (args.eval_every and step % args.eval_every == 0) or step == args.steps:
             evals = evaluate(engine, eval_batches, args.micro_batch, device)
             record["eval"] = evals
         recorder.log(record)
         if (args.save_every and step % args.save_every == 0) or step == args.steps:
-            tag = f"step{step}"
-            client = dict(run, step=step, stream=stream.state_dict(), args=vars(args))
-            engine.save_checkpoint(str(save_dir), tag=tag, client_state=client)
-            if rank == 0:
-                write_run_state(save_dir, tag, client)
-            torch.distributed.barrier()
+            save_checkpoint(engine, save_dir, step, run, stream, args, rank)
     bar.close()
     if rank == 0:
         took = time.perf_counter() - t0
         worst = sorted(evals.items(), key=lambda kv: -kv[1])[:3]
-        print(f"\ndone: step {step}/{args.steps} | loss {first_loss if first_loss is not None else float('nan'):.4f}"
-              f" -> {last_loss if last_loss is not None else float('nan'):.4f} | {took:.1f}s this run\n"
+        first, last = meter.first_loss, meter.last_loss
+        print(f"\ndone: step {step}/{args.steps} | loss {first if first is not None else float('nan'):.4f}"
+              f" -> {last if last is not None else float('nan'):.4f} | {took:.1f}s this run\n"
               f"eval loss (worst languages): {', '.join(f'{k} {v:.3f}' for k, v in worst) or 'none held out'}\n"
               f"checkpoint {save_dir / (latest_tag(save_dir) or '-')} | metrics {save_dir / 'metrics.jsonl'}",
               file=sys.stderr)

@@ -11,11 +11,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import sys
 import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
@@ -185,7 +183,7 @@ def check_options(opts: CurateOptions, disabled: set[str]) -> None:
         except (ValueError, TypeError, AttributeError, OSError, yaml.YAMLError) as e:  # malformed files too
             raise OptionError(flag + _one_line(e)) from None
     for spec in opts.dedup_against or []:
-        lakelib.resolve(opts.lake, spec)  # CatalogError: not published
+        lakelib.resolve(lakelib.open_lake(opts.lake, options=opts), spec)  # CatalogError: not published
 
 
 def _one_line(e: Exception) -> str:
@@ -200,14 +198,15 @@ def _dedup_parents(opts: CurateOptions, config: MinHashConfig) -> list[tuple[str
     """(spec, bands files) of every --dedup-against version; their signatures must be comparable and
     their bands files intact (a damaged one would silently change what this run keeps)."""
     parents = []
+    lake = lakelib.open_lake(opts.lake, options=opts)  # s3://: the bucket Beam's --s3_* options reach
     for spec in opts.dedup_against or []:
-        ref, manifest = lakelib.load_manifest(opts.lake, spec)
+        ref, manifest = lake.load_manifest(spec)
         recorded = manifest["stages"].get("dedup-near", {})
         if {k: recorded.get(k) for k in config.signature_settings()} != config.signature_settings():
             raise OptionError(f"--dedup-against {ref.spec}: its MinHash settings differ from this run's "
                              f"({config.signature_settings()})")
-        require_intact(ref.path, manifest.get("dedup", {}).get("bands", []), ref.spec, override=False)
-        parents.append((ref.spec, bands_files(ref.path, manifest)))
+        require_intact(lake.version_dir(ref), manifest.get("dedup", {}).get("bands", []), ref.spec, override=False)
+        parents.append((ref.spec, bands_files(lake.version_dir(ref), manifest)))
     return parents
 
 
@@ -243,12 +242,10 @@ def resolve_sources(opts: CurateOptions, sample_dir: str | None = None) -> tuple
 def run(argv: list[str] | None = None) -> tuple[lakelib.VersionRef, dict[str, Any]]:
     """Run the pipeline and publish the next version; return it with its manifest.
 
-    A ``gs://``/``s3://`` lake is staged on the object store itself, the built-in sample included,
-    and committed there: Dataflow workers cannot see this machine's disk.
+    The run is staged inside the lake, the built-in sample included, and committed there: on a
+    ``gs://``/``s3://`` lake that is the object store, since Dataflow workers cannot see this disk.
     """
     from apache_beam.io.filesystems import FileSystems
-
-    from catalog import objectstore
 
     options = PipelineOptions(argv)
     opts = options.view_as(CurateOptions)
@@ -256,13 +253,10 @@ def run(argv: list[str] | None = None) -> tuple[lakelib.VersionRef, dict[str, An
     lakelib.check_name(opts.dataset)
     check_options(opts, disabled)
     FileSystems.set_options(options)  # the launcher reads and writes the lake too (S3 endpoint, credentials)
-    remote = lakelib.is_url(opts.lake)
-    if not remote:
-        Path(opts.lake).mkdir(parents=True, exist_ok=True)
-    staging = lakelib.new_staging(opts.lake, opts.dataset)
-    sample_dir = None
+    lake = lakelib.open_lake(opts.lake, options=opts)
+    staging = lake.new_staging(opts.dataset)
     try:
-        sources, sample_dir = resolve_sources(opts, f"{staging}/_sample" if remote else None)
+        sources, sample_dir = resolve_sources(opts, f"{staging}/_sample")  # workers see what the launcher sees
         files = match_inputs(sources)
         runner = options.view_as(StandardOptions).runner or "DirectRunner"
         print(f"curate: {len(files)} file(s) from {len(sources)} source(s) -> {opts.lake}/{opts.dataset} "
@@ -287,40 +281,20 @@ def run(argv: list[str] | None = None) -> tuple[lakelib.VersionRef, dict[str, An
             filter_skipped=_read_stats(staging, "filter_skipped", {}),
         )
         manifest["lineage"]["wall_seconds"] = round(elapsed, 2)
-        manifest["lineage"]["dedup_against"] = [lakelib.resolve(opts.lake, s).spec for s in opts.dedup_against or []]
+        manifest["lineage"]["dedup_against"] = [lake.resolve(s).spec for s in opts.dedup_against or []]
         manifest["dedup"] = {name: sorted(_read_stats(staging, f"dedup_{name}", []), key=lambda i: i["path"])
                              for name in ("bands", "clusters")}
         manifest.update({name: value for name in ("skipped_records", "boilerplate")
                          if (value := _read_stats(staging, name, {}))})
         manifest["audit"] = describe_staged(staging, os.path.dirname(AUDIT_PATH))
+        lake.discard(f"{staging}/{STATS_DIR}", *([sample_dir] if sample_dir else []))  # scratch, not the version's
         require_listed(staging, manifest)
-        if remote:  # a trailing "/" deletes the prefix as such: no glob reading of the lake's path
-            FileSystems.delete([f"{staging}/{STATS_DIR}/"] + ([f"{sample_dir}/"] if sample_dir else []))
-        else:
-            shutil.rmtree(Path(staging) / STATS_DIR)
-        ref = (objectstore.commit_staged(opts.lake, opts.dataset, staging, manifest, options) if remote
-               else lakelib.commit_version(opts.lake, opts.dataset, Path(staging), manifest))
+        ref = lake.commit(opts.dataset, staging, manifest, options)
         manifest = dict(manifest, dataset=ref.dataset, version=ref.version)
         return ref, manifest
     except BaseException:
-        _drop_staging(staging, remote)
+        lake.discard(staging)  # nobody will commit a failed run's files: they go now rather than wait for gc
         raise
-    finally:
-        if sample_dir and not remote:
-            shutil.rmtree(sample_dir, ignore_errors=True)
-
-
-def _drop_staging(staging: str, remote: bool) -> None:
-    """A failed run's staged files: nobody will commit them, so they go now rather than wait for gc."""
-    from apache_beam.io.filesystems import FileSystems
-
-    if not remote:
-        shutil.rmtree(staging, ignore_errors=True)
-        return
-    try:
-        FileSystems.delete([f"{staging}/"])
-    except Exception as e:  # nothing staged yet, or the store is unreachable: gc collects it later
-        log.warning("could not remove the failed run's staging %s: %s", staging, e)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,8 +14,15 @@ from apache_beam.testing.test_pipeline import TestPipeline as BeamPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from tests.warc_fixtures import gzip_members, request, response, warcinfo
-from transforms.boilerplate import (RemoveBoilerplate, clean_document, document_line_keys, frequent_keys, line_key,
-                                    nest_stats, remove_lines)
+from transforms.boilerplate import (
+    RemoveBoilerplate,
+    clean_document,
+    document_line_keys,
+    frequent_keys,
+    line_key,
+    nest_stats,
+    remove_lines,
+)
 
 
 def _doc(i: int, text: str, source: str = "web") -> dict:
@@ -94,7 +101,9 @@ def test_real_pages_lose_their_template_lines_through_the_transform():
     from transforms.read.decode import decode_bytes
     from transforms.read.html_text import page_text
 
-    docs = [_doc(i, page_text(decode_bytes(raw).text, kind, "main")) for i, (_, raw, _, kind) in enumerate(_messy_pages())]
+    docs = [
+        _doc(i, page_text(decode_bytes(raw).text, kind, "main")) for i, (_, raw, _, kind) in enumerate(_messy_pages())
+    ]
     frequent = frequent_keys(((d["source"], document_line_keys(d["text"])) for d in docs), 5)["web"]
     cleaned = [clean_document(d, frequent) for d in docs]
     notice = "This is an Atom formatted XML site feed. It is intended to be viewed in a Newsreader"

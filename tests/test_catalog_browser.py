@@ -7,17 +7,28 @@ import pytest
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(not (CHROMIUM and DRIVER),
-                                reason="needs chromium and chromedriver (Debian: apt-get install chromium chromium-driver)")
+pytestmark = pytest.mark.skipif(
+    not (CHROMIUM and DRIVER),
+    reason="needs chromium and chromedriver (Debian: apt-get install chromium chromium-driver)",
+)
 
 HOSTILE = ("Breaking news from the harbour today <script>window.pwned = 1; document.title = 'pwned'</script> "
            "<img src=x onerror=\"window.pwned = 2\"> the fishermen report a calm sea and a very good catch "
            "of sardines, which they will sell at the market on Saturday morning.")
 DOCS = [
     {"id": "hostile-1", "text": HOSTILE},
-    {"id": "fr-1", "text": "Le conseil municipal a voté hier soir le nouveau budget pour la rénovation des écoles primaires."},
-    {"id": "fr-2", "text": "Les randonneurs sont invités à prévoir de l'eau et des vêtements chauds pour la montée au col."},
-    {"id": "de-1", "text": "Der Stadtrat hat gestern Abend den neuen Haushalt für die Sanierung der Grundschulen beschlossen."},
+    {
+        "id": "fr-1",
+        "text": "Le conseil municipal a voté hier soir le nouveau budget pour la rénovation des écoles primaires.",
+    },
+    {
+        "id": "fr-2",
+        "text": "Les randonneurs sont invités à prévoir de l'eau et des vêtements chauds pour la montée au col.",
+    },
+    {
+        "id": "de-1",
+        "text": "Der Stadtrat hat gestern Abend den neuen Haushalt für die Sanierung der Grundschulen beschlossen.",
+    },
     {"id": "short", "text": "too short"},
 ]
 

@@ -60,8 +60,10 @@ def test_why_answers_for_kept_filtered_duplicate_quarantined_and_unknown(sample_
     cases = {
         kept_id: f"is kept in sample@v{ref.version}: {manifest['shards'][0]['path']}, row 0",
         by_stage["filter"]["id"]: f"dropped by the filter {by_stage['filter']['reason']}: value "
-                                  f"{json.loads(by_stage['filter']['details'])['value']}",
-        by_stage["dedup-exact"]["id"]: f"exact duplicate of {json.loads(by_stage['dedup-exact']['details'])['duplicate_of']!r}, kept in data/",
+        f"{json.loads(by_stage['filter']['details'])['value']}",
+        by_stage["dedup-exact"][
+            "id"
+        ]: f"exact duplicate of {json.loads(by_stage['dedup-exact']['details'])['duplicate_of']!r}, kept in data/",
         by_stage["dedup-near"]["id"]: "removed as a near duplicate of",
         by_stage["quarantine"]["id"]: f"quarantined as {by_stage['quarantine']['reason']}",
     }

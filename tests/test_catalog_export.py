@@ -32,7 +32,14 @@ def test_croissant_metadata_validates_with_mlcroissant(exported):
     files = {f.name: f for f in dataset.metadata.distribution if f.name != "shards"}
     assert set(files) == {s["path"] for s in manifest["shards"]}
     assert all(files[s["path"]].sha256 == s["sha256"] for s in manifest["shards"])
-    assert [f.name for f in dataset.metadata.record_sets[0].fields] == ["id", "text", "lang", "lang_score", "source", "meta"]
+    assert [f.name for f in dataset.metadata.record_sets[0].fields] == [
+        "id",
+        "text",
+        "lang",
+        "lang_score",
+        "source",
+        "meta",
+    ]
     assert json.loads((out / "manifest.json").read_text()) == manifest
 
 

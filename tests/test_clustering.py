@@ -47,9 +47,12 @@ GRAPHS = {
     "cliques sharing a node": _clique([_node(i) for i in range(6)]) + _clique([_node(i) for i in range(5, 11)], 0.8),
     "all ties": _clique([_node(i) for i in range(8)], 0.75) + _chain(8),
     "published centre": [(_node(0, published=True), _node(i), 0.9) for i in range(1, 6)] + _chain(6),
-    "published neighbours": [(_node(0, published=True), _node(1, published=True), 0.95), (_node(1, published=True), _node(2), 0.8)],
+    "published neighbours": [
+        (_node(0, published=True), _node(1, published=True), 0.95),
+        (_node(1, published=True), _node(2), 0.8),
+    ],
     "alternating ranks": [(_node(i), _node(i + 1), 0.7 + (i % 3) / 10) for i in range(0, 60, 1)]
-                         + [(_node(i), _node(i + 2), 0.71) for i in range(0, 58, 3)],
+    + [(_node(i), _node(i + 2), 0.71) for i in range(0, 58, 3)],
 }
 
 

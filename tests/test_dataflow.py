@@ -38,5 +38,7 @@ def test_multi_process_direct_runner_gives_the_same_shards(sample_version, tmp_p
     _, _, in_process = sample_version
     _, multi = run(["--lake", str(tmp_path), "--dataset", "sample",
                     "--direct_running_mode=multi_processing", "--direct_num_workers=2"])
-    assert [(s["path"], s["sha256"]) for s in multi["shards"]] == [(s["path"], s["sha256"]) for s in in_process["shards"]]
+    assert [(s["path"], s["sha256"]) for s in multi["shards"]] == [
+        (s["path"], s["sha256"]) for s in in_process["shards"]
+    ]
     assert multi["counts"] == in_process["counts"]

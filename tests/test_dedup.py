@@ -6,12 +6,12 @@ import unicodedata
 import numpy as np
 import pytest
 from datasketch import MinHash
-
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from benchmarks.dedup_bench import close_pairs_exact, exact_jaccard, planted
 from tests.conftest import shared_sample
-from transforms.dedup import minhash
+from transforms.dedup.near import minhash
 from transforms.dedup.exact import keep_first
 from transforms.dedup.keys import exact_key, exact_keys, key_record
 from transforms.dedup.near import POSTINGS_PER_GROUP, band_partitions, band_postings, bucket_pairs, star_clusters, verify_pairs
@@ -102,7 +102,7 @@ def test_candidate_pairs_do_not_depend_on_the_number_of_band_partitions():
     assert len(pairs) >= 30
     for partitions in (1, 7, 64):
         assert sorted(_pairs(nodes, sigs, cfg, partitions)) == pairs
-    assert band_partitions(1000, cfg) == cfg.partitions and band_partitions(10 ** 6, cfg) == 10 ** 6 // POSTINGS_PER_GROUP
+    assert band_partitions(1000, cfg) == cfg.partitions and band_partitions(10**6, cfg) == 10**6 // POSTINGS_PER_GROUP
 
 
 @settings(max_examples=200, deadline=None)
@@ -151,7 +151,9 @@ def test_verification_keeps_pairs_at_the_threshold_and_reports_their_jaccard():
     b = np.array([[1, 2, 0, 0], [1, 0, 0, 0]], dtype=np.uint32)
     assert list(estimated_jaccards(a, b)) == [0.5, 0.25]
     assert verify_pairs([("p", "q"), ("r", "s")], a, b, cfg) == [("p", "q", 0.5)]
-    assert len(verify_pairs([("p", "q"), ("r", "s")], a, b, MinHashConfig(num_perm=4, bands=2, rows=2, verify=False))) == 2
+    assert (
+        len(verify_pairs([("p", "q"), ("r", "s")], a, b, MinHashConfig(num_perm=4, bands=2, rows=2, verify=False))) == 2
+    )
 
 
 def test_bands_rows_follow_datasketch_optimum_and_validate():
@@ -175,8 +177,9 @@ def test_exact_quadrature_picks_what_datasketch_picks(num_perm):
 
     for threshold in (0.3, 0.5, 0.7, 0.8, 0.9, 0.95):
         for recall_weight in (0.5, 0.9):
-            assert (_optimal_bands_rows.__wrapped__(threshold, num_perm, recall_weight)
-                    == _optimal_param(threshold, num_perm, 1 - recall_weight, recall_weight)), (threshold, recall_weight)
+            assert _optimal_bands_rows.__wrapped__(threshold, num_perm, recall_weight) == _optimal_param(
+                threshold, num_perm, 1 - recall_weight, recall_weight
+            ), (threshold, recall_weight)
 
 
 def test_shingles_normalise_case_punctuation_and_width():
@@ -190,7 +193,11 @@ def test_shingles_normalise_case_punctuation_and_width():
 def test_shingles_are_the_word_ngrams_of_the_exact_jaccard_tool(text, n):
     """shared/data/tools/exact_jaccard.py: NFKC, lower, re.findall(r"\\w+"); fewer than n tokens: one shingle."""
     toks = re.findall(r"\w+", unicodedata.normalize("NFKC", text).lower())
-    grams = {tuple(toks[i:i + n]) for i in range(len(toks) - n + 1)} if len(toks) >= n else ({tuple(toks)} if toks else set())
+    grams = (
+        {tuple(toks[i : i + n]) for i in range(len(toks) - n + 1)}
+        if len(toks) >= n
+        else ({tuple(toks)} if toks else set())
+    )
     assert shingles(text, n) == {" ".join(g).encode("utf-8") for g in grams}
 
 
@@ -226,7 +233,11 @@ def _key(uid, doc_id, source, priorities):
 
 def test_exact_keep_first_prefers_priority_then_id():
     priorities = {"books": 0, "web": 1}
-    keys = [_key("u1", "b", "web", priorities), _key("u2", "a", "web", priorities), _key("u3", "z", "books", priorities)]
+    keys = [
+        _key("u1", "b", "web", priorities),
+        _key("u2", "a", "web", priorities),
+        _key("u3", "z", "books", priorities),
+    ]
     out = list(keep_first(keys))
     kept = [k for t, k in out if t == "kept"]
     assert [k[0][0][2] for k in kept] == ["z"]

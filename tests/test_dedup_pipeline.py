@@ -46,7 +46,9 @@ def test_cross_version_dedup_removes_documents_of_published_versions(tmp_path):
     assert c["input"] == c["kept"] + c["duplicates"]["exact"] + c["duplicates"]["near"] + sum(c["filtered"].values())
     assert m2["sources"]["b"]["duplicates_near"] == 1
     clusters = ipc.open_file(pa.memory_map(str(ref2.path / m2["dedup"]["clusters"][0]["path"]))).read_all().to_pylist()
-    assert [(r["kept_id"], r["kept_version"], r["id"], r["stage"]) for r in clusters] == [("old", "d@v1", "copy", "dedup-near")]
+    assert [(r["kept_id"], r["kept_version"], r["id"], r["stage"]) for r in clusters] == [
+        ("old", "d@v1", "copy", "dedup-near")
+    ]
 
 
 def test_kept_representative_does_not_depend_on_input_order(tmp_path):

@@ -40,10 +40,17 @@ def test_well_formed_text_passes_in_four_scripts(text, lang):
 def test_each_filter_fails_on_real_junk():
     assert _fail("Click here to subscribe", "en").name == "min_words"
     assert _fail("hahahahaha " * 60 + EN, "en").name == "max_char_repetition"
-    assert _fail(" ".join(["Скидки на все товары только сегодня в нашем магазине"] * 6 + [RU]), "ru").name == "max_word_repetition"
+    assert (
+        _fail(" ".join(["Скидки на все товары только сегодня в нашем магазине"] * 6 + [RU]), "ru").name
+        == "max_word_repetition"
+    )
     symbols = " ".join(chr(0x2600 + i) * 2 for i in range(120))  # 120 distinct symbols from Miscellaneous Symbols
     assert _fail(EN + " " + symbols, "en").name == "max_special_char_ratio"
-    minified = '!function(e,t){"use strict";"object"==typeof module&&"object"==typeof module.exports?module.exports=e.document}' * 3
+    minified = (
+        '!function(e,t){"use strict";"object"==typeof module&&"object"=='
+        'typeof module.exports?module.exports=e.document}'
+        * 3
+    )
     assert _fail(minified + " " + EN, "en").name == "max_long_token_ratio"
     nostop = ("Kernel module loader daemon configuration parser network interface bridge firewall routing table "
               "entries socket buffer allocator scheduler timer interrupt handler driver registry cache")
@@ -59,8 +66,10 @@ def test_scores_stored_for_rethresholding_and_missing_lists_are_skipped():
     scores = doc["meta"]["filter_scores"]
     assert failure is None and skipped == [] and scores["words"] == count_words(EN)
     assert keep_document(scores, FilterParams(min_words=100)).name == "min_words"
-    _, _, skipped = filter_document(_doc("Ny zavatra rehetra dia mila fotoana sy faharetana mba hahatongavana amin'ny tanjona", "mg"),
-                                    CFG.params_for("mg", "s"))
+    _, _, skipped = filter_document(
+        _doc("Ny zavatra rehetra dia mila fotoana sy faharetana mba hahatongavana amin'ny tanjona", "mg"),
+        CFG.params_for("mg", "s"),
+    )
     assert skipped == ["max_flagged_word_ratio"]  # stopwords-iso has no Malagasy list; glin-profanity neither
 
 
@@ -68,7 +77,9 @@ def test_language_fallback_and_overrides(tmp_path):
     assert CFG.params_for("xx", "s") == CFG.default
     assert CFG.params_for("en", "s").min_words == 20 and CFG.params_for("fr", "s").min_words == 13
     override = tmp_path / "f.yaml"
-    override.write_text("languages:\n  en: {min_words: 3}\nsources:\n  tiny: {min_words: 1, languages: {fr: {min_words: 2}}}\n")
+    override.write_text(
+        "languages:\n  en: {min_words: 3}\nsources:\n  tiny: {min_words: 1, languages: {fr: {min_words: 2}}}\n"
+    )
     cfg = load_filter_config(str(override))
     assert cfg.params_for("en", "s").min_words == 3 and cfg.params_for("en", "tiny").min_words == 1
     assert cfg.params_for("fr", "tiny").min_words == 2 and cfg.params_for("fr", "s").min_words == 13
@@ -85,7 +96,11 @@ def test_perplexity_needs_kenlm(tmp_path):
     arpa.write_text("\\data\\\nngram 1=4\nngram 2=3\n\n\\1-grams:\n-2.0\t<unk>\t0\n-99\t<s>\t-0.3\n-1.0\t</s>\t0\n"
                     "-0.3\tthe\t-0.3\n\n\\2-grams:\n-0.2\t<s> the\n-0.2\tthe the\n-0.5\tthe </s>\n\n\\end\\\n")
     params = FilterParams(kenlm_model=str(arpa), max_perplexity=10.0)
-    assert kenlm and score_document("the the the", "en", params)["perplexity"] < score_document("zebra quartz", "en", params)["perplexity"]
+    assert (
+        kenlm
+        and score_document("the the the", "en", params)["perplexity"]
+        < score_document("zebra quartz", "en", params)["perplexity"]
+    )
 
 
 def test_pii_emails_ips_phones_keys():
@@ -115,13 +130,30 @@ def test_pipeline_counts_drops_and_keeps_redacted_audit_sample(tmp_path):
     from pipelines.curate import run
 
     rows = [{"id": f"ok-{i}", "text": f"{EN} Entry number {i} of the list."} for i in range(3)]
-    rows += [{"id": "short", "text": "Click here now"}, {"id": "rep", "text": "spam " * 300 + "write to a.b@example.com"}]
+    rows += [
+        {"id": "short", "text": "Click here now"},
+        {"id": "rep", "text": "spam " * 300 + "write to a.b@example.com"},
+    ]
     src = tmp_path / "web.jsonl"
     src.write_text("".join(json.dumps(r) + "\n" for r in rows))
     over = tmp_path / "f.yaml"
     over.write_text("sources:\n  web: {min_words: 4}\n")
-    ref, manifest = run(["--input", str(src), "--lake", str(tmp_path / "lake"), "--dataset", "t", "--filter-config", str(over),
-                         "--disable", "dedup-near,dedup-exact", "--filter-audit-k", "1"])
+    ref, manifest = run(
+        [
+            "--input",
+            str(src),
+            "--lake",
+            str(tmp_path / "lake"),
+            "--dataset",
+            "t",
+            "--filter-config",
+            str(over),
+            "--disable",
+            "dedup-near,dedup-exact",
+            "--filter-audit-k",
+            "1",
+        ]
+    )
     assert manifest["counts"]["filtered"] == {"max_char_repetition": 1, "min_words": 1}
     assert manifest["filter"]["by_source"] == {"web": {"max_char_repetition": 1, "min_words": 1}}
     assert sum(sum(v.values()) for v in manifest["filter"]["by_language"].values()) == 2

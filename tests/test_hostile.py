@@ -243,8 +243,11 @@ def test_every_bad_option_is_one_line_and_exit_2_before_any_work(tmp_path, capsy
 def test_malformed_config_files_are_one_line_and_exit_2(tmp_path, capsys):
     (tmp_path / "filters.yaml").write_text("default: [unclosed\n")
     (tmp_path / "thresholds.json").write_text("[0.5]")
-    for flags in (["--filter-config", str(tmp_path / "filters.yaml")], ["--lid-thresholds", str(tmp_path / "thresholds.json")],
-                  ["--filter-config", str(tmp_path / "missing.yaml")]):
+    for flags in (
+        ["--filter-config", str(tmp_path / "filters.yaml")],
+        ["--lid-thresholds", str(tmp_path / "thresholds.json")],
+        ["--filter-config", str(tmp_path / "missing.yaml")],
+    ):
         rc, err = _curate(["--lake", str(tmp_path / "lake"), *flags], capsys)
         assert rc == 2 and len(err.splitlines()) == 1 and "Traceback" not in err, err
     assert not (tmp_path / "lake").exists()
@@ -364,7 +367,9 @@ def test_browser_shows_each_broken_version_and_keeps_the_rest(damaged_lake):
     page = body.decode()
     assert status == 200 and page.count('class="broken"') == 3 and 'href="/d/good/"' in page
     status, _, body = route(root, "/d/good/")
-    assert status == 200 and body.decode().count('class="broken"') == 1 and f'href="/d/good/v{version}/"' in body.decode()
+    assert (
+        status == 200 and body.decode().count('class="broken"') == 1 and f'href="/d/good/v{version}/"' in body.decode()
+    )
     assert route(root, f"/d/good/v{version}/")[0] == 200
     for path in (f"/d/badjson/v{version}/", f"/d/notobject/v{version}/", f"/d/good/v{version + 1}/",
                  f"/d/badjson/v{version}/manifest.json"):

@@ -119,7 +119,7 @@ def refused_by_cli(argv: list[str], rel: str, capsys) -> None:
 
 def read_shard(root: Path, rel: str, manifest: dict, capsys, tmp_path: Path) -> None:
     from model.data import PackedStream, StreamConfig
-    from model.shards import ShardError
+    from model.shard_reader import ShardError
     from model.tokenizer import main as train_main
 
     lake = str(root)
@@ -173,7 +173,9 @@ def read_token_index(root: Path, rel: str, manifest: dict, capsys, tmp_path: Pat
 
     tok = list_artifacts(root, SPEC, "tokenizer")[0]["path"]
     with pytest.raises(ArtifactError, match=f"token index of {SPEC}.*{rel}.*is damaged"):
-        PackedStream(str(root), SPEC, tok, StreamConfig(seq_len=16, micro_batch=2, cache_dir=str(root.parent / "cache")))
+        PackedStream(
+            str(root), SPEC, tok, StreamConfig(seq_len=16, micro_batch=2, cache_dir=str(root.parent / "cache"))
+        )
 
 
 READERS = {"shard": read_shard, "removed": read_removed, "bands": read_bands, "clusters": read_by_diff,
@@ -340,13 +342,15 @@ def test_push_refuses_a_damaged_version_before_claiming_anything(lake):
 def test_stream_marker_catches_a_change_whose_mtime_was_restored(lake):
     """Issue 21.6: the 'already verified' marker must not be fooled by restoring size and mtime."""
     from model.data import PackedStream, StreamConfig
-    from model.shards import ShardError
+    from model.shard_reader import ShardError
 
     root, manifest = lake
     tok = list_artifacts(root, SPEC, "tokenizer")[0]["path"]
     cfg = StreamConfig(seq_len=16, micro_batch=2, cache_dir=str(root.parent / "cache"))
     PackedStream(str(root), SPEC, tok, cfg)  # every plan shard checked and marked
-    assert len(list((root.parent / "cache" / "verified").iterdir())) >= len([s for s in manifest["shards"] if s["rows"]])
+    assert len(list((root.parent / "cache" / "verified").iterdir())) >= len(
+        [s for s in manifest["shards"] if s["rows"]]
+    )
     rel = max(manifest["shards"], key=lambda s: s["rows"])["path"]
     path = vdir(root) / rel
     before = path.stat()

@@ -27,7 +27,10 @@ SNIPPETS = {  # expected code -> (text, dominant script)
     "zh": ("委员会将于下个月发布关于铁路状况的最终报告。", "Hani"),
     "ja": ("委員会は来月、鉄道の状況に関する最終報告書を発表する予定です。", "Jpan"),
     "ko": ("위원회는 다음 달 철도 상황에 관한 최종 보고서를 발표할 예정입니다.", "Hang"),
-    "el": ("Η επιτροπή θα δημοσιεύσει την τελική της έκθεση για την κατάσταση των σιδηροδρόμων τον επόμενο μήνα.", "Grek"),
+    "el": (
+        "Η επιτροπή θα δημοσιεύσει την τελική της έκθεση για την κατάσταση των σιδηροδρόμων τον επόμενο μήνα.",
+        "Grek",
+    ),
     "he": ("הוועדה תפרסם בחודש הבא את הדוח הסופי שלה על מצב מסילות הברזל.", "Hebr"),
     "hi": ("समिति अगले महीने रेलवे की स्थिति पर अपनी अंतिम रिपोर्ट प्रकाशित करेगी।", "Deva"),
     "th": ("คณะกรรมการจะเผยแพร่รายงานฉบับสุดท้ายเกี่ยวกับสภาพของการรถไฟในเดือนหน้า", "Thai"),
@@ -35,8 +38,10 @@ SNIPPETS = {  # expected code -> (text, dominant script)
 }
 
 # A Song-dynasty poem (debian fortunes-zh, song100): Han only, no kana; lid.176 says ja 0.80, zh 0.19.
-HAN_POEM = ("题目:《雨晴》\n作者:陈与义（１０９０－１１３８）\n天缺西南江面清，纤云不动小滩横。\n墙头语鹊衣犹湿，楼外残雷气未平。\n"
-            "尽取微凉供稳睡，急搜奇句报新晴。\n今宵绝胜无人共，卧看星河尽意明。")
+HAN_POEM = (
+    "题目:《雨晴》\n作者:陈与义（１０９０－１１３８）\n天缺西南江面清，纤云不动小滩横。\n墙头语鹊衣犹湿，楼外残雷气未平。\n"
+    "尽取微凉供稳睡，急搜奇句报新晴。\n今宵绝胜无人共，卧看星河尽意明。"
+)
 
 
 def test_scripts_and_three_letter_codes(lid):
@@ -68,9 +73,11 @@ def test_short_texts(lid):
 
 
 def test_code_mixed_man_page_keeps_its_main_language(lid):
-    text = ("Käyttö: ls [VALITSIN]... [TIEDOSTO]...\nLuettelee tiedostojen tiedot (oletuksena nykyisestä hakemistosta).\n"
-            "  -a, --all  do not ignore entries starting with .\n  -l  use a long listing format\n"
-            "Järjestää tiedot aakkosjärjestykseen, jos mitään valitsimista -cftuvSUX tai --sort ei ole annettu.")
+    text = (
+        "Käyttö: ls [VALITSIN]... [TIEDOSTO]...\nLuettelee tiedostojen tiedot (oletuksena nykyisestä hakemistosta).\n"
+        "  -a, --all  do not ignore entries starting with .\n  -l  use a long listing format\n"
+        "Järjestää tiedot aakkosjärjestykseen, jos mitään valitsimista -cftuvSUX tai --sort ei ole annettu."
+    )
     [p] = lid.predict([text])
     assert p.lang == "fi"
 
@@ -124,7 +131,7 @@ IRISH = "Sioc tús oíche dhíol Fionn na bróga; Sioc deireadh oíche cheannaig
 
 def test_second_opinion_rescues_short_irish_that_lid176_calls_spanish(lid):
     raw = LanguageIdentifier(LangIdConfig(second_opinion=False)).predict([IRISH])[0]
-    assert raw.lang == "es" and raw.score < 0.5 and "ga" in [l for l, _ in raw.alternatives]  # lid.176.ftz alone
+    assert raw.lang == "es" and raw.score < 0.5 and "ga" in [lang for lang, _ in raw.alternatives]  # lid.176.ftz alone
     pred = lid.predict([IRISH])[0]
     assert pred.lang == "ga" and pred.score >= 0.8 and pred.alternatives == raw.alternatives
 
@@ -197,12 +204,23 @@ def test_config_describes_itself_with_a_version():
         LangIdConfig(top_k=0)
 
 
-@pytest.mark.parametrize("label, expected", [
-    ("__label__en", ("en", None)), ("__label__ceb", ("ceb", None)), ("__label__als", ("als", None)),
-    ("__label__fra_Latn", ("fr", "Latn")), ("__label__cmn_Hani", ("zh", "Hani")), ("__label__ceb_Latn", ("ceb", "Latn")),
-    ("__label__als_Latn", ("sq", "Latn")), ("__label__gsw_Latn", ("als", "Latn")), ("__label__nob_Latn", ("no", "Latn")),
-    ("__label__yue_Hant", ("yue", "Hant")), ("__label__war_Latn", ("war", "Latn")), ("__label__zxx_Zxxx", ("und", "Zxxx")),
-])
+@pytest.mark.parametrize(
+    "label, expected",
+    [
+        ("__label__en", ("en", None)),
+        ("__label__ceb", ("ceb", None)),
+        ("__label__als", ("als", None)),
+        ("__label__fra_Latn", ("fr", "Latn")),
+        ("__label__cmn_Hani", ("zh", "Hani")),
+        ("__label__ceb_Latn", ("ceb", "Latn")),
+        ("__label__als_Latn", ("sq", "Latn")),
+        ("__label__gsw_Latn", ("als", "Latn")),
+        ("__label__nob_Latn", ("no", "Latn")),
+        ("__label__yue_Hant", ("yue", "Hant")),
+        ("__label__war_Latn", ("war", "Latn")),
+        ("__label__zxx_Zxxx", ("und", "Zxxx")),
+    ],
+)
 def test_glotlid_and_openlid_labels_map_to_lid176_codes(label, expected):
     assert parse_label(label) == expected
 
@@ -251,10 +269,11 @@ def test_pipeline_partitions_by_language(tmp_path):
 
 # --- the second opinion's non-regression rule: only allow-listed moves, by construction ---
 
-from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 
 from benchmarks import langid_eval, langid_moves  # noqa: E402
-from benchmarks.langid_data import chunk, english_share, label, part_of, paragraphs, record_part  # noqa: E402
+from benchmarks.langid_data import chunk, english_share, label, paragraphs, part_of, record_part  # noqa: E402
 
 # Close-language labels first (the risky moves), CLD2's own codes for them, and a few others.
 _POOL = ["hr", "sr", "bs", "sh", "zh", "yue", "wuu", "id", "ms", "no", "nn", "da", "es", "gl", "ast", "pt",

@@ -251,5 +251,6 @@ def test_messy_pipeline_loses_nothing_and_reruns_byte_identical(tmp_path):
     assert ref2.version == ref.version + 1
     assert [(s["path"], s["sha256"]) for s in m["shards"]] == [(s["path"], s["sha256"]) for s in m2["shards"]]
     assert [s["sha256"] for s in m["removed_table"]] == [s["sha256"] for s in m2["removed_table"]]
-    strip = lambda man: {k: v for k, v in man.items() if k not in ("created_at", "version", "lineage")}
+    def strip(man):
+        return {k: v for k, v in man.items() if k not in ("created_at", "version", "lineage")}
     assert strip(m) == strip(m2)

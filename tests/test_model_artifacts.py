@@ -3,7 +3,8 @@ import json
 
 import pytest
 
-from catalog.artifacts import attach_artifact, file_sha256, find_artifact, list_artifacts
+from catalog.artifacts import attach_artifact, find_artifact, list_artifacts
+from catalog.hashing import sha256_file
 from catalog.lake import CatalogError
 from model.sample_lake import synthetic_records, write_version
 
@@ -18,7 +19,7 @@ def test_attach_writes_record_and_file_under_content_address(lake, tmp_path):
     src = tmp_path / "tokenizer.json"
     src.write_text('{"vocab": 1}')
     record = attach_artifact(lake, "demo", src, "tokenizer", {"vocab_size": 1, "trained_on": "demo@v1"})
-    digest = file_sha256(src)
+    digest = sha256_file(src)[0]
     folder = lake / "demo" / "v1" / "artifacts" / f"tokenizer-{digest[:12]}"
     assert record["path"] == str(folder / "tokenizer.json")
     assert (folder / "tokenizer.json").read_text() == '{"vocab": 1}'
@@ -38,7 +39,10 @@ def test_attach_is_idempotent_and_find_filters_by_hash_and_metadata(lake, tmp_pa
     attach_artifact(lake, "demo@v1", b, "token-lengths", {"tokenizer_sha256": "t2"})
     assert len(list_artifacts(lake, "demo", "token-lengths")) == 2
     assert find_artifact(lake, "demo", "token-lengths", tokenizer_sha256="t1")["sha256"] == first["sha256"]
-    assert find_artifact(lake, "demo", "token-lengths", sha256=file_sha256(b)[:8])["metadata"]["tokenizer_sha256"] == "t2"
+    assert (
+        find_artifact(lake, "demo", "token-lengths", sha256=sha256_file(b)[0][:8])["metadata"]["tokenizer_sha256"]
+        == "t2"
+    )
     assert find_artifact(lake, "demo", "token-lengths", tokenizer_sha256="t3") is None
     assert list_artifacts(lake, "demo", "tokenizer") == []
 

@@ -9,7 +9,7 @@ from torch.utils.data import DataLoader
 
 from model.data import PackedStream, StreamConfig
 from model.sample_lake import synthetic_records, write_version
-from model.shards import ShardError
+from model.shard_reader import ShardError
 from model.tokenizer import train_tokenizer
 
 SCRIPTS = {"ell": "αβγδεζηθικλμνξοπρστυφχψω", "eng": "abcdefghijklmnopqrstuvwxyz",
@@ -142,14 +142,17 @@ def test_refuses_a_tokenizer_or_version_other_than_the_runs(lake):
         s.load_state_dict(state)
 
 
-def test_reads_through_pyarrow_fs_with_a_local_cache(lake, tmp_path):
+def test_a_file_url_is_the_local_lake_read_in_place(lake, tmp_path):
+    """``file://`` goes through the same ``open_lake`` as a path: no copy into the cache (the
+    object-store path, with its cache, runs against S3 in tests/test_remote_lake.py)."""
     path, tok, _, _ = lake
     cfg = StreamConfig(seq_len=32, micro_batch=4, cache_dir=str(tmp_path / "cache"))
-    remote = PackedStream(f"file://{path}", "mix", tok, cfg)
+    by_url = PackedStream(f"file://{path}", "mix", tok, cfg)
     local = stream(lake)
-    assert remote.version.manifest_sha256 == local.version.manifest_sha256
-    assert torch.equal(remote.batch_at(10)["input_ids"], local.batch_at(10)["input_ids"])
-    assert list((tmp_path / "cache").rglob("*.arrow"))
+    assert not by_url.version.is_remote
+    assert by_url.version.manifest_sha256 == local.version.manifest_sha256
+    assert torch.equal(by_url.batch_at(10)["input_ids"], local.batch_at(10)["input_ids"])
+    assert not list((tmp_path / "cache").rglob("*.arrow"))
 
 
 def test_reading_ahead_serves_what_batch_at_serves(lake):

@@ -5,9 +5,10 @@ from pathlib import Path
 import pytest
 
 from catalog.artifacts import find_artifact
+from catalog.hashing import sha256_file
 from model.mixing import alpha_weights
 from model.sample_lake import write_version
-from model.tokenizer import EOD, PAD, load_tokenizer, main, tokenizer_sha256
+from model.tokenizer import EOD, PAD, load_tokenizer, main
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SOURCES = ["debian-fortunes/fortunes.jsonl", "debian-gettext/gettext.jsonl", "debian-manpages-l10n/manpages_l10n.jsonl"]
@@ -55,7 +56,7 @@ def test_round_trip_on_every_script_in_shared_data(trained):
 def test_tokenizer_is_recorded_as_an_artifact_of_its_version(trained):
     lake, out, _ = trained
     record = find_artifact(lake, "shared@v1", "tokenizer")
-    assert record["sha256"] == tokenizer_sha256(out)
+    assert record["sha256"] == sha256_file(out)[0]
     assert record["metadata"]["trained_on"] == "shared@v1"
     assert record["metadata"]["vocab_size"] == 1500
     assert Path(record["path"]).read_bytes() == out.read_bytes()
@@ -63,7 +64,7 @@ def test_tokenizer_is_recorded_as_an_artifact_of_its_version(trained):
 
 def test_special_tokens_and_hash_check(trained):
     _, out, _ = trained
-    tok, digest = load_tokenizer(out, expect_sha256=tokenizer_sha256(out))
+    tok, digest = load_tokenizer(out, expect_sha256=sha256_file(out)[0])
     assert tok.token_to_id(EOD) is not None and tok.token_to_id(PAD) is not None
     with pytest.raises(ValueError, match="use the tokenizer the run was started with"):
         load_tokenizer(out, expect_sha256="0" * 64)

@@ -64,7 +64,9 @@ def test_sample_publishes_a_complete_version(sample_version):
     junk = json.loads(by_id["forum-junk-1"]["details"])
     assert junk["value"] == 2 and junk["threshold"] > 2 and junk["filter_config"] == "filters-bigscience-v1.1"
     assert "forum-pii-0" in kept
-    texts = pads.dataset(str(ref.path / "data"), format="ipc", partitioning="hive").to_table().column("text").to_pylist()
+    texts = (
+        pads.dataset(str(ref.path / "data"), format="ipc", partitioning="hive").to_table().column("text").to_pylist()
+    )
     assert not any("maria.keller@example.org" in t or "192.168.10.24" in t for t in texts)
     assert any("<EMAIL>" in t for t in texts)
     assert manifest["sources"]["sample-news"]["license"] == "CC-BY-4.0"
@@ -77,7 +79,8 @@ def test_rerun_is_byte_identical_and_publishes_next_version(sample_version):
     assert ref2.version == ref1.version + 1
     assert [(s["path"], s["sha256"]) for s in m1["shards"]] == [(s["path"], s["sha256"]) for s in m2["shards"]]
     assert [s["sha256"] for s in m1["removed_table"]] == [s["sha256"] for s in m2["removed_table"]]
-    strip = lambda m: {k: v for k, v in m.items() if k not in ("created_at", "version", "lineage")}
+    def strip(m):
+        return {k: v for k, v in m.items() if k not in ("created_at", "version", "lineage")}
     assert strip(m1) == strip(m2)
 
 
@@ -117,7 +120,15 @@ def test_command_line_prints_a_summary(tmp_path):
     out = subprocess.run([sys.executable, "-m", "pipelines.curate", "--lake", str(tmp_path), "--dataset", "cli"],
                          capture_output=True, text=True, cwd=REPO, timeout=300)
     assert out.returncode == 0, out.stderr
-    for phrase in ("documents in", "kept", "duplicates removed", "quarantined", "shards:", "lives in:", "python -m catalog show cli@v1"):
+    for phrase in (
+        "documents in",
+        "kept",
+        "duplicates removed",
+        "quarantined",
+        "shards:",
+        "lives in:",
+        "python -m catalog show cli@v1",
+    ):
         assert phrase in out.stdout
     assert lakelib.list_versions(tmp_path, "cli") == [1]
     show = subprocess.run([sys.executable, "-m", "catalog", "show", "cli", "--lake", str(tmp_path), "--json"],

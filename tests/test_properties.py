@@ -73,7 +73,7 @@ def test_jsonl_lines_of_anything_are_docs_or_quarantined(lines):
                    "surrogatepass") + b"\n" for x in lines)
     items = list(iter_jsonl(io.BytesIO(gzip.decompress(gzip.compress(raw))), SRC, "f.jsonl"))
     assert len(items) <= len(raw.split(b"\n"))
-    for tag, item in items:
+    for _tag, item in items:
         json.dumps(item, ensure_ascii=False).encode("utf-8")
 
 

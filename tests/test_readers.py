@@ -46,7 +46,13 @@ def test_multi_member_gzip(tmp_path):
 
 
 def test_bad_lines_are_quarantined_not_fatal(tmp_path):
-    data = PAYLOAD + b'{"id": "broken", \n' + b'{"id": "bin", "text": "\xff\xfe"}\n' + b'[1, 2]\n' + b'{"id": 5, "text": 7}\n'
+    data = (
+        PAYLOAD
+        + b'{"id": "broken", \n'
+        + b'{"id": "bin", "text": "\xff\xfe"}\n'
+        + b'[1, 2]\n'
+        + b'{"id": 5, "text": 7}\n'
+    )
     items = _read(tmp_path, "bad.jsonl", data)
     reasons = [d["reason"] for t, d in items if t == "removed"]
     assert reasons == ["malformed_json", "invalid_utf8", "not_an_object", "missing_text"]
@@ -67,7 +73,10 @@ def test_text_and_parquet(tmp_path):
     buf = pa.BufferOutputStream()
     pq.write_table(pa.table({"doc_id": ["p1", "p2"], "body": ["eins", "zwei"], "lang": ["de", "de"]}), buf)
     items = _read(tmp_path, "t.parquet", buf.getvalue().to_pybytes(), text_field="body", id_field="doc_id")
-    assert [(d["id"], d["text"], d["meta"]) for _, d in items] == [("p1", "eins", {"lang": "de"}), ("p2", "zwei", {"lang": "de"})]
+    assert [(d["id"], d["text"], d["meta"]) for _, d in items] == [
+        ("p1", "eins", {"lang": "de"}),
+        ("p2", "zwei", {"lang": "de"}),
+    ]
     items = _read(tmp_path, "broken.parquet", b"PAR1 this is not parquet")
     assert items[0][1]["reason"] == "corrupt_file"
 

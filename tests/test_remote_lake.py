@@ -96,3 +96,68 @@ def test_gcs_store_writes_create_only():
     assert store.get("ds/v1/_claim") == b"first"
     assert objectstore.claim_version(store, "ds") == 2  # v1 is claimed: the next publisher takes v2
     assert sorted(bucket.objects) == ["lake/ds/v1/_claim", "lake/ds/v2/_claim"]
+
+
+def test_dedup_against_a_version_on_the_object_store(s3, s3_endpoint):
+    """``--dedup-against`` on an ``s3://`` lake reads the parent's bands files from the store (they
+    used to go through local paths and memory maps): a second run of the same documents keeps none."""
+    from catalog.manifest import read_removed
+    from pipelines.curate import run
+
+    docs = [{"id": f"doc{k}", "text": " ".join(hashlib.sha256(f"{k}:{i}".encode()).hexdigest()[:7] for i in range(80))}
+            for k in range(6)]  # six unrelated documents
+    s3.put_object(Bucket=BUCKET, Key="in/dd.jsonl", Body="".join(json.dumps(d) + "\n" for d in docs).encode())
+    args = ["--lake", LAKE, "--dataset", "dd", "--input", f"s3://{BUCKET}/in/dd.jsonl", "--disable",
+            "langid,filter,pii", "--s3_endpoint_url", s3_endpoint, "--s3_access_key_id", "x",
+            "--s3_secret_access_key", "x", "--s3_region_name", "us-east-1"]
+    ref1, m1 = run(args)
+    kept = m1["counts"]["kept"]
+    assert kept == 6 and m1["dedup"]["bands"]
+    ref2, m2 = run([*args, "--dedup-against", "dd@v1"])
+    assert ref2.version == 2 and m2["lineage"]["dedup_against"] == ["dd@v1"]
+    assert m2["counts"]["kept"] == 0 and m2["counts"]["duplicates"]["near"] == kept
+    removed = [r for r in read_removed(ref2.path, m2["removed_table"]).to_pylist() if r["stage"] == "dedup-near"]
+    assert {json.loads(r["details"])["duplicate_of_version"] for r in removed} == {"dd@v1"}
+
+    victim = m1["dedup"]["bands"][0]["path"]  # a damaged parent is refused, naming the file, before any work
+    s3.put_object(Bucket=BUCKET, Key=f"lake/dd/v1/{victim}", Body=b"not a bands file")
+    with pytest.raises(Exception, match=f"dd@v1 {victim} is damaged"):
+        run([*args, "--dedup-against", "dd@v1"])
+
+
+def test_the_training_stream_reads_an_s3_lake_through_a_local_cache(s3, s3_endpoint, tmp_path, monkeypatch):
+    """The trainer's reader on ``s3://`` (S3 settings from the AWS environment): the same batches as
+    from the local lake the version was pushed from, each shard fetched once into the cache."""
+    pytest.importorskip("torch", reason="the training extra is not installed")
+    import pickle
+
+    import torch
+
+    from model.data import PackedStream, StreamConfig
+    from model.sample_lake import synthetic_records, write_version
+    from model.tokenizer import train_tokenizer
+
+    records = synthetic_records(160, {"eng": "abcdefghijklmnopqrstuvwxyz", "rus": "абвгдежзийклмнопрстуфхцчшщыэюя"},
+                                seed=3, words=(5, 40))
+    ref = write_version(tmp_path / "lake", "mix", records, rows_per_shard=40)
+    manifest = json.loads((ref.path / "manifest.json").read_text())
+    assert objectstore.publish(objectstore.S3Store(BUCKET, "lake", client=s3), "mix", ref.path, manifest) == 1
+    tok = train_tokenizer(iter([r["text"] for r in records]), 300, sum(len(r["text"]) for r in records))
+    tok.save(str(tmp_path / "tok.json"))
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
+
+    def stream(lake: str, cache: str) -> PackedStream:
+        return PackedStream(lake, "mix", str(tmp_path / "tok.json"),
+                            StreamConfig(seq_len=32, micro_batch=4, cache_dir=str(tmp_path / cache)))
+
+    remote, local = stream(LAKE, "cache"), stream(str(tmp_path / "lake"), "local-cache")
+    assert remote.version.is_remote and remote.version.spec == "mix@v1"
+    assert remote.version.manifest_sha256 == local.version.manifest_sha256
+    for k in (0, 5, 17):
+        assert torch.equal(remote.batch_at(k)["input_ids"], local.batch_at(k)["input_ids"])
+    assert len(list((tmp_path / "cache").rglob("*.arrow"))) == len(manifest["shards"])
+    where = pickle.loads(pickle.dumps(remote.version.location))  # what a DataLoader worker would be handed
+    assert (
+        where.read_bytes("manifest.json")
+        == s3.get_object(Bucket=BUCKET, Key="lake/mix/v1/manifest.json")["Body"].read()
+    )

@@ -100,7 +100,9 @@ def test_wet_conversion_records(tmp_path):
 
 
 def test_http_charset_then_declaration_then_detection(tmp_path):
-    body = "<html><head><meta charset=utf-8></head><body><p>Привет, мир! Это страница на русском языке.</p></body></html>"
+    body = (
+        "<html><head><meta charset=utf-8></head><body><p>Привет, мир! Это страница на русском языке.</p></body></html>"
+    )
     # the HTTP label is right and the page's declaration wrong: HTTP wins
     http_right = response("https://r.example/1", body.encode("cp1251"), "text/html; charset=windows-1251")
     # the HTTP label cannot decode the bytes (mislabelled server): the page's declaration is used
@@ -156,11 +158,16 @@ def test_payload_encodings():
 def test_chunked_gzip_response_and_broken_payload(tmp_path):
     page = "<html><body><p>Ein kurzer Absatz über Kaffee und Kuchen am Nachmittag.</p></body></html>".encode()
     gz = gzip.compress(page)
-    block = (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n"
-             + b"%x\r\n" % len(gz) + gz + b"\r\n0\r\n\r\n")
+    block = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + b"%x\r\n" % len(gz)
+        + gz
+        + b"\r\n0\r\n\r\n"
+    )
     broken = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\n\r\nnot gzip at all"
-    data = (warc_record("response", block, uri="https://k.example/", content_type="application/http; msgtype=response")
-            + warc_record("response", broken, uri="https://k.example/b", content_type="application/http; msgtype=response"))
+    data = warc_record(
+        "response", block, uri="https://k.example/", content_type="application/http; msgtype=response"
+    ) + warc_record("response", broken, uri="https://k.example/b", content_type="application/http; msgtype=response")
     items = _read(tmp_path, "k.warc", data)
     assert items[0][0] == "doc" and "Kaffee und Kuchen" in items[0][1]["text"]
     assert items[1][0] == "removed" and items[1][1]["reason"] == "undecodable_payload"

@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any, Iterator
 
 
+from catalog.contract import STAGE_DEDUP_EXACT, STAGE_DEDUP_NEAR
+from catalog.lakefs import Location, location
 from transforms.dedup.clustering import Node
 from transforms.dedup.keys import published_node
-from catalog.contract import STAGE_DEDUP_EXACT, STAGE_DEDUP_NEAR
 
 
 
@@ -44,6 +45,7 @@ def read_published(file: dict[str, Any], parent_index: int, parent: str) -> Iter
         yield published_node(parent_index, doc_id, parent), sig
 
 
-def bands_files(version_dir: Path, manifest: dict[str, Any]) -> list[dict[str, Any]]:
-    """The manifest entries of a version's bands files, each with the version's ``root`` to read it from."""
-    return [dict(info, root=str(version_dir)) for info in manifest.get("dedup", {}).get("bands", [])]
+def bands_files(version_dir: Path | Location, manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """The manifest entries of a version's bands files, each with the version's ``root`` to read it from
+    (a ``catalog.lakefs.Location``: it pickles with its S3 settings, so workers reach the same bucket)."""
+    return [dict(info, root=location(version_dir)) for info in manifest.get("dedup", {}).get("bands", [])]

@@ -19,7 +19,7 @@ import re
 import string
 import unicodedata
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 

@@ -40,6 +40,7 @@ from typing import Any, Iterable, Literal, NamedTuple, Sequence
 import apache_beam as beam
 import numpy as np
 
+from catalog.hashing import sha256_file
 from transforms.document import KEPT, Document, with_changes
 from transforms.langid.langcodes import UNDETERMINED, parse_label
 from transforms.langid.scripts import NO_SCRIPT, SCRIPTS, script_shares, scripts_of, warm_up, written_in
@@ -369,13 +370,6 @@ class LabelBatches(beam.DoFn):
         return list(map(apply_prediction, batch, *columns))  # a list: cheaper than yielding
 
 
-def model_sha256(path: str) -> str:
-    import hashlib
-
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
 class IdentifyLanguage(beam.PTransform):
     """Documents -> {"kept": documents with ``lang``, ``lang_score`` and ``meta.lang_*``}; removes
     none. With ``enabled`` off, each document takes its record's or source's declared language
@@ -401,5 +395,5 @@ class IdentifyLanguage(beam.PTransform):
 
     def describe(self) -> dict[str, Any]:
         model = self.config.model_path or default_model_path()
-        return {"model": os.path.basename(model), "model_sha256": model_sha256(model),
+        return {"model": os.path.basename(model), "model_sha256": sha256_file(model)[0],
                 **self.config.describe(), "codes": LANG_CODES}

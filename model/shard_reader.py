@@ -1,7 +1,8 @@
 """Read a catalog version's Arrow shards where they are: memory-mapped locally, cached from object stores.
 
-Local lakes go through ``catalog.lake``; ``gs://`` and ``s3://`` lakes are read through
-``pyarrow.fs`` and each shard is copied once into a local cache, then memory-mapped like a local one.
+Every lake is opened with ``catalog.lake.open_lake`` (a directory, ``file://``, ``s3://``, ``gs://``);
+a shard of an object-store lake is copied once into a local cache, then memory-mapped like a local
+one. (The trainer's reader; ``transforms/shards.py`` is the pipeline's writer.)
 Every shard is checked against the manifest's size and sha256 before a process first uses it,
 so a corrupted or swapped file fails loudly instead of silently training on other data. A host
 remembers a successful check in a marker keyed on the file's identity and change time (device,
@@ -14,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,11 +24,10 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from catalog.lake import load_manifest, parse_spec
+from catalog.hashing import sha256_file
+from catalog.lake import open_lake
+from catalog.lakefs import Location
 from catalog.manifest import UnsafePath, check_relpath
-from catalog.verify import sha256_file
-
-REMOTE = ("gs://", "s3://", "file://")
 
 
 class ShardError(Exception):
@@ -43,6 +42,7 @@ class Version:
     base: str
     manifest: dict[str, Any]
     manifest_sha256: str
+    location: Location  # the version's folder, with its lake's settings (endpoint, credentials)
 
     @property
     def shards(self) -> list[dict[str, Any]]:
@@ -50,7 +50,7 @@ class Version:
 
     @property
     def is_remote(self) -> bool:
-        return self.base.startswith(REMOTE)
+        return self.location.local is None
 
 
 def manifest_hash(manifest: dict[str, Any]) -> str:
@@ -58,25 +58,11 @@ def manifest_hash(manifest: dict[str, Any]) -> str:
 
 
 def open_version(lake: str, spec: str) -> Version:
-    """Resolve ``NAME`` or ``NAME@vN`` in a local or remote lake."""
-    if not str(lake).startswith(REMOTE):
-        ref, manifest = load_manifest(lake, spec)
-        return Version(ref.spec, str(ref.path), manifest, manifest_hash(manifest))
-    from pyarrow import fs as pafs
-
-    filesystem, root = pafs.FileSystem.from_uri(str(lake))
-    name, version = parse_spec(spec)
-    if version is None:
-        infos = filesystem.get_file_info(pafs.FileSelector(f"{root}/{name}"))
-        found = [int(m.group(1)) for i in infos if (m := re.fullmatch(r"v(\d+)", i.base_name))
-                 and filesystem.get_file_info(f"{i.path}/manifest.json").is_file]
-        if not found:
-            raise ShardError(f"no published version of {name!r} in {lake}")
-        version = max(found)
-    base = f"{str(lake).rstrip('/')}/{name}/v{version}"
-    with filesystem.open_input_stream(f"{root}/{name}/v{version}/manifest.json") as f:
-        manifest = json.loads(f.read())
-    return Version(f"{name}@v{version}", base, manifest, manifest_hash(manifest))
+    """Resolve ``NAME`` or ``NAME@vN`` in a local or remote lake (S3 settings from the AWS environment,
+    e.g. ``AWS_ENDPOINT_URL``)."""
+    opened = open_lake(lake)
+    ref, manifest = opened.load_manifest(spec)
+    return Version(ref.spec, str(ref.path), manifest, manifest_hash(manifest), opened.version_dir(ref))
 
 
 def default_cache_dir() -> Path:
@@ -99,18 +85,14 @@ class ShardReader:
             rel = check_relpath(entry["path"])
         except UnsafePath as e:
             raise ShardError(f"{self.version.spec}: {e}") from None
-        if not self.version.is_remote:
-            return Path(self.version.base) / rel
+        where = self.version.location
+        if where.local is not None:
+            return where.local / rel
         target = self.cache_dir / entry["sha256"][:2] / f"{entry['sha256']}.arrow"
         if not target.is_file():
-            from pyarrow import fs as pafs
-
-            filesystem, root = pafs.FileSystem.from_uri(self.version.base)
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(f".{uuid.uuid4().hex}.tmp")
-            with filesystem.open_input_stream(f"{root}/{rel}") as src, open(tmp, "wb") as dst:
-                while block := src.read(1 << 22):
-                    dst.write(block)
+            where.download(rel, tmp)
             os.replace(tmp, target)
         return target
 
