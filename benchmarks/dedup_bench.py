@@ -38,8 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
-from transforms.dedup.near import band_postings, bucket_pairs, star_clusters, verify_pairs
 from transforms.dedup.minhash import MinHashConfig, shingles, signatures
+from transforms.dedup.near import band_postings, bucket_pairs, star_clusters, verify_pairs
 
 CORPORA = {"debian-copyright": "neardup-debian-copyright/copyright.jsonl",
            "spdx-licenses": "neardup-spdx-licenses/spdx_licenses.jsonl"}

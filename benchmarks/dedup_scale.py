@@ -82,8 +82,8 @@ def one_run(n: int) -> dict:
 
     from transforms.dedup.exact import ExactDedup
     from transforms.dedup.keys import dedup_keys
-    from transforms.dedup.near import NearDedup
     from transforms.dedup.minhash import MinHashConfig
+    from transforms.dedup.near import NearDedup
 
     config = MinHashConfig()
     vocabulary = [f"w{k}" for k in range(20_000)]

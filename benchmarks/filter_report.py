@@ -23,10 +23,10 @@ from typing import Any
 from transforms.filters.config import FilterConfig, load_filter_config
 from transforms.filters.scores import filter_document
 from transforms.langid.identify import LanguageIdentifier, apply_prediction
-from transforms.read.limits import ReadLimits
 from transforms.normalize import normalize_document
 from transforms.pii import redact
 from transforms.read.files import read_input_file
+from transforms.read.limits import ReadLimits
 from transforms.read.sources import InputFile, match_inputs, sources_from_inputs
 
 _BATCH = 256

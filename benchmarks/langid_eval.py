@@ -35,8 +35,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
 
 from benchmarks.langid_data import PARTS, record_part
-from transforms.langid.langcodes import UNDETERMINED
 from transforms.langid.identify import ANY_MOVE, LabelBatches, LangIdConfig, parse_thresholds, prepare
+from transforms.langid.langcodes import UNDETERMINED
 
 BATCH = 512
 MIN_DOCS = 20  # languages with at least this many documents are held to MAX_F1_LOSS
@@ -250,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     slow = [path for path, ratio in speeds.items() if ratio < SPEED_TARGET]
     print(f"\nspeed, stage docs/s over raw lid.176 docs/s (target {SPEED_TARGET}x on every file, not gated): "
           + "  ".join(f"{path.rsplit('/', 1)[-1]} {ratio:.3f}x" for path, ratio in speeds.items())
-          + (f"\n  under the target: {len(slow)} of {len(speeds)} files" if slow else "\n  all files at or above the target"))
+          + (f"\n  under the target: {len(slow)} of {len(speeds)} files" if slow
+             else "\n  all files at or above the target"))
     if failures:
         print("\nFAIL: the stage loses to raw lid.176:\n  " + "\n  ".join(failures))
         return 1

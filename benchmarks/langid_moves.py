@@ -90,7 +90,7 @@ def choose(dev: dict, proof: dict) -> dict:
     """The allow-list record: rule, groups, files, and the allowed moves with their evidence."""
     moves = []
     for move in sorted(dev["moves"]):
-        if move.startswith(f"{UNDETERMINED}>"):  # lid.176's own label confirmed: not a move (see transforms.langid.identify)
+        if move.startswith(f"{UNDETERMINED}>"):  # lid.176's own label confirmed: not a move (transforms.langid)
             continue
         d, p = _counts(dev, move), _counts(proof, move)
         files = {**dev["moves"][move].get("per_file", {}), **proof["moves"].get(move, {}).get("per_file", {})}

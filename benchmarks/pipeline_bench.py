@@ -108,10 +108,10 @@ def run_pipeline(corpus: Path, lake: Path, workers: int) -> dict:
 def time_stages(texts: list[str]) -> dict[str, float]:
     """Seconds each stage's plain functions take alone over ``texts`` (one core, this process)."""
     from transforms.dedup.keys import exact_keys
+    from transforms.dedup.minhash import MinHashConfig, band_hashes, signatures
     from transforms.filters.config import load_filter_config
     from transforms.filters.scores import filter_document
     from transforms.langid.identify import LanguageIdentifier
-    from transforms.dedup.minhash import MinHashConfig, band_hashes, signatures
     from transforms.normalize import normalize_text
     from transforms.pii import redact
 

@@ -98,9 +98,8 @@ class Lake:
 
     def new_staging(self, name: str) -> str:
         """A fresh, private location for one run's output (the lake's directory is made if missing)."""
-        if self.is_remote:
-            return new_staging(self.display, name)
-        return str(new_staging_dir(self.root.local, name))
+        local = self.root.local
+        return new_staging(self.display, name) if local is None else str(new_staging_dir(local, name))
 
     def discard(self, *staged: str) -> None:
         """Delete staged directories or prefixes: a run's scratch files before its commit, or a failed
@@ -119,11 +118,12 @@ class Lake:
     def commit(self, name: str, staging: str, manifest: dict[str, Any], options: Any = None) -> VersionRef:
         """Publish ``staging`` as the next version of ``name`` (see the module docstring; on an object
         store ``catalog.objectstore.commit_staged`` does the same with create-only writes)."""
-        if self.is_remote:
+        local = self.root.local
+        if local is None:
             from catalog.objectstore import commit_staged
 
             return commit_staged(self.display, name, staging, manifest, options)
-        return commit_version(self.root.local, name, Path(staging), manifest)
+        return commit_version(local, name, Path(staging), manifest)
 
     def list_datasets(self) -> list[str]:
         if not self.root.is_dir():

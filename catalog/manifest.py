@@ -208,7 +208,8 @@ def build_manifest(*, shards: list[dict[str, Any]], removed_infos: list[dict[str
             "license": src.get("license", "unknown"), "input": input_by_source.get(name, 0),
             "kept": kept_by_source.get(name, 0),
             "filtered": removed_by_source[name].get("filter", 0),
-            "duplicates": removed_by_source[name].get(STAGE_DEDUP_EXACT, 0) + removed_by_source[name].get(STAGE_DEDUP_NEAR, 0),
+            "duplicates": (removed_by_source[name].get(STAGE_DEDUP_EXACT, 0)
+                           + removed_by_source[name].get(STAGE_DEDUP_NEAR, 0)),
             "duplicates_exact": removed_by_source[name].get(STAGE_DEDUP_EXACT, 0),
             "duplicates_near": removed_by_source[name].get(STAGE_DEDUP_NEAR, 0),
             "quarantined": removed_by_source[name].get(STAGE_QUARANTINE, 0),

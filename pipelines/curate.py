@@ -21,8 +21,15 @@ import yaml
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from catalog import lake as lakelib
-from catalog.contract import (AUDIT_PATH, BANDS_DIR, BANDS_SCHEMA, CLUSTERS_DIR, CLUSTERS_SCHEMA, REMOVED_DIR,
-                              REMOVED_SCHEMA)
+from catalog.contract import (
+    AUDIT_PATH,
+    BANDS_DIR,
+    BANDS_SCHEMA,
+    CLUSTERS_DIR,
+    CLUSTERS_SCHEMA,
+    REMOVED_DIR,
+    REMOVED_SCHEMA,
+)
 from catalog.manifest import build_manifest, describe_staged, require_listed
 from catalog.report import format_summary
 from catalog.verify import require_intact
@@ -43,8 +50,15 @@ from transforms.normalize import NormalizeDocuments
 from transforms.pii import RedactPII
 from transforms.read.files import ReadDocuments
 from transforms.read.limits import ReadLimits
-from transforms.read.sources import (InputFile, Source, SourceError, check_unique_names, load_sources, match_inputs,
-                                     sources_from_inputs)
+from transforms.read.sources import (
+    InputFile,
+    Source,
+    SourceError,
+    check_unique_names,
+    load_sources,
+    match_inputs,
+    sources_from_inputs,
+)
 from transforms.shards import WriteDocShards, WriteTable, shard_row, write_bytes
 
 log = logging.getLogger("curate")
@@ -101,8 +115,9 @@ def build_pipeline(p: beam.Pipeline, files: list[InputFile], staging: str, opts:
     parents, published = [], None
     if "dedup-near" not in disabled:  # earlier versions' signatures take part in clustering, and always win
         parents = _dedup_parents(opts, MinHashConfig.from_options(opts))
+        files_of_parents = [(i, spec, f) for i, (spec, fs) in enumerate(parents) for f in fs]
         published = (p
-                     | "ListPublished" >> beam.Create([(i, spec, f) for i, (spec, fs) in enumerate(parents) for f in fs])
+                     | "ListPublished" >> beam.Create(files_of_parents)
                      | "ReadPublished" >> beam.FlatMap(lambda t: read_published(t[2], t[0], t[1])))
     stages = stages_for(files, opts, disabled, [spec for spec, _ in parents], published)
     read = p | "Read" >> stages["read"]

@@ -35,7 +35,7 @@ def _finite(value: float) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value)
 
 
-def validate_options(opts: "CurateOptions") -> None:
+def validate_options(opts: CurateOptions) -> None:
     """Refuse any out-of-range curation option (``OptionError`` naming the flag and the rule)."""
     parse_stage_list(opts.disable)
     _need(_finite(opts.shard_target_mb) and opts.shard_target_mb > 0, "--shard-target-mb", opts.shard_target_mb,

@@ -11,12 +11,31 @@ from hypothesis import strategies as st
 
 from benchmarks.dedup_bench import close_pairs_exact, exact_jaccard, planted
 from tests.conftest import shared_sample
-from transforms.dedup.near import minhash
 from transforms.dedup.exact import keep_first
 from transforms.dedup.keys import exact_key, exact_keys, key_record
-from transforms.dedup.near import POSTINGS_PER_GROUP, band_partitions, band_postings, bucket_pairs, star_clusters, verify_pairs
-from transforms.dedup.minhash import (MinHashConfig, _PUNCT, _normal_batch, _normal_bytes, band_hashes, candidate_probability,
-                                dedup_normal_form, estimated_jaccards, has_shingles, shingle_hash32, shingles, signatures)
+from transforms.dedup.minhash import (
+    _PUNCT,
+    MinHashConfig,
+    _normal_batch,
+    _normal_bytes,
+    band_hashes,
+    candidate_probability,
+    dedup_normal_form,
+    estimated_jaccards,
+    has_shingles,
+    shingle_hash32,
+    shingles,
+    signatures,
+)
+from transforms.dedup.near import (
+    POSTINGS_PER_GROUP,
+    band_partitions,
+    band_postings,
+    bucket_pairs,
+    minhash,
+    star_clusters,
+    verify_pairs,
+)
 
 TEXTS = ["the quick brown fox jumps over the lazy dog and keeps running far away",
          "Съешь же ещё этих мягких французских булок, да выпей чаю", "ＡＢＣ  déjà-vu, 東京タワー!",

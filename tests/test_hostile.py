@@ -30,8 +30,8 @@ from catalog.serve import make_server, route
 from pipelines.curate import main as curate_main
 from pipelines.curate import run
 from tests.conftest import REPO
-from transforms.read.limits import RATIO_CHECK_AFTER, ReadLimits
 from transforms.read.files import read_input_file
+from transforms.read.limits import RATIO_CHECK_AFTER, ReadLimits
 from transforms.read.sources import InputFile, Source, match_inputs
 
 FAST = ["--disable", "langid,filter,dedup-near"]

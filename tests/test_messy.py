@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import shared_path
-from transforms.read.decode import decode_bytes
-from transforms.read.limits import ReadLimits
 from transforms.normalize import normalize_document, normalize_text
+from transforms.read.decode import decode_bytes
 from transforms.read.files import make_uid, read_input_file
+from transforms.read.limits import ReadLimits
 from transforms.read.sources import Source, match_inputs
 
 # No encoding identifies these: EUC-TW has no Python codec at all; the CJK codec test texts for

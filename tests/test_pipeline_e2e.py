@@ -12,10 +12,10 @@ import pyarrow.ipc as ipc
 import pytest
 
 from catalog import lake as lakelib
+from catalog.contract import DOC_SCHEMA
 from catalog.manifest import read_removed
 from pipelines.curate import run
 from tests.conftest import REPO, read_jsonl, shared_path
-from catalog.contract import DOC_SCHEMA
 
 
 def _kept_ids(ref, manifest):

@@ -12,13 +12,13 @@ import json
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from transforms.read.decode import decode_bytes, decode_mostly_utf8
-from transforms.read.html_text import markup_kind, markup_to_text
-from transforms.read.limits import ReadLimits, limit_document, split_points
 from transforms.dedup.minhash import shingles
 from transforms.normalize import normalize_text
 from transforms.pii import redact
+from transforms.read.decode import decode_bytes, decode_mostly_utf8
 from transforms.read.files import iter_jsonl, iter_text, open_decompressed
+from transforms.read.html_text import markup_kind, markup_to_text
+from transforms.read.limits import ReadLimits, limit_document, split_points
 from transforms.read.sources import Source
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

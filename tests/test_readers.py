@@ -8,8 +8,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import zstandard
 
-from transforms.read.limits import ReadLimits
 from transforms.read.files import read_input_file, split_suffixes
+from transforms.read.limits import ReadLimits
 from transforms.read.sources import Source, load_sources, match_inputs, sources_from_inputs
 
 RECORDS = [{"id": "a", "text": "first document", "url": "u1"}, {"text": "no id here"}]

@@ -8,12 +8,14 @@ becomes a ``RemovedRow`` (``transforms.removed``) saying which stage removed it 
 Every stage is a ``beam.PTransform`` whose ``expand`` returns a dict of named outputs: ``kept``
 (documents, or key records inside dedup) always, ``removed`` (removed rows) when the stage can
 remove, and the stage's own statistics under names it documents; and whose ``describe()`` is the
-stage's record in the manifest (versions and settings: the pipeline adds ``enabled``). Stages never mutate a document they were handed (Beam may give
-the same element to two consumers): ``with_changes`` makes the copy.
+stage's record in the manifest (versions and settings: the pipeline adds ``enabled``). Stages
+never mutate a document they were handed (Beam may give the same element to two consumers):
+``with_changes`` makes the copy.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator, TypedDict
+from collections.abc import Iterable, Iterator
+from typing import Any, TypedDict
 
 import apache_beam as beam
 

@@ -6,8 +6,8 @@ stage removed it and why. That is what makes the manifest's count identity check
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
-
+from collections.abc import Mapping
+from typing import Any
 
 
 def removed_row(doc_id: str, source: str, stage: str, reason: str, details: dict[str, Any] | None = None,
@@ -24,5 +24,6 @@ def removed_row(doc_id: str, source: str, stage: str, reason: str, details: dict
     }
 
 
-def removed_from_doc(doc: Mapping[str, Any], stage: str, reason: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+def removed_from_doc(doc: Mapping[str, Any], stage: str, reason: str,
+                     details: dict[str, Any] | None = None) -> dict[str, Any]:
     return removed_row(doc["id"], doc["source"], stage, reason, details, uid=doc["uid"], lang=doc.get("lang", "und"))

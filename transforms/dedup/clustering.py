@@ -21,7 +21,8 @@ more than ``rounds`` links (it is reported by the scale benchmark, ``benchmarks/
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import apache_beam as beam
 

@@ -1,7 +1,8 @@
 """Exact dedup: key records grouped by the hash of their text's normal form; the best-ranked copy stays."""
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import apache_beam as beam
 
@@ -35,7 +36,8 @@ class ExactDedup(beam.PTransform):
         out = (keys
                | "KeyByTextHash" >> beam.Map(lambda k: (k[4], k))
                | "GroupByTextHash" >> beam.GroupByKey()
-               | "KeepFirst" >> beam.FlatMap(lambda kv: tagged(keep_first(kv[1]), main=KEPT)).with_outputs(REMOVED, main=KEPT))
+               | "KeepFirst" >> beam.FlatMap(lambda kv: tagged(keep_first(kv[1]), main=KEPT))
+               .with_outputs(REMOVED, main=KEPT))
         return {KEPT: out[KEPT], REMOVED: out[REMOVED]}
 
     def describe(self) -> dict[str, Any]:

@@ -10,7 +10,8 @@ representative does not depend on input order.
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import apache_beam as beam
 
@@ -43,7 +44,8 @@ def exact_keys(texts: list[str]) -> list[str]:
 
 def key_record(doc: dict[str, Any], priorities: dict[str, int], exact: str, sig: bytes) -> Key:
     """What dedup needs of a document, without its text: node, source, lang, UTF-8 size, exact key, signature."""
-    return ((rank(doc, priorities), doc["uid"]), doc["source"], doc["lang"], len(doc["text"].encode("utf-8")), exact, sig)
+    size = len(doc["text"].encode("utf-8"))
+    return (rank(doc, priorities), doc["uid"]), doc["source"], doc["lang"], size, exact, sig
 
 
 def removed_from_key(key: Key, stage: str, reason: str, details: dict[str, Any]) -> dict[str, Any]:

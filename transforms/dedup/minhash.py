@@ -24,13 +24,18 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache, cached_property
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
-from transforms.dedup.minhash_kernels import END as _END, POLY as _POLY, SEPARATOR as _SEPARATOR, WORD as _WORD, minhash_rows, normal_utf8
+from transforms.dedup.minhash_kernels import END as _END
+from transforms.dedup.minhash_kernels import POLY as _POLY
+from transforms.dedup.minhash_kernels import SEPARATOR as _SEPARATOR
+from transforms.dedup.minhash_kernels import WORD as _WORD
+from transforms.dedup.minhash_kernels import minhash_rows, normal_utf8
 
 MINHASH_SCHEME = "affine32"
 SHINGLE_HASH = "poly64-fmix64-hi32"
@@ -82,7 +87,8 @@ def _char_tables() -> tuple[np.ndarray, np.ndarray]:
     lowered = every[:dotted].lower() + every[dotted] + every[dotted + 1:].lower()
     lower = np.frombuffer(lowered.encode("utf-32-le", "surrogatepass"), dtype="<u4")
     if len(lower) != 0x110000 or (lower[lower] != lower).any():
-        raise RuntimeError("this Python's Unicode data breaks the lowercase table (several code points, not idempotent)")
+        raise RuntimeError("this Python's Unicode data breaks the lowercase table "
+                           "(several code points, not idempotent)")
     kind = np.where(word[lower], _WORD, _SEPARATOR).astype(np.uint8)
     output = np.where(word[lower], lower, np.uint32(0x20)).astype("<u4")
     kind[ord(_DOC_END)], output[ord(_DOC_END)] = _END, 0x0A
@@ -173,7 +179,7 @@ def _groups(texts: Sequence[str]) -> list[tuple[int, int]]:
     return [(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
 
 
-def signatures(texts: Sequence[str], config: "MinHashConfig") -> np.ndarray:
+def signatures(texts: Sequence[str], config: MinHashConfig) -> np.ndarray:
     """MinHash signatures of many texts at once: a (len(texts), num_perm) uint32 array.
 
     A text without shingles keeps datasketch's empty value (2^32 - 1 everywhere).
@@ -262,7 +268,8 @@ class MinHashConfig:
             raise ValueError("give both bands and rows, or neither (then the threshold decides)")
         if self.bands is not None and self.rows is not None:
             if self.bands < 1 or self.rows < 1 or self.bands * self.rows > self.num_perm:
-                raise ValueError(f"bands x rows = {self.bands} x {self.rows} must be >= 1 and <= num_perm = {self.num_perm}")
+                raise ValueError(f"bands x rows = {self.bands} x {self.rows} must be >= 1 "
+                                 f"and <= num_perm = {self.num_perm}")
             resolved = (self.bands, self.rows)
         else:
             resolved = _optimal_bands_rows(self.threshold, self.num_perm, self.recall_weight)

@@ -5,8 +5,9 @@ candidate pairs inside each LSH bucket, each pair once, by the first band it sha
 each member with its ``bucket_fanout`` best-ranked members in a larger bucket) -> verified by
 estimated Jaccard >= threshold -> greedy star clustering, distributed in rounds (the rule: documents
 are walked in rank order and one is removed only if it has a verified edge to a document already
-kept; it then points to its most similar kept neighbour). Unlike connected components this never removes a document through a chain (A~B, B~C, A!~C keeps A and C), so every
-removed document is a verified near-duplicate of its kept ``duplicate_of``.
+kept; it then points to its most similar kept neighbour). Unlike connected components this never
+removes a document through a chain (A~B, B~C, A!~C keeps A and C), so every removed document is a
+verified near-duplicate of its kept ``duplicate_of``.
 
 Memory bounds of the aggregating steps:
 - exact dedup groups key records by exact key: one group holds the key records of one text's copies;
@@ -24,8 +25,9 @@ Memory bounds of the aggregating steps:
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from itertools import chain
-from typing import Any, Iterable
+from typing import Any
 
 import apache_beam as beam
 import numpy as np
@@ -87,9 +89,8 @@ def bucket_pairs(postings: Iterable[Posting], config: MinHashConfig) -> list[tup
     first = np.concatenate((order[twins], better))
     second = np.concatenate((order[twins + 1], later))
     fresh = ~(prefix[first, :band] == prefix[second, :band]).any(axis=1)  # no earlier band in common
-    return [(a, b) if a < b else (b, a)
-            for a, b in zip(map(nodes.__getitem__, first[fresh].tolist()), map(nodes.__getitem__, second[fresh].tolist()))
-            if a != b]
+    ones, others = map(nodes.__getitem__, first[fresh].tolist()), map(nodes.__getitem__, second[fresh].tolist())
+    return [(a, b) if a < b else (b, a) for a, b in zip(ones, others) if a != b]
 
 
 def _ranges(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
@@ -150,7 +151,8 @@ def star_clusters(edges: Iterable[tuple[Node, Node, float]]) -> list[tuple[Node,
     similarity = np.concatenate((jaccard[to_kept], jaccard[to_kept_b]))
     order = np.lexsort((kept, -similarity, gone))
     first = order[np.flatnonzero(np.diff(gone[order], prepend=-1))]
-    return [(nodes[k], nodes[r], j) for k, r, j in zip(kept[first].tolist(), gone[first].tolist(), similarity[first].tolist())]
+    return [(nodes[k], nodes[r], j)
+            for k, r, j in zip(kept[first].tolist(), gone[first].tolist(), similarity[first].tolist())]
 
 
 def _greedy_removals(nodes: list[Node], lo: np.ndarray, hi: np.ndarray) -> list[bool]:

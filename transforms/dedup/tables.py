@@ -8,15 +8,14 @@ published version), who was removed, the estimated Jaccard and the stage, for au
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
-
+from typing import Any
 
 from catalog.contract import STAGE_DEDUP_EXACT, STAGE_DEDUP_NEAR
 from catalog.lakefs import Location, location
 from transforms.dedup.clustering import Node
 from transforms.dedup.keys import published_node
-
 
 
 def cluster_row(removed: dict[str, Any]) -> dict[str, Any]:

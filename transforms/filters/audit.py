@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import apache_beam as beam
 
 from catalog.contract import AUDIT_PATH, AUDIT_SCHEMA
 from transforms.pii import redact
 from transforms.shards import arrow_file_bytes, write_bytes
-
 
 
 def audit_row(doc: Mapping[str, Any], name: str, value: float, threshold: float) -> dict[str, Any]:

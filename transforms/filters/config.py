@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.resources import files
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -116,7 +117,7 @@ def load_filter_config(path: str | None = None) -> FilterConfig:
     An override that does not set ``version`` keeps the shipped version, suffixed with the
     override's sha256 prefix, so two runs with different overrides never share a version string.
     """
-    shipped = yaml.safe_load(files("transforms").joinpath("configs", DEFAULT_CONFIG).read_text(encoding="utf-8"))
+    shipped = yaml.safe_load((files("transforms") / "configs" / DEFAULT_CONFIG).read_text(encoding="utf-8"))
     config = _from_mapping(shipped)
     if not path:
         return config

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import string
 import unicodedata
-from functools import lru_cache
+from functools import cache
 from typing import NamedTuple
 
 import numpy as np
@@ -30,7 +30,8 @@ from transforms.filters.wordlists import NO_SPACE_CHARS, flagged_words, stopword
 
 SCORER_VERSION = "roots-scorers-v2"
 
-_STRIP = string.punctuation + string.digits + "«»“”‘’„‚‹›–—―…·•°§¶†‡、。，．！？：；（）【】《》〈〉「」『』〔〕・¿¡،؛؟٪۔।॥"
+_STRIP = (string.punctuation + string.digits
+          + "«»“”‘’„‚‹›–—―…·•°§¶†‡、。，．！？：；（）【】《》〈〉「」『』〔〕・¿¡،؛؟٪۔।॥")
 
 # (filter name, score key, "min" or "max"), in the order BigScience applied them.
 FILTERS: tuple[tuple[str, str, str], ...] = (
@@ -67,7 +68,7 @@ _BMP_AND_IDEOGRAPHS = 0x30000  # every no-space-script, whitespace and strip cha
 _ALL_CODE_POINTS = 0x110000
 
 
-@lru_cache(maxsize=None)
+@cache
 def _table(size: int) -> np.ndarray:
     """Code point -> ``kernels`` bits: SPACE (``str.isspace``), NO_SPACE, STRIP and SPECIAL (not a
     letter or mark, or a space). Built once per process (0.3 s); the full-range one only for texts
@@ -90,7 +91,7 @@ def _table_for(codes: np.ndarray) -> np.ndarray:
 _NO_WORDS: frozenset[str] = frozenset()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _list_arrays(wordlist: frozenset[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """A word list as the kernels read it: a hash table's slots, and each entry's hash, offset and
     code points (entries in a fixed order, so the table is the same in every process)."""
@@ -181,7 +182,8 @@ def keep_document(scores: dict[str, float], params: FilterParams) -> Failure | N
 def skipped_filters(scores: dict[str, float], params: FilterParams) -> list[str]:
     """Filters that have a threshold but could not run (no word list, no language score, no model)."""
     return [name for name, key, _ in FILTERS
-            if getattr(params, name) is not None and key not in scores and not (key == "perplexity" and not params.kenlm_model)]
+            if getattr(params, name) is not None and key not in scores
+            and not (key == "perplexity" and not params.kenlm_model)]
 
 
 def filter_document(doc: Document, params: FilterParams, *, use_lang_score: bool = True

@@ -8,7 +8,7 @@ A language neither package covers gets ``None``: that filter is skipped and reco
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 
 # glin-profanity names its dictionaries by English language name; lid.176 uses ISO codes.
 _FLAGGED_NAMES = {
@@ -21,13 +21,14 @@ _FLAGGED_NAMES = {
 # Scripts written without spaces between words (Tibetan, Thai, Lao, Myanmar, Khmer, kana, Han), as a
 # regex character-class body: the scorers cut their runs into character n-grams, the word lists
 # match only multi-character entries in them.
-NO_SPACE_CHARS = r"\u0f00-\u0fff\u0e00-\u0e7f\u0e80-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+NO_SPACE_CHARS = (r"\u0f00-\u0fff\u0e00-\u0e7f\u0e80-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff"
+                  r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff")
 _NO_SPACE_CHAR = re.compile(f"[{NO_SPACE_CHARS}]")
 # lid.176 labels whose stopwords-iso list is filed under another code.
 _STOPWORD_ALIASES = {"nb": "no", "nn": "no"}
 
 
-@lru_cache(maxsize=None)
+@cache
 def stopwords(lang: str) -> frozenset[str] | None:
     """Lower-cased stop words for a lid.176 language code, or None when no list exists."""
     import stopwordsiso
@@ -38,7 +39,7 @@ def stopwords(lang: str) -> frozenset[str] | None:
     return frozenset(w.lower() for w in stopwordsiso.stopwords(code))
 
 
-@lru_cache(maxsize=None)
+@cache
 def flagged_words(lang: str) -> frozenset[str] | None:
     """Lower-cased flagged (obscene/offensive) words for a language, or None when no list exists."""
     name = _FLAGGED_NAMES.get(lang)

@@ -31,11 +31,12 @@ import importlib.util
 import json
 import os
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib.resources import files
 from itertools import accumulate
-from typing import Any, Iterable, Literal, NamedTuple, Sequence
+from typing import Any, Literal, NamedTuple
 
 import apache_beam as beam
 import numpy as np
@@ -71,7 +72,7 @@ Moves = frozenset[tuple[str, str]]  # (lid.176's label, the label the second opi
 
 def load_moves() -> tuple[str, Moves]:
     """The shipped allow-list's version and its (from, to) pairs (package data, so workers have it)."""
-    record = json.loads(files("transforms").joinpath("configs", MOVES_FILE).read_text(encoding="utf-8"))
+    record = json.loads((files("transforms") / "configs" / MOVES_FILE).read_text(encoding="utf-8"))
     moves = frozenset((m["from"], m["to"]) for m in record["moves"])
     if any(a == b or not a or not b for a, b in moves):
         raise ValueError(f"allow-list {MOVES_FILE}: a move needs two different labels")
@@ -145,7 +146,8 @@ class LangIdConfig:
 
     def describe(self) -> dict[str, Any]:
         """The manifest's record of this configuration."""
-        return {"version": LANGID_VERSION, "threshold": self.threshold, "thresholds": dict(sorted(self.thresholds.items())),
+        return {"version": LANGID_VERSION, "threshold": self.threshold,
+                "thresholds": dict(sorted(self.thresholds.items())),
                 "top_k": self.top_k, "script_check": self.script_check,
                 "second_opinion": ({"model": "cld2", "below": self.second_opinion_below,
                                     "candidates": self.second_opinion_candidates,
@@ -180,7 +182,7 @@ def decide(ranked: Ranked, shares: Sequence[float], script: str,
         return UNDETERMINED, 0.0
     lang, score = ranked[0]
     if config.script_check and script not in scripts_of(lang):
-        allowed = [(l, s) for l, s in ranked if written_in(l, shares)]
+        allowed = [(label, s) for label, s in ranked if written_in(label, shares)]
         if allowed:
             lang, score = allowed[0][0], round(allowed[0][1] / (sum(s for _, s in allowed) or 1.0), 4)
     return (lang if score >= config.threshold_for(lang) else UNDETERMINED), score
@@ -340,7 +342,8 @@ class LanguageIdentifier:
 
 def apply_prediction(doc: Document, lang: str, score: float, alternatives: Ranked, script: str) -> Document:
     """A copy of the document with its language (``apply_prediction(doc, *pred)`` for a ``LangPrediction``)."""
-    return with_changes(doc, lang=lang, lang_score=score, meta={"lang_alternatives": alternatives, "lang_script": script})
+    return with_changes(doc, lang=lang, lang_score=score,
+                        meta={"lang_alternatives": alternatives, "lang_script": script})
 
 
 _SAFE_LANG = re.compile(r"^[a-z]{2,3}(?:[_-][A-Za-z0-9]{2,8})*$")

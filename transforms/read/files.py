@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import bz2
 import codecs
+import dataclasses
 import gzip
 import hashlib
 import io
@@ -28,23 +29,22 @@ import lzma
 import os
 import re
 import stat
-import dataclasses
-from typing import Any, BinaryIO, Iterator
-
-# A readable binary stream: a file, a decompressor or one of the wrappers below (typeshed gives them no common type).
-ByteStream = Any
+from collections.abc import Iterator
+from typing import Any, BinaryIO
 
 import apache_beam as beam
 
+from catalog.contract import STAGE_QUARANTINE
+from transforms.document import KEPT, REMOVED, CountNested, Item, new_document, tagged
+from transforms.normalize import replace_lone_surrogates
 from transforms.read.decode import decode_bytes, decode_mostly_utf8
 from transforms.read.html_text import markup_kind, page_text
 from transforms.read.limits import RATIO_CHECK_AFTER, ReadLimits, apply_error_budget, limit_document
-from transforms.normalize import replace_lone_surrogates
-from catalog.contract import STAGE_QUARANTINE
-from transforms.document import KEPT, REMOVED, CountNested, Item, new_document, tagged
-from transforms.removed import removed_row
 from transforms.read.sources import InputFile, Source, file_kind
+from transforms.removed import removed_row
 
+# A readable binary stream: a file, a decompressor or a wrapper below (typeshed gives them no common type).
+ByteStream = Any
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 WARC_SUFFIXES = (".warc", ".wet", ".warc.wet")
 COMPRESSION_SUFFIXES = (".gz", ".bz2", ".xz", ".zst")

@@ -21,9 +21,10 @@ every record is still accounted for; records after the prefix do not change the 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import chain
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from catalog.contract import STAGE_QUARANTINE
 from transforms.document import Document, Item, with_changes
@@ -53,7 +54,8 @@ class ReadLimits:
         if self.oversize not in OVERSIZE_MODES:
             raise ValueError(f"oversize must be one of {OVERSIZE_MODES}, got {self.oversize!r}")
         if (self.max_doc_chars < 0 or self.max_line_bytes < 1 or not 0.0 <= self.max_file_error_rate <= 1.0
-                or self.max_file_bytes < 0 or self.max_text_bytes < 0 or not 0.0 <= self.max_compression_ratio < float("inf")
+                or self.max_file_bytes < 0 or self.max_text_bytes < 0
+                or not 0.0 <= self.max_compression_ratio < float("inf")
                 or self.error_budget_window < MIN_RECORDS_FOR_BUDGET):
             raise ValueError(f"invalid read limits: {self}")
 

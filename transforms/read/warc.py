@@ -26,15 +26,16 @@ import codecs
 import gzip
 import io
 import zlib
-from typing import Any, BinaryIO, Iterator
+from collections.abc import Iterator
+from typing import Any, BinaryIO
 
-from transforms.read.decode import decode_bytes
-from transforms.read.html_text import markup_kind, page_text
-from transforms.read.files import make_uid
 from catalog.contract import STAGE_QUARANTINE
 from transforms.document import Item, new_document
-from transforms.removed import removed_row
+from transforms.read.decode import decode_bytes
+from transforms.read.files import make_uid
+from transforms.read.html_text import markup_kind, page_text
 from transforms.read.sources import Source
+from transforms.removed import removed_row
 
 # A payload larger than this is quarantined as record_too_large, read no further than this (Common
 # Crawl already truncates its payloads at 1 MiB, ``WARC-Truncated: length``).
