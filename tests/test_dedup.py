@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from benchmarks.dedup_bench import close_pairs_exact, exact_jaccard, planted
 from tests.conftest import shared_sample
+from transforms.dedup import minhash
 from transforms.dedup.exact import keep_first
 from transforms.dedup.keys import exact_key, exact_keys, key_record
 from transforms.dedup.minhash import (
@@ -32,7 +33,6 @@ from transforms.dedup.near import (
     band_partitions,
     band_postings,
     bucket_pairs,
-    minhash,
     star_clusters,
     verify_pairs,
 )

@@ -44,6 +44,18 @@ class RemovedRow(TypedDict):
     details: str  # JSON: e.g. the filter value and threshold, or the kept duplicate
 
 
+# A kept document as the shard writer receives it: ``catalog.contract.DOC_SCHEMA``'s columns, ``meta``
+# as sorted JSON, plus ``_uid`` (not written) to join it with dedup's decisions and to order ties.
+class ShardRow(TypedDict):
+    id: str
+    text: str
+    lang: str
+    lang_score: float
+    source: str
+    meta: str
+    _uid: str
+
+
 # What the stages add to ``meta``, beside the input record's own fields.
 META_KEYS = {
     "lang_alternatives": "lid.176's top labels as [code, probability], best first (langid)",

@@ -20,6 +20,7 @@ import apache_beam as beam
 import pyarrow as pa
 
 from catalog.contract import DOC_SCHEMA, shard_dir
+from transforms.document import Document, ShardRow
 
 DEFAULT_TARGET_BYTES = 128 * 1024 * 1024
 _BATCH_ROWS = 4096
@@ -29,7 +30,7 @@ def stable_bucket(uid: str, buckets: int) -> int:
     return zlib.crc32(uid.encode("utf-8")) % max(1, buckets)
 
 
-def doc_to_row(doc: dict[str, Any]) -> dict[str, Any]:
+def doc_to_row(doc: Document) -> dict[str, Any]:
     return {
         "id": doc["id"], "text": doc["text"], "lang": doc["lang"], "lang_score": float(doc["lang_score"]),
         "source": doc["source"],
@@ -94,9 +95,9 @@ def write_partition(rows: Iterable[dict[str, Any]], *, root: str, subdir: str, b
         }
 
 
-def shard_row(doc: dict[str, Any]) -> dict[str, Any]:
+def shard_row(doc: Document) -> ShardRow:
     """A document as the row it is written as (plus ``_uid``), made once, where the document is made."""
-    return dict(doc_to_row(doc), _uid=doc["uid"])
+    return {**doc_to_row(doc), "_uid": doc["uid"]}  # type: ignore[typeddict-item]
 
 
 class WriteDocShards(beam.PTransform):

@@ -10,20 +10,21 @@ representative does not depend on input order.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import apache_beam as beam
 
 from transforms.dedup.clustering import Node, Rank
 from transforms.dedup.minhash import MinHashConfig, dedup_normal_form, normal_forms, signatures
+from transforms.document import Document
 from transforms.removed import removed_row
 from transforms.shards import shard_row
 
 Key = tuple[Node, str, str, int, str, bytes]  # node, source, lang, UTF-8 bytes of the text, exact key, signature
 
 
-def rank(doc: dict[str, Any], priorities: dict[str, int]) -> Rank:
+def rank(doc: Mapping[str, Any], priorities: dict[str, int]) -> Rank:
     return (1, priorities.get(doc["source"], 0), doc["id"], doc["uid"])
 
 
@@ -42,7 +43,7 @@ def exact_keys(texts: list[str]) -> list[str]:
     return [hashlib.blake2b(form, digest_size=16).hexdigest() for form in normal_forms(texts)]
 
 
-def key_record(doc: dict[str, Any], priorities: dict[str, int], exact: str, sig: bytes) -> Key:
+def key_record(doc: Mapping[str, Any], priorities: dict[str, int], exact: str, sig: bytes) -> Key:
     """What dedup needs of a document, without its text: node, source, lang, UTF-8 size, exact key, signature."""
     size = len(doc["text"].encode("utf-8"))
     return (rank(doc, priorities), doc["uid"]), doc["source"], doc["lang"], size, exact, sig
@@ -54,7 +55,7 @@ def removed_from_key(key: Key, stage: str, reason: str, details: dict[str, Any])
     return removed_row(node_rank[2], source, stage, reason, details, uid=uid, lang=lang)
 
 
-def dedup_keys(docs: list[dict[str, Any]], priorities: dict[str, int], exact: bool,
+def dedup_keys(docs: list[Document], priorities: dict[str, int], exact: bool,
                config: MinHashConfig | None) -> Iterator[Any]:
     """One batch of documents -> tagged ``rows`` (their shard rows, text included, written once at the
     end) and ``keys`` (their key records, which are all that the dedup steps shuffle)."""
