@@ -56,15 +56,22 @@ class ShardRow(TypedDict):
     _uid: str
 
 
-# What the stages add to ``meta``, beside the input record's own fields.
+# What the stages add to ``meta``, beside a JSONL or Parquet record's own fields.
 META_KEYS = {
+    "url": "the record's WARC-Target-URI (read, WARC)",
+    "crawl_date": "the record's WARC-Date (read, WARC)",
+    "content_type": "the HTTP Content-Type of the page (read, WARC)",
+    "charset": "the codec its text was decoded with (read, WARC)",
+    "warc_type": "response, resource or conversion (read, WARC)",
+    "warc_truncated": "WARC-Truncated, when the crawler cut the record (read, WARC)",
     "lang_alternatives": "lid.176's top labels as [code, probability], best first (langid)",
     "lang_script": "the dominant script of the text the model saw (langid)",
     "filter_scores": "every quality score of the document (filter)",
     "filter_scorer": "the scorer set's version (filter)",
     "pii": "how many spans of each PII kind were redacted (pii)",
     "split": "{part, parts, of}: a part of a document cut at --max-doc-chars (read)",
-    "decode": "{encoding, method[, markup]} or the repaired bytes of a text not read as plain UTF-8 (read)",
+    "decode": ("how a text not read as plain UTF-8 was decoded: {encoding, method[, markup, extract]}, or "
+               "{encoding, invalid_bytes} for a repaired JSONL line (read)"),
 }
 
 Item = tuple[str, Any]  # what a stage's plain function yields: (DOC, document), (REMOVED, row), (other tag, stat)

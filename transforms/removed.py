@@ -9,9 +9,11 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from transforms.document import RemovedRow
+
 
 def removed_row(doc_id: str, source: str, stage: str, reason: str, details: dict[str, Any] | None = None,
-                *, uid: str, lang: str = "und") -> dict[str, Any]:
+                *, uid: str, lang: str = "und") -> RemovedRow:
     """Build a removed row; ``details`` holds e.g. filter value and threshold, or the kept id."""
     return {
         "id": doc_id,
@@ -25,5 +27,5 @@ def removed_row(doc_id: str, source: str, stage: str, reason: str, details: dict
 
 
 def removed_from_doc(doc: Mapping[str, Any], stage: str, reason: str,
-                     details: dict[str, Any] | None = None) -> dict[str, Any]:
+                     details: dict[str, Any] | None = None) -> RemovedRow:
     return removed_row(doc["id"], doc["source"], stage, reason, details, uid=doc["uid"], lang=doc.get("lang", "und"))

@@ -17,7 +17,7 @@ import apache_beam as beam
 
 from transforms.dedup.clustering import Node, Rank
 from transforms.dedup.minhash import MinHashConfig, dedup_normal_form, normal_forms, signatures
-from transforms.document import Document
+from transforms.document import Document, RemovedRow
 from transforms.removed import removed_row
 from transforms.shards import shard_row
 
@@ -49,7 +49,7 @@ def key_record(doc: Mapping[str, Any], priorities: dict[str, int], exact: str, s
     return (rank(doc, priorities), doc["uid"]), doc["source"], doc["lang"], size, exact, sig
 
 
-def removed_from_key(key: Key, stage: str, reason: str, details: dict[str, Any]) -> dict[str, Any]:
+def removed_from_key(key: Key, stage: str, reason: str, details: dict[str, Any]) -> RemovedRow:
     """The removed row of a deduplicated document: the same row ``removed_from_doc`` gives for it."""
     (node_rank, uid), source, lang = key[0], key[1], key[2]
     return removed_row(node_rank[2], source, stage, reason, details, uid=uid, lang=lang)
