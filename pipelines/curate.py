@@ -110,8 +110,9 @@ def stage_record(stages: dict[str, Any], disabled: set[str]) -> dict[str, Any]:
 
 
 def build_pipeline(p: beam.Pipeline, files: list[InputFile], staging: str, opts: CurateOptions,
-                   disabled: set[str]) -> None:
-    """Wire every stage; writes shards, the removed table and run statistics under ``staging``."""
+                   disabled: set[str]) -> dict[str, Any]:
+    """Wire every stage; writes shards, the removed table and run statistics under ``staging``.
+    Returns the stages (``stages_for``), whose records go into the manifest."""
     parents, published = [], None
     if "dedup-near" not in disabled:  # earlier versions' signatures take part in clustering, and always win
         parents = _dedup_parents(opts, MinHashConfig.from_options(opts))
@@ -183,6 +184,7 @@ def build_pipeline(p: beam.Pipeline, files: list[InputFile], staging: str, opts:
     (all_removed | "DedupRemovals" >> beam.Filter(is_dedup_removal) | "ClusterRows" >> beam.Map(cluster_row)
      | "WriteClusters" >> WriteTable(staging, CLUSTERS_DIR, CLUSTERS_SCHEMA)
      | "ClustersList" >> beam.combiners.ToList() | "WriteClustersInfo" >> WriteStats(staging, "dedup_clusters"))
+    return stages
 
 
 def check_options(opts: CurateOptions, disabled: set[str]) -> None:
@@ -278,7 +280,7 @@ def run(argv: list[str] | None = None) -> tuple[lakelib.VersionRef, dict[str, An
               f"[{runner}; stages off: {', '.join(sorted(disabled)) or 'none'}]", file=sys.stderr)
         started = time.monotonic()
         with beam.Pipeline(options=options) as p:
-            build_pipeline(p, files, str(staging), opts, disabled)
+            stages = build_pipeline(p, files, str(staging), opts, disabled)
         elapsed = time.monotonic() - started
 
         shards = _read_stats(staging, "shards", [])
@@ -292,7 +294,7 @@ def run(argv: list[str] | None = None) -> tuple[lakelib.VersionRef, dict[str, An
                      "mtime": f.mtime} for f in files],
             options={k: v for k, v in sorted(options.get_all_options(drop_default=True).items())
                      if k not in ("s3_access_key_id", "s3_secret_access_key", "s3_session_token")},  # no credentials
-            runner=runner, stages=stage_record(stages_for(files, opts, disabled), disabled),
+            runner=runner, stages=stage_record(stages, disabled),
             filter_skipped=_read_stats(staging, "filter_skipped", {}),
         )
         manifest["lineage"]["wall_seconds"] = round(elapsed, 2)
