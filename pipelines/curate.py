@@ -199,8 +199,10 @@ def check_options(opts: CurateOptions, disabled: set[str]) -> None:
             check()
         except (ValueError, TypeError, AttributeError, OSError, yaml.YAMLError) as e:  # malformed files too
             raise OptionError(flag + _one_line(e)) from None
-    for spec in opts.dedup_against or []:
-        lakelib.resolve(lakelib.open_lake(opts.lake, options=opts), spec)  # CatalogError: not published
+    if opts.dedup_against:
+        lake = lakelib.open_lake(opts.lake, options=opts)
+        for spec in opts.dedup_against:
+            lake.resolve(spec)  # CatalogError: not published
 
 
 def _one_line(e: Exception) -> str:
