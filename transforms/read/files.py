@@ -54,7 +54,6 @@ _DRAIN_CHUNK = 1 << 20
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
-
 def make_uid(source: str, relpath: str, position: str | int) -> str:
     """A stable internal key for one input record (same file layout -> same uid)."""
     return hashlib.sha1(f"{source}\0{relpath}\0{position}".encode("utf-8", "surrogatepass")).hexdigest()[:20]
