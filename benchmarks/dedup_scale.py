@@ -81,7 +81,7 @@ def one_run(n: int) -> dict:
     from apache_beam.metrics.metric import MetricsFilter
 
     from transforms.dedup.exact import ExactDedup
-    from transforms.dedup.keys import dedup_keys
+    from transforms.dedup.keys import DedupKeys
     from transforms.dedup.minhash import MinHashConfig
     from transforms.dedup.near import NearDedup
 
@@ -99,11 +99,10 @@ def one_run(n: int) -> dict:
             | "Chunks" >> beam.Create(range((n + CHUNK - 1) // CHUNK))
             | "Spread" >> beam.Reshuffle()
             | "Generate" >> beam.FlatMap(synthetic, n, vocabulary)
-            | "Batch" >> beam.BatchElements(min_batch_size=64, max_batch_size=2048)
-            | "DedupKeys" >> beam.FlatMap(dedup_keys, {}, True, config).with_outputs("rows", "keys")).keys
+            | "DedupKeys" >> DedupKeys({}, True, config))["keys"]
     exact = keys | "ExactDedup" >> ExactDedup()
-    near = exact.kept | "NearDedup" >> NearDedup(config)
-    exact.removed | "CountExact" >> beam.Map(count("exact"))
+    near = exact["kept"] | "NearDedup" >> NearDedup(config)
+    exact["removed"] | "CountExact" >> beam.Map(count("exact"))
     near["removed"] | "CountNear" >> beam.Map(count("near"))
     near["bands"] | "CountBands" >> beam.Map(count("kept"))
     result = p.run()

@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     import pyarrow.compute as pc
 
     from catalog.export import _copy_hashing
+    from catalog.lakefs import location
     from catalog.verify import open_verified_table
     from model.shard_reader import ShardReader, Version
 
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
                      f"{checked * 1e3 / mb:.2f} ms/MB ({mb / checked:,.0f} MB/s); a full text-column scan "
                      f"{scan * 1e3 / mb:.2f} ms/MB"))
 
-        version = Version("big@v1", str(vdir), manifest, "0" * 64)
+        version = Version("big@v1", str(vdir), manifest, "0" * 64, location(vdir))
         cache = root / "cache"
 
         def stream_check() -> None:
