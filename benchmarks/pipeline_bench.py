@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import shutil
@@ -23,7 +24,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared" / "data"
+SHARED = Path(os.environ.get("CURATION_SHARED", REPO.parent / "shared")) / "data"  # as the tests find it
 CORPORA = ["debian-gettext/gettext.jsonl", "debian-manpages-l10n/manpages_l10n.jsonl", "debian-fortunes/fortunes.jsonl",
            "neardup-spdx-licenses/spdx_licenses.jsonl", "neardup-debian-copyright/copyright.jsonl"]
 
