@@ -290,14 +290,8 @@ class LanguageIdentifier:
                 or any(label == lang for label, _ in ranked) or not config.allows(ranked[0][0], lang)
                 or (config.script_check and not written_in(lang, shares))):
             return ranked
-        labels, probs = self._predict([text + "\n"], k)
+        labels, probs = self.model.predict([text], k=k)  # the list form: fasttext's str form breaks on numpy 2
         return self._ranked(labels, np.minimum(probs[0], 1.0).round(4).tolist())[0]
-
-    def _predict(self, lines: list[str], k: int) -> tuple[list[list[str]], list[np.ndarray]]:
-        """fastText's batch call, as ``FastText.predict(list, k)`` makes it, less its per-line Python check:
-        each line already ends in the one newline that check appends (fastText reads it as the end-of-
-        sentence token ``</s>``, so it changes the scores) and holds no other."""
-        return self.model.f.multilinePredict(lines, k, 0.0, "strict")
 
     def _ranked(self, labels: list[list[str]], flat: list[float]) -> list[list[list]]:
         """Per row of labels, [code, probability] lists (not tuples: they go into meta as they are,
@@ -317,7 +311,7 @@ class LanguageIdentifier:
         prepared = [text[:_PREDICT_CHARS].replace("\n", " ") for text in texts]  # ``prepare``, inlined
         if not prepared:
             return [], [], [], []
-        labels, probs = self._predict([text + "\n" for text in prepared], self.config.top_k)
+        labels, probs = self.model.predict(prepared, k=self.config.top_k)
         ranked = self._ranked(labels, np.minimum(np.concatenate(probs), 1.0).round(4).tolist())
         langs = [row[0][0] if row else UNDETERMINED for row in ranked]
         scores = [row[0][1] if row else -1.0 for row in ranked]  # -1: an empty row never stands as it is
@@ -375,15 +369,8 @@ class LabelBatches(beam.DoFn):
 
     def process(self, batch: list[Document]) -> list[Document]:
         assert self.identifier is not None, "setup() loads the model"
-        langs, scores, ranked, scripts = self.identifier.predict_columns([d["text"] for d in batch])
-        out = []  # ``apply_prediction`` inlined: on short texts the copies cost a tenth of the model's time
-        for doc, lang, score, alternatives, script in zip(batch, langs, scores, ranked, scripts):
-            copy = doc.copy()
-            copy["lang"], copy["lang_score"] = lang, score
-            meta = copy["meta"] = doc["meta"].copy()
-            meta["lang_alternatives"], meta["lang_script"] = alternatives, script
-            out.append(copy)
-        return out  # a list: cheaper than yielding
+        columns = self.identifier.predict_columns([d["text"] for d in batch])
+        return list(map(apply_prediction, batch, *columns))  # a list: cheaper than yielding
 
 
 class IdentifyLanguage(beam.PTransform):
