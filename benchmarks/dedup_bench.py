@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks import SHARED_DATA
 from transforms.dedup.minhash import MinHashConfig, shingles, signatures
 from transforms.dedup.near import band_postings, bucket_pairs, star_clusters, verify_pairs
 
@@ -261,7 +262,7 @@ def peak_rss_mb() -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
+    parser.add_argument("--shared", type=Path, default=SHARED_DATA)
     parser.add_argument("--heldout", type=Path, action="append", default=[],
                         help="JSONL corpus (id, text) to evaluate with planted near-duplicates; repeatable")
     parser.add_argument("--seed", type=int, default=0, help="seed of the planted near-duplicates")

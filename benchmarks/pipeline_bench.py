@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import resource
 import shutil
@@ -23,8 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks import SHARED_DATA
+
 REPO = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("CURATION_SHARED", REPO.parent / "shared")) / "data"  # as the tests find it
 CORPORA = ["debian-gettext/gettext.jsonl", "debian-manpages-l10n/manpages_l10n.jsonl", "debian-fortunes/fortunes.jsonl",
            "neardup-spdx-licenses/spdx_licenses.jsonl", "neardup-debian-copyright/copyright.jsonl"]
 
@@ -32,7 +32,7 @@ CORPORA = ["debian-gettext/gettext.jsonl", "debian-manpages-l10n/manpages_l10n.j
 def load_texts(max_chars: int = 20_000) -> list[str]:
     texts = []
     for rel in CORPORA:
-        path = SHARED / rel
+        path = SHARED_DATA / rel
         if not path.exists():
             sys.exit(f"shared data missing: {path}")
         with open(path, encoding="utf-8") as f:

@@ -45,17 +45,16 @@ if __name__ == "__main__":
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
 
+from benchmarks import SHARED_DATA  # noqa: E402
 from model.data import PackedStream, StreamConfig  # noqa: E402
 from model.sample_lake import synthetic_records, write_version  # noqa: E402
 from model.shard_reader import ShardReader, open_version  # noqa: E402
 from model.tokenizer import language_sample, load_tokenizer, train_tokenizer  # noqa: E402
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-
 
 def sample_lake(root: Path, vocab: int) -> tuple[str, str, str]:
     """A lake from the shared multilingual samples (synthetic text when they are absent) and a tokenizer."""
-    files = sorted(SHARED.glob("debian-*/*.jsonl"))
+    files = sorted(SHARED_DATA.glob("debian-*/*.jsonl"))
     records = [json.loads(line) for f in files for line in f.open(encoding="utf-8")]
     if not records:
         records = synthetic_records(20_000, {"eng": "etaoinshrdlu", "rus": "оеаинтсрвл", "ell": "αβγδεζηθ"})

@@ -28,11 +28,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks import SHARED_DATA
 from tests.warc_fixtures import gzip_members, request, response, warcinfo
 
-MESSY = (
-    Path(os.environ.get("CURATION_SHARED", Path(__file__).resolve().parent.parent.parent / "shared")) / "data" / "messy"
-)
+MESSY = SHARED_DATA / "messy"
 
 
 def _pages() -> list[tuple[str, bytes, str]]:

@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
-from tests.conftest import shared_path
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.conftest import REPO, shared_path
 
 
 def run_benchmark(*args: str) -> str:
