@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from catalog.contract import STAGE_DEDUP_EXACT, STAGE_DEDUP_NEAR
+from catalog.contract import DEDUP_STAGES
 from catalog.lakefs import Location, location
 from transforms.dedup.clustering import Node
 from transforms.dedup.keys import published_node
@@ -27,7 +27,7 @@ def cluster_row(removed: dict[str, Any]) -> dict[str, Any]:
 
 
 def is_dedup_removal(removed: dict[str, Any]) -> bool:
-    return removed["stage"] in (STAGE_DEDUP_EXACT, STAGE_DEDUP_NEAR)
+    return removed["stage"] in DEDUP_STAGES
 
 
 def read_published(file: dict[str, Any], parent_index: int, parent: str) -> Iterator[tuple[Node, bytes]]:
