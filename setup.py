@@ -51,6 +51,8 @@ setup(
     name="curation-lake",
     version="0.1.0",
     description="Multilingual dataset curation lake: Beam pipelines, Arrow shards, catalog, training",
+    license="Apache-2.0",
+    classifiers=["License :: OSI Approved :: Apache Software License"],
     python_requires=">=3.10",
     # Namespace discovery, so the data folders (configs, static) are packages too and setuptools
     # does not warn that they would be ignored; their files come from package_data.
