@@ -27,10 +27,12 @@ install-all: $(VENV)/.all
 run: $(VENV)/.pipeline
 	$(BIN)/python -m pipelines.curate --lake $(LAKE) --dataset sample
 
-# ruff (rules in ruff.toml) and mypy (setup.cfg: the public functions of catalog/ and model/).
+# ruff (rules in ruff.toml), mypy (setup.cfg: the public functions of every package), and
+# docs/performance.md in sync with benchmarks/results/ (python -m benchmarks.render writes it).
 lint: $(VENV)/.all
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/python -m benchmarks.render --check
 
 test: lint
 	$(BIN)/python -m pytest -q tests

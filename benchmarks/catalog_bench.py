@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
+from benchmarks.results import add_record_argument, record
 from catalog import lake as lakelib
 from catalog.verify import verify_version
 
@@ -64,7 +65,7 @@ def _mbps(total: int, seconds: float) -> float:
     return total / 1e6 / seconds
 
 
-def bench_verify(root: Path, gb: float) -> list[tuple[str, str]]:
+def bench_verify(root: Path, gb: float, figures: dict[str, float]) -> list[tuple[str, str]]:
     vdir, manifest = make_big_version(root, gb)
     files = [str(vdir / s["path"]) for s in manifest["shards"]]
     total = sum(s["bytes"] for s in manifest["shards"])
@@ -72,16 +73,19 @@ def bench_verify(root: Path, gb: float) -> list[tuple[str, str]]:
     started = time.perf_counter()
     subprocess.run(["sha256sum", *files], stdout=subprocess.DEVNULL, check=True)
     baseline = time.perf_counter() - started
+    figures.update(version_mb=round(total / 1e6), sha256sum_mb_s=round(_mbps(total, baseline)))
     rows = [("sha256sum (1 process, baseline)", f"{_mbps(total, baseline):,.0f} MB/s")]
     if shutil.which("openssl"):  # coreutils may lack SHA-NI; OpenSSL (what hashlib uses) has it
         started = time.perf_counter()
         subprocess.run(["openssl", "dgst", "-sha256", *files], stdout=subprocess.DEVNULL, check=True)
-        rows.append(("openssl dgst -sha256 (1 process)", f"{_mbps(total, time.perf_counter() - started):,.0f} MB/s"))
+        figures["openssl_mb_s"] = round(_mbps(total, time.perf_counter() - started))
+        rows.append(("openssl dgst -sha256 (1 process)", f"{figures['openssl_mb_s']:,} MB/s"))
     for threads in (1, os.cpu_count() or 1):
         started = time.perf_counter()
         checks = verify_version(vdir, manifest, threads=threads)
         elapsed = time.perf_counter() - started
         assert not [c for c in checks if c.problem]
+        figures[f"verify_{threads}_threads_mb_s"] = round(_mbps(total, elapsed))
         rows.append((f"catalog verify, {threads} thread(s)", f"{_mbps(total, elapsed):,.0f} MB/s "
                      f"({elapsed / baseline:.2f}x sha256sum time)"))
     rows.insert(0, ("version size", f"{total / 1e6:,.0f} MB in {len(files)} shards"))
@@ -138,17 +142,29 @@ def _cli_seconds(args: list[str], repeat: int = 3) -> float:
     return best
 
 
-def bench_browse(root: Path, datasets: int, versions: int) -> list[tuple[str, str]]:
+def bench_browse(root: Path, datasets: int, versions: int, figures: dict[str, float]) -> list[tuple[str, str]]:
     lake = root / "lake"
     make_manifest_lake(lake, datasets, versions)
     rows = [("lake", f"{datasets} datasets x {versions} versions")]
     name = f"ds{datasets // 2:03d}"
-    for label, args in [("catalog list", ["list"]), ("catalog show NAME", ["show", name]),
-                        ("catalog show NAME@v1 --json", ["show", f"{name}@v1", "--json"])]:
-        rows.append(
-            (f"{label} (whole process, best of 3)", f"{_cli_seconds(args + ['--lake', str(lake)]) * 1000:,.0f} ms")
-        )
+    for key, label, args in [("list_ms", "catalog list", ["list"]), ("show_ms", "catalog show NAME", ["show", name]),
+                             ("show_json_ms", "catalog show NAME@v1 --json", ["show", f"{name}@v1", "--json"])]:
+        figures[key] = round(_cli_seconds(args + ["--lake", str(lake)]) * 1000)
+        rows.append((f"{label} (whole process, best of 3)", f"{figures[key]:,} ms"))
     return rows
+
+
+def record_result(args: argparse.Namespace, f: dict[str, float]) -> None:
+    threads = os.cpu_count() or 1
+    openssl = f", `openssl dgst` {f['openssl_mb_s']:,} MB/s" if "openssl_mb_s" in f else ""
+    rows = [{"what": f"catalog verify, {f['version_mb']:,} MB version in 128 MB shards, page cache warm",
+             "result": f"{f['verify_1_threads_mb_s']:,} MB/s on 1 thread, {f[f'verify_{threads}_threads_mb_s']:,} "
+                       f"MB/s on {threads}",
+             "baseline": f"`sha256sum` {f['sha256sum_mb_s']:,} MB/s{openssl}"},
+            {"what": f"catalog list / show / show --json, {args.datasets} datasets x {args.versions} versions",
+             "result": f"{f['list_ms']:,} / {f['show_ms']:,} / {f['show_json_ms']:,} ms (whole process, best of 3)",
+             "baseline": "none (latency)"}]
+    record("catalog_bench", section="Catalog and integrity", rows=rows, figures=f, options=vars(args))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -156,16 +172,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gb", type=float, default=1.0, help="size of the generated version (default 1.0)")
     parser.add_argument("--datasets", type=int, default=100)
     parser.add_argument("--versions", type=int, default=20)
+    add_record_argument(parser)
     args = parser.parse_args(argv)
     root = Path(tempfile.mkdtemp(prefix="catalog-bench-", dir="/tmp"))
+    figures: dict[str, float] = {}
     try:
-        rows = bench_verify(root, args.gb) + bench_browse(root, args.datasets, args.versions)
+        rows = bench_verify(root, args.gb, figures) + bench_browse(root, args.datasets, args.versions, figures)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     width = max(len(k) for k, _ in rows)
     print(f"catalog bench ({os.cpu_count()} CPU(s))")
     for key, value in rows:
         print(f"  {key:<{width}}  {value}")
+    if args.record:
+        record_result(args, figures)
     return 0
 
 

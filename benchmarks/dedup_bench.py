@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import SHARED_DATA
+from benchmarks.results import add_record_argument, record
 from transforms.dedup.minhash import MinHashConfig, shingles, signatures
 from transforms.dedup.near import band_postings, bucket_pairs, star_clusters, verify_pairs
 
@@ -180,14 +181,18 @@ def heldout_truth(docs: list[tuple[str, str]], ngram: int) -> tuple[list[tuple[s
 
 
 def print_quality(name: str, docs: list[tuple[str, str]], close: list[tuple[str, str]],
-                  jaccard: Callable[[str, str], float], config: MinHashConfig) -> None:
+                  jaccard: Callable[[str, str], float], config: MinHashConfig) -> dict[str, dict[str, float]]:
+    """Prints and returns precision, recall and removals of each method."""
     ids = [i for i, _ in docs]
     runs = {"ours (verified)": ours(docs, config),
             "ours (no verify)": ours(docs, MinHashConfig(verify=False)),
             "datasketch MinHashLSH": datasketch_lsh(docs, config)}
+    scores = {}
     for method, removed in runs.items():
         p, r = quality(removed, ids, close, jaccard)
         print(f"{name:22} {method:22} {p:9.3f} {r:7.3f} {len(removed):7d} {len(docs):6d} {len(close):7d}")
+        scores[method] = {"precision": round(p, 3), "recall": round(r, 3), "removed": len(removed), "docs": len(docs)}
+    return scores
 
 
 def beam_stage(docs: list[tuple[str, str]], config: MinHashConfig) -> tuple[int, float, float]:
@@ -271,6 +276,7 @@ def main() -> None:
     parser.add_argument("--beam", action="store_true",
                         help="also time the NearDedup PTransform itself on DirectRunner (about 20 s more)")
     parser.add_argument("--timed", choices=["ours", "datasketch", "beam"], help=argparse.SUPPRESS)
+    add_record_argument(parser)
     args = parser.parse_args()
     if args.timed:
         print(json.dumps(timed(args.timed, args.shared)))
@@ -279,13 +285,15 @@ def main() -> None:
     config = MinHashConfig()
     print(f"settings: {json.dumps(config.describe())}")
     print(f"{'corpus':22} {'method':22} {'precision':>9} {'recall':>7} {'removed':>7} {'docs':>6} {'J>=0.8':>7}")
+    quality_by_corpus = {}
     for name, rel in CORPORA.items():
-        print_quality(
+        quality_by_corpus[name] = print_quality(
             name, load(args.shared / rel), *shared_truth((args.shared / rel).parent / "pairs_jaccard_w5.tsv"), config
         )
     for path in args.heldout:
         docs = planted(load(path), args.seed)
-        print_quality(f"{path.stem}+planted", docs, *heldout_truth(docs, config.ngram), config)
+        quality_by_corpus[f"{path.stem}+planted"] = print_quality(f"{path.stem}+planted", docs,
+                                                                  *heldout_truth(docs, config.ngram), config)
 
     signatures(["compile"], config)  # compiles the kernels once per machine, so a timed run only loads them
     runs = defaultdict(list)
@@ -318,6 +326,38 @@ def main() -> None:
             f"the NearDedup PTransform on DirectRunner (its shuffles and per-element Beam work included, the "
             f"read-only pipeline's time subtracted): {theirs['seconds'] / results['beam']['seconds']:.1f}x datasketch"
         )
+    if args.record:
+        record_result(args, quality_by_corpus, results, runs)
+
+
+def record_result(args: argparse.Namespace, quality_by_corpus: dict[str, dict[str, dict[str, float]]],
+                  results: dict[str, dict], runs: dict[str, list[dict]]) -> None:
+    def q(method: str, corpus: str) -> str:
+        s = quality_by_corpus[corpus][method]
+        return f"{s['precision']:.3f} / {s['recall']:.3f} ({s['removed']} removed)"
+
+    rows = [{"what": f"near dedup precision / recall (J >= {RECALL_J}), {corpus} "
+                     f"({quality_by_corpus[corpus]['ours (verified)']['docs']:,} docs)",
+             "result": f"{q('ours (verified)', corpus)}; without verification {q('ours (no verify)', corpus)}",
+             "baseline": f"datasketch MinHashLSH {q('datasketch MinHashLSH', corpus)}"} for corpus in quality_by_corpus]
+    ours_, theirs = results["ours"], results["datasketch"]
+    with_setup = (theirs["seconds"] + theirs["setup_seconds"]) / (ours_["seconds"] + ours_["setup_seconds"])
+    ours_runs, their_runs = (", ".join(f"{r['seconds']:.2f}" for r in runs[m]) for m in ("ours", "datasketch"))
+    rows.append({"what": f"near dedup speed, {ours_['docs']:,} docs ({ours_['mb']:.1f} MB), the stage's functions, "
+                         f"fastest of {args.repeat}",
+                 "result": f"{ours_['docs'] / ours_['seconds']:,.0f} docs/s, {ours_['mb'] / ours_['seconds']:.2f} "
+                           f"MB/s: {theirs['seconds'] / ours_['seconds']:.1f}x (runs: {ours_runs} s; "
+                           f"{with_setup:.1f}x with each side's set-up counted)",
+                 "baseline": f"datasketch MinHash + MinHashLSH {theirs['docs'] / theirs['seconds']:,.0f} docs/s "
+                             f"(runs: {their_runs} s)"})
+    if "beam" in results:
+        beam_ = results["beam"]
+        rows.append({"what": "near dedup, the `NearDedup` PTransform on DirectRunner (`--beam`), same documents",
+                     "result": f"{beam_['seconds']:.2f} s: {theirs['seconds'] / beam_['seconds']:.1f}x, "
+                               f"{beam_['removed']:,} removed",
+                     "baseline": f"datasketch {theirs['seconds']:.2f} s, {theirs['removed']:,} removed"})
+    record("dedup_bench", section="Deduplication", rows=rows, options=vars(args),
+           figures={"quality": quality_by_corpus, "speed": results})
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks.results import add_record_argument, record
+
 REPO = Path(__file__).resolve().parent.parent
 CHUNK = 2000
 WORDS = 60
@@ -119,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    add_record_argument(parser)
     args = parser.parse_args(argv)
     if args.one:
         print(json.dumps(one_run(args.one)))
@@ -144,7 +147,26 @@ def main(argv: list[str] | None = None) -> int:
         }
         print(f"{a['docs']:,} -> {b['docs']:,} (x{b['docs'] / a['docs']:.0f}): time x{b['wall'] / a['wall']:.2f}, "
               f"peak RSS x{b['peak_rss_mb'] / a['peak_rss_mb']:.2f}; groups more than doubled: {grew or 'none'}")
+    if args.record:
+        record_result(args, runs)
     return 0
+
+
+def record_result(args: argparse.Namespace, runs: list[dict]) -> None:
+    def run_text(r: dict) -> str:
+        c, g = r["counters"], r["groups"]
+        largest = ", ".join(f"{step} {size:,}" for step, size in sorted(g.items(), key=lambda kv: -kv[1])[:3])
+        return (f"{r['docs']:,} docs: {r['wall']:.1f} s, {r['docs'] / r['wall']:,.0f} docs/s, peak RSS "
+                f"{r['peak_rss_mb'] / 1024:.1f} GB, removed near {c.get('near', 0):,} / exact {c.get('exact', 0):,}; "
+                f"largest groups {largest}")
+
+    first = runs[0]
+    scaling = "; ".join(f"x{b['docs'] / a['docs']:.0f} docs: time x{b['wall'] / a['wall']:.2f}, peak RSS "
+                        f"x{b['peak_rss_mb'] / a['peak_rss_mb']:.2f}" for a, b in zip(runs, runs[1:]))
+    rows = [{"what": "the dedup DAG alone on DirectRunner (exact + near), synthetic 60-word docs, 30 % near copies",
+             "result": " | ".join(run_text(r) for r in runs) + (f" | {scaling}" if scaling else ""),
+             "baseline": f"the {first['docs']:,}-document run of the same command"}]
+    record("dedup_scale", section="Deduplication", rows=rows, figures={"runs": runs}, options=vars(args))
 
 
 if __name__ == "__main__":

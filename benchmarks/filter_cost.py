@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.pipeline_bench import build_corpus, load_texts
+from benchmarks.results import add_record_argument, record
 
 BUDGET = 0.25
 _CPU: Counter = Counter()  # seconds per stage, added to by the timed wrappers in the runner's threads
@@ -73,6 +74,7 @@ def run_timed(corpus: Path, lake: Path) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--docs", type=int, default=20_000, help="corpus size (default 20000)")
+    add_record_argument(parser)
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="filter-cost-"))
     try:
@@ -91,6 +93,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"PII step:    {cpu['pii']:.1f} s cpu ({cpu['pii'] / cpu['total']:.1%})")
     print(f"filter + PII: {both:.1f} s = {share:.1%} of the pipeline's CPU "
           f"({'within' if share <= BUDGET else 'OVER'} the {BUDGET:.0%} budget)")
+    if args.record:
+        record("filter_cost", section="Quality filters and PII", options=vars(args),
+               figures={"mb": round(info["bytes"] / 1e6, 1), "cpu_seconds": cpu, "wall_seconds": wall, "share": share},
+               rows=[{"what": f"filter + PII share of the pipeline's CPU, {args.docs:,} docs "
+                              f"({info['bytes'] / 1e6:.1f} MB), one in-process run, the steps timed inside it",
+                      "result": f"{share:.1%} (filters {cpu['filter']:.1f} s, PII {cpu['pii']:.1f} s of "
+                                f"{cpu['total']:.1f} CPU-seconds)",
+                      "baseline": f"the whole pipeline's CPU in the same run; budget {BUDGET:.0%}"}])
     return 0 if share <= BUDGET else 1
 
 

@@ -20,6 +20,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from typing import Any
 
+from benchmarks.results import add_record_argument, record
 from transforms.filters.config import FilterConfig, load_filter_config
 from transforms.filters.scores import filter_document
 from transforms.langid.identify import LanguageIdentifier, apply_prediction
@@ -77,12 +78,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("paths", nargs="+", metavar="FILE")
     ap.add_argument("--filter-config", default=None, help="YAML merged on top of the shipped BigScience config")
     ap.add_argument("--examples", type=int, default=0, help="print N dropped documents per filter")
+    add_record_argument(ap)
     args = ap.parse_args(argv)
     config = load_filter_config(args.filter_config)
     lid = LanguageIdentifier()
     by_filter_lang: dict[str, Counter] = defaultdict(Counter)
     examples: dict[str, list[str]] = defaultdict(list)
     per_group: dict[str, Counter] = defaultdict(Counter)
+    by_group_filter: dict[str, Counter] = defaultdict(Counter)
     started = time.process_time()
     for f in input_files(args.paths):
         row = per_group[group_of(f)]
@@ -93,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             row["dropped"] += 1
             by_filter_lang[failure.name][doc["lang"]] += 1
+            by_group_filter[group_of(f)][failure.name] += 1
             if len(examples[failure.name]) < args.examples:
                 text = redact(doc["text"][:400])[0][:160].replace("\n", " ")
                 examples[failure.name].append(f"{doc['lang']} {failure.value}/{failure.threshold} {doc['id']}: {text}")
@@ -113,6 +117,14 @@ def main(argv: list[str] | None = None) -> int:
         for line in examples[name]:
             print(f"    {line}")
     print(f"\nCPU {time.process_time() - started:.1f} s for {total['docs']} documents", file=sys.stderr)
+    if args.record:
+        rows = [{"what": f"documents the shipped filters drop ({config.version}), {name}",
+                 "result": f"{row['dropped']:,} of {row['docs']:,} ({row['dropped'] / max(1, row['docs']):.2%}); "
+                           "main filters: " + ", ".join(f"{f} {n}" for f, n in by_group_filter[name].most_common(3)),
+                 "baseline": "none (a drop rate)"} for name, row in sorted(per_group.items())]
+        record("filter_report", section="Quality filters and PII", rows=rows, options=vars(args),
+               figures={"by_group": {k: dict(v) for k, v in per_group.items()},
+                        "by_filter_language": {k: dict(v) for k, v in by_filter_lang.items()}})
     return 0
 
 

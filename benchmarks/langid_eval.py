@@ -35,6 +35,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
 
 from benchmarks.langid_data import PARTS, record_part
+from benchmarks.results import add_record_argument, record
 from transforms.langid.identify import ANY_MOVE, LabelBatches, LangIdConfig, parse_thresholds, prepare
 from transforms.langid.langcodes import UNDETERMINED
 
@@ -216,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="instead: what the unrestricted second opinion moves, per file and over all files")
     parser.add_argument("--evidence-out", default=None, metavar="FILE.json",
                         help="with --moves: also write the counts as JSON (input of benchmarks.langid_moves)")
+    add_record_argument(parser)
     args = parser.parse_args(argv)
     try:
         config = LangIdConfig(model_path=args.lid_model, threshold=args.lid_threshold,
@@ -231,10 +233,11 @@ def main(argv: list[str] | None = None) -> int:
     # rescanned by every garbage collection that the timed code triggers (raw and stage alike).
     gc.collect()
     gc.freeze()
-    failures, speeds = [], {}
+    failures, speeds, results = [], {}, {}
     plain = _stage(replace(config, second_opinion=False))
     for path, (records, unsupported) in data.items():
         raw, scores = run_both(records, stage, args.repeat)
+        results[path] = (raw, scores)
         print(report(path, unsupported, raw, scores), flush=True)
         speeds[path] = speed(raw, scores)
         failures += [f"{path}: {why}" for why in regressions(raw, scores)]
@@ -252,12 +255,29 @@ def main(argv: list[str] | None = None) -> int:
           + "  ".join(f"{path.rsplit('/', 1)[-1]} {ratio:.3f}x" for path, ratio in speeds.items())
           + (f"\n  under the target: {len(slow)} of {len(speeds)} files" if slow
              else "\n  all files at or above the target"))
+    if args.record:
+        record_result(args, results, speeds, failures)
     if failures:
         print("\nFAIL: the stage loses to raw lid.176:\n  " + "\n  ".join(failures))
         return 1
     print(f"\nPASS: on every file accuracy and macro-F1 >= raw lid.176, and no language with >= {MIN_DOCS} docs "
           f"loses more than {100 * MAX_F1_LOSS:.1f} F1 points")
     return 0
+
+
+def record_result(args: argparse.Namespace, results: dict[str, tuple[Scores, Scores]], speeds: dict[str, float],
+                  failures: list[str]) -> None:
+    """One row per file: accuracy and macro-F1 raw -> stage, and the speed ratio; the verdict in the figures."""
+    rows = [{"what": f"language id, {path.rsplit('/', 1)[-1]} ({raw.docs:,} docs): accuracy / macro-F1, "
+                     "stage docs/s over raw",
+             "result": f"{stage.accuracy:.4f} / {stage.macro_f1:.4f}, {speeds[path]:.2f}x",
+             "baseline": f"raw lid.176 {raw.accuracy:.4f} / {raw.macro_f1:.4f}"}
+            for path, (raw, stage) in results.items()]
+    figures = {"verdict": "FAIL" if failures else "PASS", "failures": failures, "speed_target": SPEED_TARGET,
+               "files": {path: {"docs": raw.docs, "raw": [raw.accuracy, raw.macro_f1],
+                                "stage": [stage.accuracy, stage.macro_f1], "speed": speeds[path]}
+                         for path, (raw, stage) in results.items()}}
+    record("langid_eval", section="Language identification", rows=rows, figures=figures, options=vars(args))
 
 
 def report_moves(data: dict[str, tuple[list[dict], int]], config: LangIdConfig, out: str | None = None) -> int:

@@ -3,14 +3,13 @@
 It trains the 560m preset (about 350M parameters with a 50k vocabulary, 560M with BLOOM's 250880)
 on synthetic tokens for ``--seconds``, after a few warm-up steps, and prints throughput and model
 FLOPs utilisation against the card's bf16 dense peak. Attention is FlexAttention with ALiBi as a
-score_mod and the model is compiled. On an H200: micro-batch 16 x 4 accumulated gave 46.0% MFU,
-BLOOM-560m itself (``--vocab 250880 --micro-batch 8``) 44.6%, against 33.6% for micro-batch 8 with
-an optimizer step after each (and 17.9% for sdpa with a materialised ALiBi mask). ``--smoke``
-runs the same code path on CPU with the tiny preset, so a broken script is caught without a GPU.
+score_mod and the model is compiled; ``--vocab 250880 --micro-batch 8`` is BLOOM-560m itself. The
+measured figures (card, date, commit) are in docs/performance.md. ``--smoke`` runs the same code
+path on CPU with the tiny preset, so a broken script is caught without a GPU.
 ``benchmarks/gpu_check.sh`` runs it with a real ``python -m model.train`` in one go.
 
-    python benchmarks/mfu_gpu.py                 # one H100/H200, about 4 minutes with the compile
-    DS_ACCELERATOR=cpu python benchmarks/mfu_gpu.py --smoke
+    python -m benchmarks.mfu_gpu --record        # one H100/H200, about 4 minutes with the compile
+    DS_ACCELERATOR=cpu python -m benchmarks.mfu_gpu --smoke
 """
 from __future__ import annotations
 
@@ -25,6 +24,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.results import add_record_argument, record  # noqa: E402
 from model.gpt import GPT, flops_per_token, preset  # noqa: E402
 from model.schedule import lr_factor  # noqa: E402
 from model.train import ds_config, peak_flops, setup_distributed  # noqa: E402
@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="FlexAttention with ALiBi as a score_mod (default) or sdpa with an ALiBi mask")
     p.add_argument("--no-compile", dest="compile", action="store_false", help="skip torch.compile of the model")
     p.add_argument("--smoke", action="store_true", help="tiny preset, fp32, a few seconds: checks the code path on CPU")
+    add_record_argument(p)
     args = p.parse_args(argv)
     if args.smoke:
         args.model, args.vocab, args.seq_len, args.micro_batch, args.seconds = "tiny", 512, 64, 2, 3.0
@@ -117,6 +118,16 @@ def main(argv: list[str] | None = None) -> int:
             f"MFU {f'{achieved / (peak * world):.1%}' if peak else 'n/a (no known peak for this device)'} | "
             f"final loss {loss.item():.3f} (random tokens: ln(vocab) = {math.log(args.vocab):.3f})"
         )
+        if args.record and peak:
+            mfu = achieved / (peak * world)
+            setting = (f"preset {args.model} ({n_params / 1e6:.0f}M params, vocab {args.vocab:,}), seq {args.seq_len}, "
+                       f"micro-batch {args.micro_batch} x {args.grad_accum} accumulated, {args.attention}"
+                       f"{' compiled' if args.compile else ''}, {Path(args.deepspeed_config).name}")
+            record(f"mfu_gpu.{args.model}-v{args.vocab}-mb{args.micro_batch}x{args.grad_accum}-{args.attention}",
+                   section="Training", device=f"{name} x{world}", options=vars(args),
+                   figures={"tokens_per_s": tokens_per_s, "mfu": mfu, "params": n_params, "peak_flops": peak},
+                   rows=[{"what": f"model MFU, {setting}", "result": f"{tokens_per_s:,.0f} tokens/s, {mfu:.1%} MFU",
+                          "baseline": f"the card's bf16 dense peak, {peak / 1e12:,.0f} TFLOP/s"}])
     torch.distributed.destroy_process_group()
     return 0
 

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from benchmarks import SHARED_DATA
+from benchmarks.results import add_record_argument, record
 
 REPO = Path(__file__).resolve().parent.parent
 CORPORA = ["debian-gettext/gettext.jsonl", "debian-manpages-l10n/manpages_l10n.jsonl", "debian-fortunes/fortunes.jsonl",
@@ -138,6 +139,30 @@ def time_stages(texts: list[str]) -> dict[str, float]:
     return out
 
 
+def record_result(args: argparse.Namespace, runs: list[tuple[int, dict, dict]], stage_secs: dict[str, float],
+                  mb: float) -> None:
+    per_cpu = [info["bytes"] / 1e6 / res["cpu"] for _, info, res in runs]
+    sizes = " / ".join(f"{n // 1000:,}k" for n, _, _ in runs)
+    scaling = "; ".join(f"x{n1 / n0:.0f} docs (bytes x{i1['bytes'] / i0['bytes']:.2f}): time "
+                        f"x{r1['wall'] / r0['wall']:.2f}, peak RSS x{r1['peak_rss_mb'] / r0['peak_rss_mb']:.2f}"
+                        for (n0, i0, r0), (n1, i1, r1) in zip(runs, runs[1:]))
+    fastest = min(stage_secs, key=stage_secs.__getitem__)
+    stages = ", ".join(f"{name} {mb / secs:.1f}" for name, secs in sorted(stage_secs.items(), key=lambda kv: kv[1]))
+    mbs = " / ".join(f"{info['bytes'] / 1e6:.1f}" for _, info, _ in runs)
+    rows = [{"what": f"full pipeline, DirectRunner ({args.workers} worker(s)), {sizes} docs ({mbs} MB)",
+             "result": " / ".join(f"{x:.2f}" for x in per_cpu) + " MB per CPU-second (start-up included)"
+                       + (f"; {scaling}" if scaling else "")
+                       + f"; peak RSS {runs[-1][2]['peak_rss_mb'] / 1024:.1f} GB at {runs[-1][0]:,}",
+             "baseline": f"fastest single stage alone ({fastest}) {mb / stage_secs[fastest]:.1f} MB/s: the pipeline is "
+                         f"{per_cpu[0] / (mb / stage_secs[fastest]):.3f}x of it, "
+                         f"{per_cpu[0] / (mb / sum(stage_secs.values())):.2f}x the sum of all stages alone"},
+            {"what": f"each stage's plain functions alone, MB/s on one core ({args.stage_docs:,} docs, {mb:.1f} MB)",
+             "result": stages, "baseline": "none (the stages side by side)"}]
+    record("pipeline_bench", section="Pipeline throughput", rows=rows, options=vars(args),
+           figures={"runs": [{"docs": n, **info, **res} for n, info, res in runs], "stage_cpu_seconds": stage_secs,
+                    "stage_mb": mb})
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,20000", help="comma-separated corpus sizes (default 10000,20000)")
@@ -146,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         "--stage-docs", type=int, default=5000, help="documents for the per-stage timing (default 5000)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the generated corpora and lakes")
+    add_record_argument(parser)
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     texts = load_texts()
@@ -192,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
             f"the fastest single stage ({fastest}); "
             f"{full_mb_per_cpu_s / (mb / sum(stage_secs.values())):.2f}x the sum of all stages alone"
         )
+        if args.record:
+            record_result(args, rows, stage_secs, mb)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

@@ -1,15 +1,16 @@
-"""Peak RSS of the Read step on large and high-ratio inputs, now and at an older commit, same run.
+"""Peak RSS of the Read step on large and high-ratio inputs: the streaming reader against a reader
+that materialises each file's records (the Read step of commit 8dc65e6), same run.
 
 Three generated files: a plain JSONL of ``--jsonl-mb`` MB (1 kB records), a ``.jsonl.gz`` of
 ``--bomb-mb`` MB of identical small records (a decompression bomb: a few MB on disk) and a
 ``.txt.gz`` of ``--bomb-mb`` MB of text. Each is read by a fresh process, exactly as the pipeline's Read step
-does: the current code iterates ``read_input_file`` (the step streams); the ``--before`` commit
-is read as its Read step did, ``list(read_input_file(...))``. A watcher samples the child's RSS
-every 20 ms and kills it past ``--cap-gb`` (reported as ``> cap``), so that the old code cannot
-take the machine down.
+does: this tree's code iterates ``read_input_file`` (the step streams); the ``--before`` commit
+is read as its Read step read, ``list(read_input_file(...))``. A watcher samples the child's RSS
+every 20 ms and kills it past ``--cap-gb`` (reported as ``> cap``), so that the materialising
+reader cannot take the machine down.
 
-    python benchmarks/reader_memory.py                                 # 200 MB JSONL, 2 GB bombs
-    python benchmarks/reader_memory.py --before HEAD~3 --jsonl-mb 50 --bomb-mb 500
+    python -m benchmarks.reader_memory                                 # 200 MB JSONL, 2 GB bombs
+    python -m benchmarks.reader_memory --before 8dc65e6 --jsonl-mb 50 --bomb-mb 500
 """
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from benchmarks.results import add_record_argument, record
 
 REPO = Path(__file__).resolve().parents[1]
 CHILD = r"""
@@ -95,6 +98,7 @@ def main() -> None:
     ap.add_argument("--jsonl-mb", type=int, default=200)
     ap.add_argument("--bomb-mb", type=int, default=2000)
     ap.add_argument("--cap-gb", type=float, default=4.0, help="kill a reader past this RSS (default 4)")
+    add_record_argument(ap)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="reader-memory-") as tmp:
         tmp = Path(tmp)
@@ -106,12 +110,20 @@ def main() -> None:
         files = generate(tmp, args.jsonl_mb, args.bomb_mb)
         print(f"generated in {time.monotonic() - started:.0f} s; reader peak RSS (MB), cap {args.cap_gb:g} GB")
         print(f"{'file':<16} {'on disk':>10} {'decompressed':>13}  {'before (' + args.before + ')':<34} now")
+        rows, figures = [], {}
         for path in files:
             raw = path.stat().st_size
             unpacked = raw if path.suffix != ".gz" else sum(len(c) for c in _chunks(path))
             before = measure(old, path, "list", args.cap_gb * 1024)
             now = measure(REPO, path, "stream", args.cap_gb * 1024)
             print(f"{path.name:<16} {raw / 1e6:>8.1f}MB {unpacked / 1e6:>11.0f}MB  {_fmt(before):<34} {_fmt(now)}")
+            figures[path.name] = {"bytes": raw, "decompressed": unpacked, "before": before, "now": now}
+            rows.append({"what": f"Read step peak RSS, {path.name} ({raw / 1e6:.1f} MB on disk, "
+                                 f"{unpacked / 1e6:,.0f} MB decompressed)",
+                         "result": f"streaming reader: {_fmt(now)}",
+                         "baseline": f"materialising reader ({args.before}): {_fmt(before)}"})
+    if args.record:
+        record("reader_memory", section="Readers", rows=rows, figures=figures, options=vars(args))
 
 
 def _chunks(path: Path):

@@ -26,8 +26,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
-REPO = RESULTS_DIR.parent.parent
+REPO = Path(__file__).resolve().parent.parent
+# Where ``record`` writes; ``CURATION_RESULTS`` points a trial run (or a test) elsewhere.
+RESULTS_DIR = Path(os.environ.get("CURATION_RESULTS", REPO / "benchmarks" / "results"))
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*")
 
 
@@ -81,12 +82,14 @@ def command_line() -> str:
 
 def record(name: str, *, section: str, rows: list[dict[str, str]], figures: dict[str, Any],
            options: dict[str, Any] | None = None, device: str | None = None,
-           results_dir: Path = RESULTS_DIR) -> Path:
+           results_dir: Path = RESULTS_DIR, command: str | None = None) -> Path:
     """Write ``results_dir/<name>.json``; returns its path.
 
     ``rows`` are the lines of docs/performance.md's table for ``section``: each a dict with
     ``what``, ``result`` and ``baseline`` (the baseline measured in the same command). ``figures``
     holds the raw numbers. ``device`` names an accelerator when one ran it (else the CPU machine).
+    ``command`` replaces the command line of this process (for a benchmark run from a shell script).
+    A row may carry its own ``command`` when it comes from another invocation than the file's.
     """
     if not _NAME.fullmatch(name):
         raise ValueError(f"result name {name!r}: lowercase letters, digits, '_', '.', '-'")
@@ -95,7 +98,7 @@ def record(name: str, *, section: str, rows: list[dict[str, str]], figures: dict
         if missing:
             raise ValueError(f"result row {row!r} lacks {sorted(missing)}")
     result = {
-        "benchmark": name, "section": section, "command": command_line(),
+        "benchmark": name, "section": section, "command": command or command_line(),
         "options": {k: v for k, v in sorted((options or {}).items()) if k != "record"},
         "date": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
         "machine": machine(), "device": device, "commit": commit(), "figures": figures, "rows": rows,

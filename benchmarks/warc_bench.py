@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 from benchmarks import SHARED_DATA
+from benchmarks.results import add_record_argument, record
 from tests.warc_fixtures import gzip_members, request, response, warcinfo
 
 MESSY = SHARED_DATA / "messy"
@@ -83,7 +84,8 @@ def read_warcio(path: str) -> int:
     return n
 
 
-def reading(records: int, repeat: int) -> None:
+def reading(records: int, repeat: int) -> dict[str, float]:
+    """Prints each reader's speed; returns MB/s by "reader, format" and the file's size."""
     pages = _pages()
     recs = build_warc(pages, records)
     with tempfile.TemporaryDirectory() as tmp:
@@ -95,7 +97,7 @@ def reading(records: int, repeat: int) -> None:
               f"uncompressed, {os.path.getsize(gz) / 1e6:.1f} MB as .warc.gz; fastest of {repeat}")
         candidates = [("fastwarc", lambda p: read_fastwarc(p, False)),
                       ("fastwarc on Python gzip", lambda p: read_fastwarc(p, True)), ("warcio", read_warcio)]
-        base = {}
+        base, speeds = {}, {"mb": round(mb, 1), "records": len(recs)}
         for name, fn in candidates:
             for label, path in (("warc", plain), ("warc.gz", gz)):
                 try:
@@ -104,8 +106,10 @@ def reading(records: int, repeat: int) -> None:
                     print(f"  {name:<26} {label:<8} not installed ({e})")
                     continue
                 base.setdefault(label, seconds)
+                speeds[f"{name}, {label}"] = round(mb / seconds, 1)
                 print(f"  {name:<26} {label:<8} {seconds:7.3f} s  {mb / seconds:7.1f} MB/s  "
                       f"{base[label] / seconds:5.2f}x the first")
+    return speeds
 
 
 def _structure(html: str) -> tuple[list[str], list[str]]:
@@ -130,7 +134,8 @@ def _found(lines: list[str], text: str) -> int:
     return sum(" ".join(line.split()) in flat for line in lines)
 
 
-def extraction(repeat: int) -> None:
+def extraction(repeat: int) -> dict[str, dict[str, float]]:
+    """Prints and returns each extractor's ms/page, main-content recall and navigation leak."""
     from transforms.read.html_text import main_text, markup_to_text
 
     pages = [p.read_text("utf-8") for p in sorted((MESSY / "html-installation-guide").rglob("*.html"))]
@@ -150,6 +155,7 @@ def extraction(repeat: int) -> None:
                   ("selectolax rules (ours)", main_text), ("resiliparse main_content", resiliparse),
                   ("trafilatura", trafilatura)]
     print(f"extraction: {len(pages)} pages of html-installation-guide; fastest of {repeat}")
+    scores = {}
     for name, fn in candidates:
         try:
             seconds, outs = _best(lambda fn=fn: [fn(p) for p in pages], repeat)
@@ -160,9 +166,12 @@ def extraction(repeat: int) -> None:
         nav = sum(len(n) for _, n in truth)
         recall = sum(_found(m, o) for (m, _), o in zip(truth, outs)) / main
         leak = sum(_found(n, o) for (_, n), o in zip(truth, outs)) / nav
+        scores[name] = {"ms_per_page": round(1000 * seconds / len(pages), 2), "recall": round(recall, 3),
+                        "leak": round(leak, 3)}
         print(f"  {name:<26} {1000 * seconds / len(pages):6.2f} ms/page  main-content recall {recall:.3f}  "
               f"navigation leak {leak:.3f}")
     agreement(candidates[:3])
+    return scores
 
 
 def agreement(candidates) -> None:
@@ -192,13 +201,40 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--records", type=int, default=20000)
     ap.add_argument("--repeat", type=int, default=3)
+    add_record_argument(ap)
     args = ap.parse_args(argv)
     if not MESSY.exists():
         print(f"warc_bench: {MESSY} not found (the shared data)", file=sys.stderr)
         return 2
-    reading(args.records, args.repeat)
-    extraction(args.repeat)
+    speeds, scores = reading(args.records, args.repeat), extraction(args.repeat)
+    if args.record:
+        record_result(args, speeds, scores)
     return 0
+
+
+def record_result(args: argparse.Namespace, speeds: dict[str, float], scores: dict[str, dict[str, float]]) -> None:
+    def speed(name: str) -> str:
+        return " / ".join(f"{speeds[f'{name}, {fmt}']:,.0f}" if f"{name}, {fmt}" in speeds else "-"
+                          for fmt in ("warc", "warc.gz"))
+
+    def extractor(name: str) -> str:
+        s = scores.get(name)
+        if s is None:
+            return "not installed"
+        return f"{s['ms_per_page']:.2f} ms/page, recall {s['recall']:.3f}, leak {s['leak']:.3f}"
+
+    rows = [{"what": f"reading {speeds['records']:,} WARC records of the real messy pages ({speeds['mb']:.0f} MB), "
+                     f"MB/s `.warc` / `.warc.gz`, fastest of {args.repeat}",
+             "result": f"fastwarc {speed('fastwarc')}; on the Python gzip stream the reader uses: "
+                       f"{speed('fastwarc on Python gzip')}",
+             "baseline": f"warcio {speed('warcio')}"},
+            {"what": "main-content extraction, 114 installation-guide pages (recall of the chapters' paragraphs, "
+                     "leak of the navigation lines)",
+             "result": f"selectolax rules (`extract: main`): {extractor('selectolax rules (ours)')}",
+             "baseline": f"all text {extractor('selectolax, all text')}; resiliparse "
+                         f"{extractor('resiliparse main_content')}; trafilatura {extractor('trafilatura')}"}]
+    record("warc_bench", section="Readers", rows=rows, figures={"reading_mb_s": speeds, "extraction": scores},
+           options=vars(args))
 
 
 if __name__ == "__main__":

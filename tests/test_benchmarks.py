@@ -6,14 +6,23 @@ that draw on ``../shared`` skip without it.
 """
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 
+from benchmarks.render import main as render_main
+from benchmarks.render import render
+from benchmarks.results import load_results
 from tests.conftest import REPO, shared_path
 
+# Tools that build data or configs rather than measure: they record nothing.
+NOT_BENCHMARKS = {"__init__.py", "results.py", "render.py", "langid_data.py", "langid_moves.py"}
 
-def run_benchmark(*args: str) -> str:
-    proc = subprocess.run([sys.executable, "-m", *args], cwd=REPO, capture_output=True, text=True, timeout=300)
+
+def run_benchmark(*args: str, env: dict[str, str] | None = None) -> str:
+    proc = subprocess.run([sys.executable, "-m", *args], cwd=REPO, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **(env or {})})
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout
 
@@ -44,3 +53,33 @@ def test_e2e_bench_runs_the_pipeline_and_the_naive_script():
     shared_path()  # its corpus is drawn from ../shared/data
     out = run_benchmark("benchmarks.e2e_bench", "--docs", "300", "--repeat", "1")
     assert "pipeline median" in out and "naive    median" in out and "pipeline speed / naive script speed" in out
+
+
+def test_every_benchmark_can_record_its_result():
+    benchmarks = [p for p in (REPO / "benchmarks").iterdir()
+                  if p.suffix in (".py", ".sh") and p.name not in NOT_BENCHMARKS]
+    assert len(benchmarks) >= 13
+    for path in benchmarks:
+        source = path.read_text(encoding="utf-8")
+        assert ("add_record_argument(" in source and "record(" in source) or (
+            path.suffix == ".sh" and "--record" in source), f"{path.name} has no --record"
+
+
+def test_a_recorded_result_renders_into_its_section_and_check_sees_a_stale_page(tmp_path):
+    results, page = tmp_path / "results", tmp_path / "performance.md"
+    run_benchmark("benchmarks.catalog_bench", "--gb", "0.005", "--datasets", "2", "--versions", "2", "--record",
+                  env={"CURATION_RESULTS": str(results)})
+    recorded = json.loads((results / "catalog_bench.json").read_text())
+    assert recorded["command"].startswith("python -m benchmarks.catalog_bench --gb 0.005")
+    assert recorded["machine"]["cores"] and recorded["date"] and recorded["commit"]
+    assert {"sha256sum_mb_s", "verify_1_threads_mb_s", "list_ms"} <= set(recorded["figures"])
+    assert render_main(["--check", "--results", str(results), "--out", str(page)]) == 1  # no page yet
+    assert render_main(["--results", str(results), "--out", str(page)]) == 0
+    assert render_main(["--check", "--results", str(results), "--out", str(page)]) == 0
+    text = page.read_text()
+    assert "## Catalog and integrity" in text and "catalog verify" in text and recorded["date"][:10] in text
+
+
+def test_the_committed_performance_page_is_rendered_from_the_committed_results():
+    assert (REPO / "docs" / "performance.md").read_text(encoding="utf-8") == render(load_results()), (
+        "run python -m benchmarks.render")
