@@ -5,12 +5,11 @@ content-addressed folder ``NAME/v<N>/artifacts/<kind>-<sha256[:12]>/`` with the 
 ``artifact.json`` record. The folder is assembled under a temporary name and renamed into place,
 so a reader sees a complete artifact or none, and attaching the same file twice is a no-op.
 The manifest is written before any artifact exists, so the record is what vouches for its file:
-``artifact_problem`` checks the file's size and sha256 against it and the record against its
-folder's content address; ``catalog verify`` and every reader of an artifact use it.
+``catalog.artifact_records.artifact_problem`` checks the file's size and sha256 against it and the
+record against its folder's content address; ``catalog verify`` and every reader of an artifact use it.
 """
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import uuid
@@ -18,13 +17,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from catalog.artifact_records import ARTIFACTS, RECORD, ArtifactError, artifact_problem
+from catalog.artifact_records import read_record as _read
+from catalog.errors import CatalogError
 from catalog.hashing import sha256_file
-from catalog.lake import CatalogError, resolve, write_json_atomic
-from catalog.lakefs import Location, location
-from catalog.manifest import check_relpath
+from catalog.lake import resolve, write_json_atomic
 
-ARTIFACTS = "artifacts"
-RECORD = "artifact.json"
 _KIND = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
@@ -64,42 +62,6 @@ def attach_artifact(lake: str | Path, spec: str, file: str | Path, kind: str,
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return _read(final)
-
-
-class ArtifactError(CatalogError):
-    """An artifact whose file does not match its record (or whose record is gone or unreadable)."""
-
-
-def _read(folder: Path | Location) -> dict[str, Any]:
-    where = location(folder)
-    record = json.loads(where.read_bytes(RECORD).decode("utf-8"))
-    name = record.get("file")
-    if not isinstance(name, str) or "/" in name or name == RECORD:
-        raise ArtifactError(f"artifact record {where / RECORD} names the file {name!r}: not a file of its folder")
-    record["path"] = str(where / check_relpath(name))
-    return record
-
-
-def artifact_problem(folder: Path | Location) -> tuple[str, str | None]:
-    """(the artifact's file name, what is wrong with it or None), checked against its own record."""
-    where = location(folder)
-    try:
-        record = _read(where)
-    except FileNotFoundError:
-        return RECORD, "missing: the folder has no artifact.json record"
-    except (ValueError, CatalogError) as e:
-        return RECORD, f"unreadable record: {e}"
-    size = where.size(record["file"])
-    if size is None:
-        return record["file"], "missing"
-    if size != record.get("size"):
-        return record["file"], f"size {size:,} B, artifact.json says {record.get('size')} B"
-    digest, _ = where.sha256(record["file"])
-    if digest != record.get("sha256"):
-        return record["file"], f"sha256 {digest[:16]}..., artifact.json says {str(record.get('sha256'))[:16]}..."
-    if where.name != f"{record.get('kind')}-{digest[:12]}":
-        return RECORD, f"record (kind {record.get('kind')!r}, sha256 {digest[:12]}...) does not match its folder name"
-    return record["file"], None
 
 
 def verified(record: dict[str, Any], what: str = "artifact") -> dict[str, Any]:

@@ -24,57 +24,18 @@ import os
 import re
 import shutil
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from catalog.errors import CatalogError, ManifestError
 from catalog.lakefs import Location, S3Config, is_remote_url, location
+from catalog.names import MANIFEST, VERSION_NUMBER, VersionRef, check_name, parse_spec
+from catalog.names import NAME_PATTERN as _NAME
 
 log = logging.getLogger(__name__)
-MANIFEST = "manifest.json"
 STAGING = "_staging"
 TAGS = "_tags"
-VERSION_NUMBER = r"[1-9][0-9]{0,17}"  # canonical: no leading zero, and always fits an int64
 _VERSION_DIR = re.compile(rf"^v({VERSION_NUMBER})$")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-
-
-class CatalogError(Exception):
-    """A catalog request that cannot be served (unknown dataset, version, bad name)."""
-
-
-class ManifestError(CatalogError):
-    """A published version (or tag) whose file cannot be read or parsed: that version is broken."""
-
-
-@dataclass(frozen=True)
-class VersionRef:
-    dataset: str
-    version: int
-    path: Path | str  # a local directory, or a URL (str: pathlib would fold ``gs://`` to ``gs:/``)
-
-    @property
-    def spec(self) -> str:
-        return f"{self.dataset}@v{self.version}"
-
-
-def check_name(name: str) -> str:
-    """Dataset names become directory names, so they are restricted to a safe alphabet."""
-    if not _NAME.match(name or ""):
-        raise CatalogError(f"invalid dataset name {name!r}: use letters, digits, '.', '_' or '-'")
-    return name
-
-
-def parse_spec(spec: str) -> tuple[str, int | None]:
-    """``NAME`` or ``NAME@vN`` (``NAME@N`` is accepted too)."""
-    name, _, ver = spec.partition("@")
-    check_name(name)
-    if not ver:
-        return name, None
-    m = re.fullmatch(r"v?(\d{1,18})", ver)
-    if not m:
-        raise CatalogError(f"invalid version {ver!r} in {spec!r}: expected NAME@vN")
-    return name, int(m.group(1))
 
 
 class Lake:
@@ -115,14 +76,15 @@ class Lake:
         except Exception as e:  # nothing staged yet, or the store is unreachable
             log.warning("could not remove staged %s: %s", ", ".join(staged), e)
 
-    def commit(self, name: str, staging: str, manifest: dict[str, Any], options: Any = None) -> VersionRef:
+    def commit(self, name: str, staging: str, manifest: dict[str, Any]) -> VersionRef:
         """Publish ``staging`` as the next version of ``name`` (see the module docstring; on an object
-        store ``catalog.objectstore.commit_staged`` does the same with create-only writes)."""
+        store ``catalog.objectstore.commit_staged`` does the same with create-only writes, through the
+        store this lake was opened with: same endpoint, credentials and project)."""
         local = self.root.local
         if local is None:
-            from catalog.objectstore import commit_staged
+            from catalog.objectstore import commit_staged, store_for_lake
 
-            return commit_staged(self.display, name, staging, manifest, options)
+            return commit_staged(store_for_lake(self), self.display, name, staging, manifest)
         return commit_version(local, name, Path(staging), manifest)
 
     def list_datasets(self) -> list[str]:

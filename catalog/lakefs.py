@@ -3,9 +3,9 @@
 A local directory (or a ``file://`` URL) is read with ``os``/``pathlib`` and memory maps; an
 ``s3://`` or ``gs://`` prefix is read through ``pyarrow.fs`` (ranged reads, no directories needed:
 a "directory" is a key prefix). Why one interface: the catalog CLI, the trainer's shard reader and
-``--dedup-against`` all read the same layout, and each used to reach it its own way (paths,
-boto3, pyarrow.fs), so an ``s3://`` lake worked in one of them and not in the others. The layout
-is written once, in :class:`catalog.lake.Lake`, on these primitives.
+``--dedup-against`` all read the same layout; reaching it each its own way (paths, boto3,
+pyarrow.fs) would let an ``s3://`` lake work in one of them and not in the others. The layout is
+written once, in :class:`catalog.lake.Lake`, on these primitives.
 
 Only reads go through here. Publishing keeps its atomic primitives where they are: ``mkdir`` and
 ``os.link`` on a local lake (``catalog.lake.commit_version``), create-only writes on object stores

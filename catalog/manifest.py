@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from catalog.contract import REMOVED_SCHEMA, STAGE_DEDUP_EXACT, STAGE_DEDUP_NEAR, STAGE_QUARANTINE
-from catalog.lake import CatalogError
+from catalog.errors import CatalogError
 
 SCHEMA_VERSION = 1
 PACKAGE_VERSION = "0.1.0"

@@ -22,10 +22,9 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
-from apache_beam.options.pipeline_options import PipelineOptions
-
-from catalog.lake import MANIFEST, CatalogError, VersionRef, check_name
+from catalog.errors import CatalogError
 from catalog.manifest import file_entries, safe_join
+from catalog.names import MANIFEST, VersionRef, check_name
 from catalog.verify import require_intact
 
 CLAIM = "_claim"
@@ -125,16 +124,6 @@ class GCSStore:
         return self.bucket.blob(self.prefix + key).download_as_bytes()
 
 
-def store_for_url(url: str, options: PipelineOptions | None = None) -> ObjectStore:
-    """The store behind a lake URL, set up like Beam's own filesystem for it (S3 endpoint and
-    credentials from ``--s3_*``, GCP project from ``--project``), so both see the same bucket."""
-    from catalog.lake import open_lake
-
-    if urlparse(url).scheme not in ("s3", "gs"):
-        raise CatalogError(f"no object store for {url!r}: use gs://BUCKET/PREFIX or s3://BUCKET/PREFIX")
-    return store_for_lake(open_lake(url, options=options or PipelineOptions([])))
-
-
 def store_for_lake(lake: Any) -> ObjectStore:
     """The create-only store of a ``catalog.lake.Lake`` on S3 or GCS, with the lake's own settings."""
     root = lake.root
@@ -194,9 +183,9 @@ def publish(store: ObjectStore, name: str, version_dir: str | Path, manifest: di
     return version
 
 
-def commit_staged(lake: str, name: str, staging: str, manifest: dict[str, Any],
-                  options: PipelineOptions | None = None) -> VersionRef:
-    """Publish a run staged under ``staging`` (a prefix inside the ``lake`` URL) as the next version.
+def commit_staged(store: ObjectStore, lake: str, name: str, staging: str, manifest: dict[str, Any]) -> VersionRef:
+    """Publish a run staged under ``staging`` (a prefix inside the ``lake`` URL, whose create-only
+    ``store`` is ``store_for_lake`` of that lake) as the next version.
 
     The local commit with object-store primitives: claim ``v<N>`` create-only, move every staged
     object under it (Beam's rename: a server-side copy, then a delete), write the manifest
@@ -205,7 +194,7 @@ def commit_staged(lake: str, name: str, staging: str, manifest: dict[str, Any],
     """
     from apache_beam.io.filesystems import FileSystems
 
-    store, lake = store_for_url(lake, options), lake.rstrip("/")
+    lake = lake.rstrip("/")
     version = claim_version(store, name)
     staged = staging[len(lake) + 1:].rstrip("/") + "/"
     rels = sorted(key[len(staged):] for key in store.keys(staged))

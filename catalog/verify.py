@@ -22,10 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from catalog.artifact_records import ARTIFACTS, artifact_problem
+from catalog.errors import CatalogError
 from catalog.hashing import BLOCK, sha256_file
-from catalog.lake import MANIFEST, CatalogError
 from catalog.lakefs import Location, location
 from catalog.manifest import UnsafePath, check_relpath, file_entries, legacy_unlisted
+from catalog.names import MANIFEST
 
 __all__ = ["BLOCK", "FileCheck", "IntegrityError", "sha256_file", "verify_version", "require_intact",
            "open_verified_table", "describe_unlisted"]
@@ -104,8 +106,6 @@ def check_file(root: str | Path | Location, entry: dict[str, Any]) -> FileCheck:
 
 def _artifact_checks(root: Location) -> list[FileCheck]:
     """Every artifact folder, checked by its own record (``.tmp-*`` folders are attachments in progress)."""
-    from catalog.artifacts import ARTIFACTS, artifact_problem
-
     checks = []
     for folder, is_dir in root.children(ARTIFACTS):
         if not is_dir or folder.startswith("."):
@@ -130,8 +130,6 @@ def verify_version(
 
 def unlisted_files(root: str | Path | Location, manifest: dict[str, Any]) -> list[str]:
     """Files in the version folder that neither the manifest nor an artifact record covers (not checked)."""
-    from catalog.artifacts import ARTIFACTS
-
     listed = {e["path"] for _, e in file_entries(manifest)} | {MANIFEST}
     return [rel for rel in location(root).files() if rel not in listed and not rel.startswith(f"{ARTIFACTS}/")]
 

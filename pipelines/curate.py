@@ -308,7 +308,7 @@ def run(argv: list[str] | None = None) -> tuple[lakelib.VersionRef, dict[str, An
         manifest["audit"] = describe_staged(staging, os.path.dirname(AUDIT_PATH))
         lake.discard(f"{staging}/{STATS_DIR}", *([sample_dir] if sample_dir else []))  # scratch, not the version's
         require_listed(staging, manifest)
-        ref = lake.commit(opts.dataset, staging, manifest, options)
+        ref = lake.commit(opts.dataset, staging, manifest)
         manifest = dict(manifest, dataset=ref.dataset, version=ref.version)
         return ref, manifest
     except BaseException:

@@ -22,7 +22,6 @@ import bz2
 import codecs
 import dataclasses
 import gzip
-import hashlib
 import io
 import json
 import lzma
@@ -40,7 +39,7 @@ from transforms.normalize import replace_lone_surrogates
 from transforms.read.decode import decode_bytes, decode_mostly_utf8
 from transforms.read.html_text import markup_kind, page_text
 from transforms.read.limits import RATIO_CHECK_AFTER, ReadLimits, apply_error_budget, limit_document
-from transforms.read.sources import InputFile, Source, file_kind
+from transforms.read.sources import InputFile, Source, file_kind, make_uid
 from transforms.removed import removed_row
 
 # A readable binary stream: a file, a decompressor or a wrapper below (typeshed gives them no common type).
@@ -52,11 +51,6 @@ _WIDE_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
               (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 _DRAIN_CHUNK = 1 << 20
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-
-
-def make_uid(source: str, relpath: str, position: str | int) -> str:
-    """A stable internal key for one input record (same file layout -> same uid)."""
-    return hashlib.sha1(f"{source}\0{relpath}\0{position}".encode("utf-8", "surrogatepass")).hexdigest()[:20]
 
 
 def split_suffixes(path: str) -> tuple[str, str | None]:

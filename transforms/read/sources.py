@@ -7,6 +7,7 @@ regular files: a directory, FIFO or device is refused before any work.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -16,6 +17,13 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from transforms.read.html_text import EXTRACT_MODES
+
+
+def make_uid(source: str, relpath: str, position: str | int) -> str:
+    """A stable internal key for one input record (same file layout -> same uid): every reader's
+    documents and quarantine rows are keyed by it."""
+    return hashlib.sha1(f"{source}\0{relpath}\0{position}".encode("utf-8", "surrogatepass")).hexdigest()[:20]
+
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 

@@ -32,9 +32,8 @@ from typing import Any, BinaryIO
 from catalog.contract import STAGE_QUARANTINE
 from transforms.document import Item, new_document
 from transforms.read.decode import decode_bytes
-from transforms.read.files import make_uid
 from transforms.read.html_text import markup_kind, page_text
-from transforms.read.sources import Source
+from transforms.read.sources import Source, make_uid
 from transforms.removed import removed_row
 
 # A payload larger than this is quarantined as record_too_large, read no further than this (Common
