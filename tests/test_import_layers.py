@@ -104,3 +104,25 @@ def test_no_import_cycle_inside_the_project():
     found = cycles(graph)
     assert not found, "import cycles (move the shared code down a layer, docs/design.md): " + "; ".join(
         " <-> ".join(component) for component in found)
+
+
+# docs/design.md's layers of catalog/, bottom first: a module imports only from its own layer or below.
+CATALOG_LAYERS = (
+    {"catalog.contract", "catalog.errors", "catalog.names", "catalog.hashing"},
+    {"catalog.lakefs"},
+    {"catalog.manifest", "catalog.artifact_records", "catalog.verify"},
+    {"catalog.objectstore"},
+    {"catalog.lake"},
+)
+
+
+def test_the_catalog_layers_go_one_way():
+    modules = project_modules()
+    layer = {module: i for i, members in enumerate(CATALOG_LAYERS) for module in members}
+    top = len(CATALOG_LAYERS)
+    upward = []
+    for module, path in modules.items():
+        if module.startswith("catalog."):
+            upward += [f"{module} -> {target}" for target in sorted(imports_of(module, path, modules))
+                       if target.startswith("catalog.") and layer.get(target, top) > layer.get(module, top)]
+    assert not upward, "imports from a higher layer (docs/design.md): " + "; ".join(upward)
