@@ -413,9 +413,7 @@ class ReadDocuments(beam.PTransform):
         from transforms.read.ranges import SPLIT_BYTES, ReadFileUnits  # it reads with this module's readers
 
         split = SPLIT_BYTES if self.split_bytes is None else self.split_bytes
-        read = (pbegin
-                | "ListFiles" >> beam.Create(self.files)
-                | "Records" >> ReadFileUnits(self.limits, split))  # big files in pieces, records streamed
+        read = pbegin | "Files" >> ReadFileUnits(self.files, self.limits, split)  # big files in pieces, streamed
         skipped = (read.skipped
                    | "SkippedKind" >> beam.Map(lambda s: (s["source"], s["kind"]))
                    | "CountSkipped" >> CountNested())
