@@ -2,7 +2,7 @@
 filter -> PII -> exact dedup -> near dedup -> write shards -> commit a new version of the dataset
 in the lake.
 
-    python -m pipelines.curate                         # built-in sample into ./lake, DirectRunner
+    python -m pipelines.curate                         # built-in sample into ./lake, FnApiRunner
     python -m pipelines.curate --input 'data/*.jsonl.gz' --lake ./lake --dataset web
     python -m pipelines.curate --sources sources.yaml --runner DataflowRunner ...
 """

@@ -139,8 +139,8 @@ def test_read_documents_splits_in_beam(tmp_path):
 
 
 def test_a_split_file_publishes_the_same_version(tmp_path):
-    """The whole pipeline on one JSONL file, read whole and in pieces: the same shards, removed table,
-    dedup tables and counts, byte for byte."""
+    """The whole pipeline on one JSONL file, read whole in-process and in pieces by two worker
+    processes: the same shards, removed table, dedup tables and counts, byte for byte."""
     from catalog.manifest import file_entries
     from pipelines.curate import run
     from tests.conftest import shared_path
@@ -156,12 +156,19 @@ def test_a_split_file_publishes_the_same_version(tmp_path):
     corpus = tmp_path / "one.jsonl"
     corpus.write_bytes(b"".join(lines))
     versions = []
-    for k, split in enumerate((0, 20_000)):
+    for k, (split, workers) in enumerate(((0, 1), (20_000, 2))):
         _, manifest = run(["--input", str(corpus), "--lake", str(tmp_path / f"lake-{k}"), "--dataset", "one",
-                           f"--split-bytes={split}"])
+                           f"--split-bytes={split}", f"--direct_num_workers={workers}"])
         versions.append(manifest)
     whole, split = versions
     assert whole["counts"] == split["counts"]
     assert whole["counts"]["quarantined_by_reason"]["malformed_json"] and whole["counts"]["duplicates"]["exact"]
     assert [(kind, e["path"], e["sha256"]) for kind, e in file_entries(whole)] == [
         (kind, e["path"], e["sha256"]) for kind, e in file_entries(split)]
+
+
+def test_a_negative_split_size_is_refused():
+    from pipelines.options import CurateOptions, OptionError, validate_options
+
+    with pytest.raises(OptionError, match="--split-bytes"):
+        validate_options(CurateOptions(["--split-bytes=-1"]))

@@ -237,7 +237,12 @@ def _range_records(unit: ReadUnit, info: dict[str, Any], limits: ReadLimits) -> 
             yield from iter_parquet(raw, f.source, f.relpath, limits, seekable=True,
                                     row_groups=list(range(unit.start, unit.end)), first_row=unit.first_row)
             return
-        begin, skipped = _first_line_start(raw, unit.start)
+        try:
+            begin, skipped = _first_line_start(raw, unit.start)
+        except Exception as e:  # the object went away or shrank since it was listed
+            yield _quarantine(f.source, f.relpath, f"unit-{unit.index}", "unreadable_file",
+                              error=f"{type(e).__name__}: {e}")
+            return
         first_line = 1 + info["newlines_before"][unit.index] + skipped
         stream = io.BufferedReader(_LineRange(raw, begin, unit.end), buffer_size=_CHUNK)
         yield from iter_jsonl(stream, f.source, f.relpath, limits, first_line=first_line)
