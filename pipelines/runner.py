@@ -15,9 +15,9 @@ import os
 from dataclasses import dataclass
 
 DEFAULT_RUNNER = "FnApiRunner"
-# Input bytes from which worker processes pay back their start-up (about 4 s for two workers:
-# Beam, fastText and the stages imported again in each), measured with the shape experiment and
-# the product on a 2-core machine.
+# Input bytes from which worker processes pay back their start-up (3.6 CPU-s per worker: Beam,
+# the stages and lid.176 loaded again in each): about six times the break-even measured with the
+# shape experiment and the product on a 2-core machine (docs/pipeline.md).
 MULTI_PROCESSING_MIN_BYTES = 64 << 20
 _LOCAL_RUNNERS = ("FnApiRunner", "DirectRunner", "BundleBasedDirectRunner", "SwitchingDirectRunner")
 
