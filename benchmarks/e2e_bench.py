@@ -98,7 +98,7 @@ def compare(docs: int, args: argparse.Namespace, work: Path) -> dict:
             runs[name].append(usage)
             print(f"  run {k + 1} {name:<8} {usage.wall_s:6.1f} s  {mb / usage.wall_s:5.2f} MB/s  "
                   f"{usage.cpu_s:6.1f} CPU-s  peak RSS {usage.peak_rss_mb / 1e3:5.2f} GB "
-                  f"({usage.processes} processes)", flush=True)
+                  f"({usage.processes} process{'es' if usage.processes > 1 else ''})", flush=True)
     figures: dict = {"docs": docs, "mb": round(mb, 1), "files": args.files}
     for name, usages in runs.items():
         wall = statistics.median(u.wall_s for u in usages)
