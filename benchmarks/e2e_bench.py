@@ -1,12 +1,14 @@
 """The default ``python -m pipelines.curate`` against a minimal single-process script, same corpus, same command.
 
-    python -m benchmarks.e2e_bench [--docs 20000] [--repeat 3] [--keep DIR]
+    python -m benchmarks.e2e_bench [--docs 20000[,200000]] [--files 1] [--repeat 3] [--keep DIR] [--record]
 
 The corpus: ``--docs`` documents drawn from ``../shared/data`` (real texts cut to ``--max-chars``, one or two joined)
-with
-planted duplicates, about 10 % exact copies and 10 % near copies (3 % of words replaced), over 8
-JSONL files (``benchmarks.pipeline_bench.build_corpus``). Each side runs as a user runs it: a fresh
-subprocess, start-up and imports included.
+with planted duplicates, about 10 % exact copies and 10 % near copies (3 % of words replaced), in one
+JSONL file (``--files 8``: spread over 8; ``benchmarks.pipeline_bench.build_corpus``): about 33 MB for
+20k documents, 330 MB for 200k. Each side runs as a user runs it: a fresh subprocess, start-up and
+imports included. Printed per run: wall time, MB/s, CPU seconds (user + system) and peak RSS of the
+whole process tree, Beam's worker processes included (``benchmarks.proctree``); then the medians,
+the ratio, and the number of fused stages of the pipeline's run (``benchmarks.fused_stages``).
 
 The pipeline: ``python -m pipelines.curate --input CORPUS --lake LAKE --dataset e2e``, every stage,
 default options and runner. The naive script (``--naive``): read the JSONL, fastText lid.176 on
@@ -21,16 +23,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+from benchmarks.fused_stages import fused_stages
 from benchmarks.pipeline_bench import build_corpus, load_texts
+from benchmarks.proctree import TreeUsage, run_measured
 from benchmarks.results import add_record_argument, record
 
 REPO = Path(__file__).resolve().parent.parent
@@ -68,25 +69,67 @@ def naive(corpus: Path, out: Path) -> None:
             writer.write_table(table)
 
 
-def timed(cmd: list[str]) -> tuple[float, float]:
-    """(wall seconds, peak RSS MB) of one subprocess."""
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
-    wall = time.perf_counter() - start
-    if proc.returncode != 0:
-        sys.exit(f"failed: {' '.join(cmd)}\n{proc.stderr[-3000:]}")
-    return wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+def measured(cmd: list[str]) -> TreeUsage:
+    """Wall time, CPU time and peak RSS of one subprocess and every process it starts."""
+    usage = run_measured(cmd, cwd=REPO)
+    if usage.returncode != 0:
+        sys.exit(f"failed: {' '.join(cmd)}\n{usage.stderr[-3000:]}")
+    return usage
+
+
+def compare(docs: int, args: argparse.Namespace, work: Path) -> dict:
+    """Both sides ``args.repeat`` times on a corpus of ``docs`` documents, alternating; their figures."""
+    corpus = work / f"corpus-{docs}-{args.files}"
+    if not corpus.exists():
+        build_corpus(load_texts(args.max_chars), docs, corpus, exact_rate=0.10, near_rate=0.10, files=args.files)
+    mb = sum(p.stat().st_size for p in corpus.glob("*.jsonl")) / 1e6
+    print(f"corpus: {docs:,} documents, {mb:.1f} MB in {args.files} file(s), about 20 % planted duplicates "
+          f"({corpus})", flush=True)
+    runs: dict[str, list[TreeUsage]] = {"pipeline": [], "naive": []}
+    pipeline_args = ["--input", str(corpus / "*.jsonl"), "--dataset", "e2e", *args.pipeline_args.split()]
+    for k in range(args.repeat):
+        lake = work / f"lake-{docs}-{k}"
+        shutil.rmtree(lake, ignore_errors=True)
+        pipe = [sys.executable, "-m", "pipelines.curate", "--lake", str(lake), *pipeline_args]
+        script = [sys.executable, "-m", "benchmarks.e2e_bench", "--naive", str(corpus), str(work / f"naive-{k}")]
+        for name, cmd in (("pipeline", pipe), ("naive", script)) if k % 2 == 0 else (("naive", script),
+                                                                                      ("pipeline", pipe)):
+            usage = measured(cmd)
+            runs[name].append(usage)
+            print(f"  run {k + 1} {name:<8} {usage.wall_s:6.1f} s  {mb / usage.wall_s:5.2f} MB/s  "
+                  f"{usage.cpu_s:6.1f} CPU-s  peak RSS {usage.peak_rss_mb / 1e3:5.2f} GB "
+                  f"({usage.processes} process{'es' if usage.processes > 1 else ''})", flush=True)
+    figures: dict = {"docs": docs, "mb": round(mb, 1), "files": args.files}
+    for name, usages in runs.items():
+        wall = statistics.median(u.wall_s for u in usages)
+        figures[name] = {"wall_s": round(wall, 2), "mb_per_s": round(mb / wall, 2),
+                         "cpu_s": round(statistics.median(u.cpu_s for u in usages), 1),
+                         "peak_rss_gb": round(max(u.peak_rss_mb for u in usages) / 1e3, 2),
+                         "runs_s": [round(u.wall_s, 2) for u in usages]}
+        f = figures[name]
+        print(f"{name:<8} median {f['wall_s']:6.1f} s ({f['mb_per_s']:.2f} MB/s), {f['cpu_s']:.1f} CPU-s, "
+              f"peak RSS {f['peak_rss_gb']:.2f} GB; runs {', '.join(f'{x:.1f}' for x in f['runs_s'])}")
+    walls = {name: [u.wall_s for u in usages] for name, usages in runs.items()}
+    figures["ratio"] = round(figures["naive"]["wall_s"] / figures["pipeline"]["wall_s"], 2)
+    print(f"pipeline speed / naive script speed: {figures['ratio']:.2f}x (median), "
+          f"{min(walls['naive']) / max(walls['pipeline']):.2f}-{max(walls['naive']) / min(walls['pipeline']):.2f}x "
+          f"(range)")
+    figures["fused_stages"] = len(fused_stages(pipeline_args))
+    print(f"fused stages of the pipeline's run: {figures['fused_stages']}", flush=True)
+    return figures
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--docs", type=int, default=20_000)
+    parser.add_argument("--docs", default="20000", help="corpus sizes, comma-separated (default 20000; the "
+                                                          "issue's second size: 200000)")
+    parser.add_argument("--files", type=int, default=1, help="JSONL files the corpus is spread over (default 1)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument(
         "--max-chars",
         type=int,
         default=1500,
-        help="cut each shared text to this many characters (default 1500: about 26 MB for 20k documents)",
+        help="cut each shared text to this many characters (default 1500: about 33 MB for 20k documents)",
     )
     parser.add_argument("--keep", help="build (or reuse) the corpus here and keep the lakes")
     parser.add_argument("--pipeline-args", default="", help="extra options for pipelines.curate (quoted)")
@@ -97,48 +140,19 @@ def main(argv: list[str] | None = None) -> int:
         naive(Path(args.naive[0]), Path(args.naive[1]))
         return 0
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="e2e-bench-"))
-    corpus = work / "corpus"
     try:
-        if not corpus.exists():
-            build_corpus(load_texts(args.max_chars), args.docs, corpus, exact_rate=0.10, near_rate=0.10)
-        mb = sum(p.stat().st_size for p in corpus.glob("*.jsonl")) / 1e6
-        print(f"corpus: {args.docs:,} documents, {mb:.1f} MB, about 20 % planted duplicates ({corpus})", flush=True)
-        walls: dict[str, list[float]] = {"pipeline": [], "naive": []}
-        for k in range(args.repeat):
-            lake = work / f"lake-{k}"
-            shutil.rmtree(lake, ignore_errors=True)
-            pipe = [sys.executable, "-m", "pipelines.curate", "--input", str(corpus / "*.jsonl"), "--lake", str(lake),
-                    "--dataset", "e2e", *args.pipeline_args.split()]
-            script = [sys.executable, "-m", "benchmarks.e2e_bench", "--naive", str(corpus), str(work / f"naive-{k}")]
-            for name, cmd in (
-                (("pipeline", pipe), ("naive", script)) if k % 2 == 0 else (("naive", script), ("pipeline", pipe))
-            ):
-                wall, _ = timed(cmd)
-                walls[name].append(wall)
-                print(f"  run {k + 1} {name:<8} {wall:6.1f} s  {mb / wall:5.2f} MB/s", flush=True)
-        med = {name: statistics.median(w) for name, w in walls.items()}
-        for name, w in walls.items():
-            print(f"{name:<8} median {med[name]:6.1f} s ({mb / med[name]:.2f} MB/s), runs "
-                  f"{', '.join(f'{x:.1f}' for x in w)}")
-        print(
-            f"pipeline speed / naive script speed: {med['naive'] / med['pipeline']:.2f}x (median), "
-            f"{min(walls['naive']) / max(walls['pipeline']):.2f}-"
-            f"{max(walls['naive']) / min(walls['pipeline']):.2f}x (range)"
-        )
-        if args.record:
-            runs = {name: ", ".join(f"{x:.1f}" for x in w) for name, w in walls.items()}
-            record("e2e_bench", section="End to end", options=vars(args),
-                   figures={"mb": round(mb, 1), "walls": walls, "median": med, "ratio": med["naive"] / med["pipeline"]},
-                   rows=[{"what": f"default `python -m pipelines.curate` against a naive script, {args.docs:,} docs "
-                                  f"({mb:.1f} MB, 20 % planted duplicates), subprocesses, start-up included",
-                          "result": f"median {med['pipeline']:.1f} s (runs {runs['pipeline']}), "
-                                    f"{mb / med['pipeline']:.2f} MB/s: "
-                                    f"{med['naive'] / med['pipeline']:.2f}x the script",
-                          "baseline": f"fastText lid.176 + datasketch MinHash/LSH + Arrow write, one process: median "
-                                      f"{med['naive']:.1f} s (runs {runs['naive']}), {mb / med['naive']:.2f} MB/s"}])
+        results = [compare(int(n), args, work) for n in args.docs.split(",")]
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
+    if args.record:
+        rows = [{"what": f"default python -m pipelines.curate, {r['docs']:,} documents ({r['mb']} MB, "
+                         f"{r['files']} file(s)): {r['pipeline']['wall_s']} s, {r['pipeline']['cpu_s']} CPU-s, "
+                         f"peak RSS {r['pipeline']['peak_rss_gb']} GB",
+                 "result": f"{r['ratio']:.2f}x",
+                 "baseline": f"naive script {r['naive']['wall_s']} s, peak RSS {r['naive']['peak_rss_gb']} GB"}
+                for r in results]
+        record("e2e_bench", section="End to end", rows=rows, figures={"sizes": results}, options=vars(args))
     return 0
 
 

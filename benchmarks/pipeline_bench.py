@@ -1,4 +1,4 @@
-"""End-to-end throughput and scaling of ``pipelines.curate`` on DirectRunner.
+"""End-to-end throughput and scaling of ``pipelines.curate`` on the FnApiRunner.
 
 Builds a corpus of N documents from the real texts in ``../shared/data`` (with planted exact and
 near duplicates at known rates), runs the full pipeline as a subprocess for each N, and prints
@@ -85,8 +85,7 @@ def build_corpus(texts: list[str], n: int, out_dir: Path, *, exact_rate: float =
 def run_pipeline(corpus: Path, lake: Path, workers: int) -> dict:
     cmd = [sys.executable, "-m", "pipelines.curate", "--input", str(corpus / "*.jsonl"), "--lake", str(lake),
            "--dataset", "bench"]
-    if workers > 1:
-        cmd += ["--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"]
+    cmd.append(f"--direct_num_workers={workers}")  # 1: in-process, whatever the input size (pipelines.runner)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
@@ -166,7 +165,7 @@ def record_result(args: argparse.Namespace, runs: list[tuple[int, dict, dict]], 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,20000", help="comma-separated corpus sizes (default 10000,20000)")
-    parser.add_argument("--workers", type=int, default=1, help="DirectRunner worker processes (default 1: in-process)")
+    parser.add_argument("--workers", type=int, default=1, help="FnApiRunner worker processes (default 1: in-process)")
     parser.add_argument(
         "--stage-docs", type=int, default=5000, help="documents for the per-stage timing (default 5000)"
     )

@@ -2,7 +2,7 @@
 filter -> PII -> exact dedup -> near dedup -> write shards -> commit a new version of the dataset
 in the lake.
 
-    python -m pipelines.curate                         # built-in sample into ./lake, DirectRunner
+    python -m pipelines.curate                         # built-in sample into ./lake, FnApiRunner
     python -m pipelines.curate --input 'data/*.jsonl.gz' --lake ./lake --dataset web
     python -m pipelines.curate --sources sources.yaml --runner DataflowRunner ...
 """
@@ -18,7 +18,7 @@ from typing import Any
 
 import apache_beam as beam
 import yaml
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import PipelineOptions
 
 from catalog import lake as lakelib
 from catalog.contract import (
@@ -34,6 +34,7 @@ from catalog.manifest import build_manifest, describe_staged, require_listed
 from catalog.report import format_summary
 from catalog.verify import require_intact
 from pipelines.options import CurateOptions, OptionError, parse_stage_list, validate_options
+from pipelines.runner import choose_runner
 from pipelines.sample import write_sample
 from transforms.boilerplate import RemoveBoilerplate
 from transforms.dedup.exact import ExactDedup
@@ -87,7 +88,7 @@ def stages_for(files: list[InputFile], opts: CurateOptions, disabled: set[str], 
     ``disabled`` is still described (what would have run), except the filter and boilerplate stages,
     which are absent when off; ``langid`` off labels documents from their sources' hints."""
     stages: dict[str, Any] = {
-        "read": ReadDocuments(files, ReadLimits.from_options(opts)),
+        "read": ReadDocuments(files, ReadLimits.from_options(opts), opts.split_bytes),
         "normalize": NormalizeDocuments(),
         "langid": IdentifyLanguage.from_options(opts, enabled="langid" not in disabled,
                                                 hints={f.source.name: f.source.lang for f in files}),
@@ -266,6 +267,7 @@ def run(argv: list[str] | None = None) -> tuple[lakelib.VersionRef, dict[str, An
     """
     from apache_beam.io.filesystems import FileSystems
 
+    argv = sys.argv[1:] if argv is None else argv
     options = PipelineOptions(argv)
     opts = options.view_as(CurateOptions)
     disabled = parse_stage_list(opts.disable)
@@ -277,7 +279,8 @@ def run(argv: list[str] | None = None) -> tuple[lakelib.VersionRef, dict[str, An
     try:
         sources, sample_dir = resolve_sources(opts, f"{staging}/_sample")  # workers see what the launcher sees
         files = match_inputs(sources)
-        runner = options.view_as(StandardOptions).runner or "DirectRunner"
+        runner = choose_runner(argv, sum(f.size for f in files))
+        options = PipelineOptions([*argv, *runner.flags()])
         print(f"curate: {len(files)} file(s) from {len(sources)} source(s) -> {opts.lake}/{opts.dataset} "
               f"[{runner}; stages off: {', '.join(sorted(disabled)) or 'none'}]", file=sys.stderr)
         started = time.monotonic()
@@ -296,10 +299,10 @@ def run(argv: list[str] | None = None) -> tuple[lakelib.VersionRef, dict[str, An
                      "mtime": f.mtime} for f in files],
             options={k: v for k, v in sorted(options.get_all_options(drop_default=True).items())
                      if k not in ("s3_access_key_id", "s3_secret_access_key", "s3_session_token")},  # no credentials
-            runner=runner, stages=stage_record(stages, disabled),
+            runner=runner.runner, stages=stage_record(stages, disabled),
             filter_skipped=_read_stats(staging, "filter_skipped", {}),
         )
-        manifest["lineage"]["wall_seconds"] = round(elapsed, 2)
+        manifest["lineage"].update(runner.lineage(), wall_seconds=round(elapsed, 2))
         manifest["lineage"]["dedup_against"] = [lake.resolve(s).spec for s in opts.dedup_against or []]
         manifest["dedup"] = {name: sorted(_read_stats(staging, f"dedup_{name}", []), key=lambda i: i["path"])
                              for name in ("bands", "clusters")}

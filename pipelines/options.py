@@ -10,6 +10,8 @@ from typing import Any
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from transforms.read.ranges import SPLIT_BYTES
+
 STAGES = ("langid", "filter", "pii", "dedup-exact", "dedup-near")
 _SEED_LIMIT = 1 << 32  # the MinHash permutations come from numpy's RandomState(seed)
 
@@ -63,6 +65,7 @@ def validate_options(opts: CurateOptions) -> None:
           opts.max_file_error_rate, "within [0, 1] (1: off)")
     _need(opts.max_file_bytes >= 0, "--max-file-bytes", opts.max_file_bytes, ">= 0 (0: no limit)")
     _need(opts.max_text_bytes >= 0, "--max-text-bytes", opts.max_text_bytes, ">= 0 (0: no limit)")
+    _need(opts.split_bytes >= 0, "--split-bytes", opts.split_bytes, ">= 0 (0: every file read whole)")
     _need(_finite(opts.max_compression_ratio) and (opts.max_compression_ratio == 0 or opts.max_compression_ratio >= 1),
           "--max-compression-ratio", opts.max_compression_ratio, ">= 1 (0: no limit)")
     _need(opts.boilerplate_min_docs == 0 or opts.boilerplate_min_docs >= 2, "--boilerplate-min-docs",
@@ -144,6 +147,9 @@ class CurateOptions(PipelineOptions):
                        help="a file read whole (plain text or HTML, one document; compressed Parquet) larger than "
                             "this is quarantined as file_too_large without being read whole (0: no limit; "
                             "default 64 MiB)")
+        g.add_argument("--split-bytes", type=int, default=SPLIT_BYTES, metavar="N",
+                       help="read an uncompressed JSONL or Parquet file bigger than this in pieces of about N bytes "
+                            "on different workers; same records either way (0: every file whole; default 4 MiB)")
         g.add_argument("--max-compression-ratio", type=float, default=100.0,
                        help="stop reading a compressed file once its decompressed bytes pass this many times the "
                             "compressed bytes read (judged after 16 MiB; compression_ratio_exceeded; 0: no limit; "

@@ -53,6 +53,38 @@ def test_e2e_bench_runs_the_pipeline_and_the_naive_script():
     shared_path()  # its corpus is drawn from ../shared/data
     out = run_benchmark("benchmarks.e2e_bench", "--docs", "300", "--repeat", "1")
     assert "pipeline median" in out and "naive    median" in out and "pipeline speed / naive script speed" in out
+    assert "in 1 file(s)" in out and "CPU-s" in out and "peak RSS" in out
+    assert "fused stages of the pipeline's run" in out
+
+
+def test_fused_stages_counts_the_stages_the_fn_api_runner_executes():
+    out = run_benchmark("benchmarks.fused_stages")
+    count = int(out.rsplit("fused stages: ", 1)[1])
+    assert count > 10 and out.count("\n") == count + 1  # one line per stage, then the total
+    assert "Read" in out and "WriteShards" in out
+
+
+def test_proctree_counts_the_cpu_and_memory_of_child_processes():
+    from benchmarks.proctree import run_measured
+
+    child = "x = bytearray(200 << 20); sum(range(10**7))"
+    burn = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {child!r}])"
+    usage = run_measured([sys.executable, "-c", burn], interval=0.05)
+    assert usage.returncode == 0 and usage.processes >= 2
+    assert usage.peak_rss_mb > 200 and usage.cpu_s > 0.1
+
+
+def test_proctree_reads_proc_without_psutil():
+    import os
+
+    import pytest
+
+    from benchmarks.proctree import _tree_proc
+
+    if not os.path.exists("/proc/self/stat"):
+        pytest.skip("no /proc here (not Linux): psutil is the sampler")
+    [(cpu, rss)] = [v for (pid, _), v in _tree_proc(os.getpid()).items() if pid == os.getpid()]
+    assert rss > 10 << 20 and cpu > 0
 
 
 def test_every_benchmark_can_record_its_result():

@@ -42,3 +42,7 @@ def test_multi_process_direct_runner_gives_the_same_shards(sample_version, tmp_p
         (s["path"], s["sha256"]) for s in in_process["shards"]
     ]
     assert multi["counts"] == in_process["counts"]
+    assert {k: multi["lineage"][k] for k in ("runner", "running_mode", "workers")} == {
+        "runner": "FnApiRunner", "running_mode": "multi_processing", "workers": 2}
+    assert {k: in_process["lineage"][k] for k in ("runner", "running_mode", "workers", "runner_chosen_by")} == {
+        "runner": "FnApiRunner", "running_mode": "in_memory", "workers": 1, "runner_chosen_by": "input size"}

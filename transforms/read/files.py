@@ -28,13 +28,13 @@ import lzma
 import os
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 import apache_beam as beam
 
 from catalog.contract import STAGE_QUARANTINE
-from transforms.document import KEPT, REMOVED, CountNested, Item, new_document, tagged
+from transforms.document import KEPT, REMOVED, CountNested, Item, new_document
 from transforms.normalize import replace_lone_surrogates
 from transforms.read.decode import decode_bytes, decode_mostly_utf8
 from transforms.read.html_text import markup_kind, page_text
@@ -223,11 +223,12 @@ def _read_line(stream: Any, max_len: int) -> tuple[Any, int]:
     return None, size
 
 
-def _lines(stream: ByteStream, max_line_bytes: int) -> Iterator[tuple[bytes | None, int]]:
-    """UTF-8 lines of a JSONL stream (read as UTF-16/32 when it starts with such a BOM)."""
+def _lines(stream: ByteStream, max_line_bytes: int, sniff_bom: bool = True) -> Iterator[tuple[bytes | None, int]]:
+    """UTF-8 lines of a JSONL stream (read as UTF-16/32 when it starts with such a BOM and
+    ``sniff_bom`` says that its start is a file's)."""
     if not hasattr(stream, "peek"):
         stream = io.BufferedReader(stream)
-    head = stream.peek(4)[:4]
+    head = stream.peek(4)[:4] if sniff_bom else b""
     wide = next((enc for bom, enc in _WIDE_BOMS if head.startswith(bom)), None)
     reader: Any = io.TextIOWrapper(stream, encoding=wide, newline="") if wide else stream
     while True:
@@ -249,10 +250,14 @@ def _decode_line(line: bytes) -> tuple[str | None, int, str]:
         return text, repaired, str(e)
 
 
-def iter_jsonl(stream: BinaryIO, src: Source, relpath: str, limits: ReadLimits = ReadLimits()) -> Iterator[Item]:
-    lineno = 0
+def iter_jsonl(stream: BinaryIO, src: Source, relpath: str, limits: ReadLimits = ReadLimits(),
+               first_line: int = 1) -> Iterator[Item]:
+    """The records of a JSONL stream; ``first_line`` numbers its first line (a range of a split
+    file starts further in: ``transforms.read.ranges``)."""
+    lineno = first_line - 1
     try:
-        for lineno, (line, size) in enumerate(_lines(stream, limits.max_line_bytes), start=1):
+        for lineno, (line, size) in enumerate(_lines(stream, limits.max_line_bytes, first_line == 1),
+                                              start=first_line):
             if line is None:
                 yield _quarantine(src, relpath, lineno, "line_too_long", bytes=size,
                                   max_line_bytes=limits.max_line_bytes)
@@ -320,8 +325,9 @@ def iter_text(stream: BinaryIO, src: Source, relpath: str, limits: ReadLimits = 
 
 
 def iter_parquet(stream: BinaryIO, src: Source, relpath: str, limits: ReadLimits = ReadLimits(), *,
-                 seekable: bool = False) -> Iterator[Item]:
-    """Rows a batch at a time; a stream that cannot seek (a decompressed one) is read whole first."""
+                 seekable: bool = False, row_groups: list[int] | None = None, first_row: int = 0) -> Iterator[Item]:
+    """Rows a batch at a time; a stream that cannot seek (a decompressed one) is read whole first.
+    ``row_groups`` (all by default) are the file's, the first of them starting at row ``first_row``."""
     import pyarrow.parquet as pq
 
     if not seekable:
@@ -330,10 +336,10 @@ def iter_parquet(stream: BinaryIO, src: Source, relpath: str, limits: ReadLimits
             yield data
             return
         stream = io.BytesIO(data)
-    row = 0
+    row = first_row
     try:
         pf = pq.ParquetFile(stream)
-        for batch in pf.iter_batches(batch_size=1024):
+        for batch in pf.iter_batches(batch_size=1024, row_groups=row_groups):
             for record in batch.to_pylist():
                 yield record_to_doc(record, src, relpath, row)
                 row += 1
@@ -379,7 +385,8 @@ def _read_records(f: InputFile, limits: ReadLimits) -> Iterator[Item]:
 
             yield from iter_warc(metered, f.source, f.relpath)
             return
-        read = {"jsonl": iter_jsonl, "parquet": iter_parquet}.get(fmt, iter_text)
+        readers: dict[str, Callable[..., Iterator[Item]]] = {"jsonl": iter_jsonl, "parquet": iter_parquet}
+        read = readers.get(fmt, iter_text)
         yield from read(metered, f.source, f.relpath, limits)
 
 
@@ -389,20 +396,18 @@ DECODE_DESCRIPTION = ("BOM, UTF-16/32 NUL pattern, ISO-2022/HZ escapes, UTF-8, d
 
 class ReadDocuments(beam.PTransform):
     """Input files -> {"kept": documents, "removed": quarantine rows, "skipped": one element,
-    {source: {kind: records}} of WARC records that are no documents}. Files are spread over
-    workers, records streamed."""
+    {source: {kind: records}} of WARC records that are no documents}. Files, and the pieces of a
+    big file (``transforms.read.ranges``, ``split_bytes``), are spread over workers; records streamed."""
 
-    def __init__(self, files: list[InputFile], limits: ReadLimits):
+    def __init__(self, files: list[InputFile], limits: ReadLimits, split_bytes: int | None = None):
         super().__init__()
-        self.files, self.limits = files, limits
+        self.files, self.limits, self.split_bytes = files, limits, split_bytes
 
     def expand(self, pbegin):
-        limits = self.limits
-        read = (pbegin
-                | "ListFiles" >> beam.Create(self.files)
-                | "Spread" >> beam.Reshuffle()
-                | "Records" >> beam.FlatMap(lambda f: tagged(read_input_file(f, limits)))  # streamed
-                .with_outputs(REMOVED, "skipped", main=KEPT))
+        from transforms.read.ranges import SPLIT_BYTES, ReadFileUnits  # it reads with this module's readers
+
+        split = SPLIT_BYTES if self.split_bytes is None else self.split_bytes
+        read = pbegin | "Files" >> ReadFileUnits(self.files, self.limits, split)  # big files in pieces, streamed
         skipped = (read.skipped
                    | "SkippedKind" >> beam.Map(lambda s: (s["source"], s["kind"]))
                    | "CountSkipped" >> CountNested())

@@ -105,13 +105,12 @@ def _drain(queue: deque) -> Iterator[Item]:
         yield queue.popleft()
 
 
-def apply_error_budget(items: Iterable[Item], limits: ReadLimits, relpath: str) -> Iterator[Item]:
-    """All of a file's items, streamed; when bad records exceed the budget in the file's prefix
-    (see the module docstring), its documents become quarantine rows. Holds only the prefix."""
-    rest = iter(items)
+def _judge(items: Iterator[Item], limits: ReadLimits, relpath: str) -> tuple[deque, Item | None, dict | None]:
+    """Read a file's prefix (see the module docstring): (its items, the item after it, and the
+    quarantine details when the prefix condemns the file, else ``None``)."""
     prefix: deque = deque()
     bad = chars = total = 0
-    for tag, item in rest:
+    for tag, item in items:
         prefix.append((tag, item))
         if tag == "skipped":  # a WARC's requests and headers are no records
             continue
@@ -120,16 +119,37 @@ def apply_error_budget(items: Iterable[Item], limits: ReadLimits, relpath: str) 
         chars += len(item["text"]) if tag == "doc" else 0
         if total >= limits.error_budget_window or chars >= BUDGET_WINDOW_CHARS:
             break
-    following = next(rest, None)
-    if following is not None:
-        rest = chain([following], rest)
+    following = next(items, None)
     if total < MIN_RECORDS_FOR_BUDGET or bad / total <= limits.max_file_error_rate:
-        yield from _drain(prefix)
-        yield from rest
-        return
+        return prefix, following, None
     details = {"file": relpath, "bad_records": bad, "records": total, "max_file_error_rate": limits.max_file_error_rate}
     if following is not None:
         details["judged_on_first_records"] = total  # the file goes on; its prefix decided
-    for tag, item in chain(_drain(prefix), rest):
+    return prefix, following, details
+
+
+def error_budget_verdict(items: Iterable[Item], limits: ReadLimits, relpath: str) -> dict | None:
+    """The ``file_error_budget_exceeded`` details of a file whose prefix (the first of ``items``, a
+    file's records from its start) is over the budget; ``None`` for a file within it."""
+    return _judge(iter(items), limits, relpath)[2]
+
+
+def condemn(items: Iterable[Item], details: dict) -> Iterator[Item]:
+    """The items of a file over its error budget: documents become quarantine rows with ``details``."""
+    for tag, item in items:
         yield (tag, item) if tag != "doc" else \
             ("removed", removed_from_doc(item, STAGE_QUARANTINE, "file_error_budget_exceeded", details))
+
+
+def apply_error_budget(items: Iterable[Item], limits: ReadLimits, relpath: str) -> Iterator[Item]:
+    """All of a file's items, streamed; when bad records exceed the budget in the file's prefix
+    (see the module docstring), its documents become quarantine rows. Holds only the prefix."""
+    rest = iter(items)
+    prefix, following, details = _judge(rest, limits, relpath)
+    if following is not None:
+        rest = chain([following], rest)
+    if details is None:
+        yield from _drain(prefix)
+        yield from rest
+        return
+    yield from condemn(chain(_drain(prefix), rest), details)
