@@ -44,3 +44,11 @@ def test_e2e_bench_runs_the_pipeline_and_the_naive_script():
     shared_path()  # its corpus is drawn from ../shared/data
     out = run_benchmark("benchmarks.e2e_bench", "--docs", "300", "--repeat", "1")
     assert "pipeline median" in out and "naive    median" in out and "pipeline speed / naive script speed" in out
+
+
+def test_langid_candidates_and_eval_score_the_languages_lid176_lacks():
+    gettext = shared_path("debian-gettext", "gettext.jsonl")  # its Xhosa, Northern Sotho and Luganda catalogues
+    out = run_benchmark("benchmarks.langid_candidates", str(gettext), "--limit", "300")
+    assert "lid-ncg.ftz" in out and "the stage (lid.176 + CLD2 + lid-ncg)" in out
+    out = run_benchmark("benchmarks.langid_eval", str(gettext), "--label-from-lang", "--repeat", "1")
+    assert "ROOTS languages lid.176 lacks" in out and "    xh " in out
