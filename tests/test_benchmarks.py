@@ -52,3 +52,9 @@ def test_langid_candidates_and_eval_score_the_languages_lid176_lacks():
     assert "lid-ncg.ftz" in out and "the stage (lid.176 + CLD2 + lid-ncg)" in out
     out = run_benchmark("benchmarks.langid_eval", str(gettext), "--label-from-lang", "--repeat", "1")
     assert "ROOTS languages lid.176 lacks" in out and "    xh " in out
+
+
+def test_langid_supplement_cost_times_the_stage_with_and_without():
+    shared_path("debian-gettext")  # the e2e corpus is drawn from ../shared/data
+    out = run_benchmark("benchmarks.langid_supplement_cost", "--docs", "600", "--repeat", "1")
+    assert "stage CPU without the supplement" in out and "labels changed:" in out
