@@ -8,6 +8,9 @@ Emilian-Romagnol; ``no`` is Norwegian Bokmål (``nb`` folds into it), ``nn`` Nyn
 Models with ISO 639-3 + script labels (GlotLID, OpenLID: ``__label__fra_Latn``) are mapped
 into the same system (individual languages fold to their macrolanguage: ``cmn``->``zh``,
 ``arb``->``ar``), the script going to its own field, so partitions do not change with the model.
+The languages lid.176 lacks, which the stage's supplement names (``SUPPLEMENTARY``: ROOTS'
+Niger-Congo languages and their neighbours), follow the same rule: ISO 639-1 where one exists,
+else ISO 639-3 (``tum``, ``fon``, ``nso``); ``from_iso639_3`` maps a source's ISO 639-3 code into it.
 """
 from __future__ import annotations
 
