@@ -48,8 +48,9 @@ ROOTS_TARGET = 0.9  # recall, precision and macro-F1 on the ROOTS languages lid.
 MIN_ROOTS_DOCS = 5  # a language with fewer documents is printed, not gated (one document is no measure)
 SPEED_TARGET = 0.8  # stage docs/s over raw lid.176 docs/s the issue asks for on every file (printed, not gated)
 ABLATIONS = {"no script check": {"script_check": False}, "no second opinion": {"second_opinion": False},
-             "no threshold": {"threshold": 0.0, "thresholds": {}},
-             "no rules": {"script_check": False, "second_opinion": False, "threshold": 0.0, "thresholds": {}}}
+             "no threshold": {"threshold": 0.0, "thresholds": {}}, "no supplement": {"supplement": False},
+             "no rules": {"script_check": False, "second_opinion": False, "threshold": 0.0, "thresholds": {},
+                          "supplement": False}}
 
 
 @dataclass
@@ -263,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"default confidence threshold (default {LangIdConfig.threshold})")
     parser.add_argument("--lid-thresholds", default=None, metavar="LANG=T,...|FILE.json",
                         help="per-language thresholds, as in the pipeline")
+    parser.add_argument("--no-lid-supplement", dest="lid_supplement", action="store_false",
+                        help="the stage without naming the languages lid.176 lacks, as in the pipeline")
     parser.add_argument("--label-from-lang", action="store_true",
                         help="also score records lid.176 has no label for whose ISO 639-3 'lang' only the "
                              "supplement names (off by default, so figures stay comparable)")
@@ -277,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         config = LangIdConfig(model_path=args.lid_model, threshold=args.lid_threshold,
-                              thresholds=parse_thresholds(args.lid_thresholds))
+                              thresholds=parse_thresholds(args.lid_thresholds), supplement=args.lid_supplement)
         data = {path: load(path, args.label_from_lang) for path in args.files}
     except (OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
