@@ -58,3 +58,15 @@ def test_langid_supplement_cost_times_the_stage_with_and_without():
     shared_path("debian-gettext")  # the e2e corpus is drawn from ../shared/data
     out = run_benchmark("benchmarks.langid_supplement_cost", "--docs", "600", "--repeat", "1")
     assert "stage CPU without the supplement" in out and "labels changed:" in out
+
+
+def test_filter_report_says_how_each_language_is_filtered(tmp_path):
+    zulu = ("Izingane zidlala ebaleni ngemuva kwesikole, kanti omama bapheka ukudla kwakusihlwa. "
+            "Ngiyabonga kakhulu ngosizo lwakho, ngizokubona kusasa ekuseni.")  # written for this test
+    english = "The committee will publish its final report on the state of the railways next month, as planned."
+    path = tmp_path / "two.jsonl"
+    path.write_text(f'{{"text": "{zulu}"}}\n{{"text": "{english}"}}\n', encoding="utf-8")
+    out = run_benchmark("benchmarks.filter_report", str(path))
+    assert "filters-bigscience-v1.2" in out
+    assert any(line.startswith("zu ") and "own entry" in line and "max_flagged_word_ratio" in line
+               for line in out.splitlines()), out
