@@ -1,9 +1,10 @@
 """Language identification: fastText lid.176 plus measured corrections.
 
 Codes follow lid.176 (see ``transforms.langid.langcodes``): ISO 639-1 where one exists, otherwise a
-three-letter code kept whole (``ceb``, ``yue``, ``war``). ``und`` marks a document with no
-letters, or whose score is under its language's threshold, so doubtful documents get their
-own partition instead of a wrong one.
+three-letter code kept whole (``ceb``, ``yue``, ``war``); the languages lid.176 lacks that the
+supplement names (below): ISO 639-1, else ISO 639-3 (``tum``, ``fon``, ``nso``). ``und`` marks a
+document with no letters, or whose score is under its language's threshold, so doubtful documents
+get their own partition instead of a wrong one.
 
 On top of the raw model, each kept because ``benchmarks.langid_eval --ablation`` shows it helps:
 - a script constraint (a label is ruled out when the text has almost no letters in its script,
@@ -320,8 +321,7 @@ class LanguageIdentifier:
         self._langs = {label: parse_label(label)[0] for label in self.model.get_labels()}  # model label -> code
         self.supplement = None
         if self.config.supplement:
-            self.supplement_path = self.config.supplement_model_path or supplement_model_path()
-            self.supplement = fasttext.load_model(self.supplement_path)
+            self.supplement = fasttext.load_model(self.config.supplement_model_path or supplement_model_path())
             self._supplement_langs = {label: parse_label(label)[0] for label in self.supplement.get_labels()}
         self._known = frozenset(self._supplement_langs.values()) if self.supplement else frozenset()
         self._floors = self._sure_floors(set(self._langs.values()))
