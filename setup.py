@@ -60,7 +60,7 @@ setup(
                                      exclude=["*.__pycache__"]),
     include_package_data=True,
     package_data={
-        "transforms": ["configs/*.yaml", "configs/*.json"],
+        "transforms": ["configs/*.yaml", "configs/*.json", "langid/models/*.ftz", "langid/models/*.md"],
         "catalog": ["*.json", "static/*"],
         "model": ["configs/*.json", "configs/*.yaml"],
     },

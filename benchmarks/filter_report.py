@@ -64,13 +64,14 @@ def _batches(items: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[s
         yield batch
 
 
-def evaluate(f: InputFile, config: FilterConfig, lid: LanguageIdentifier) -> Iterator[tuple[dict[str, Any], Any]]:
-    """(document, first failure or None) for every readable document of one file."""
+def evaluate(f: InputFile, config: FilterConfig, lid: LanguageIdentifier
+             ) -> Iterator[tuple[dict[str, Any], Any, list[str]]]:
+    """(document, first failure or None, filters skipped for want of a list) per readable document of one file."""
     for batch in _batches(_documents(f), _BATCH):
         for doc, pred in zip(batch, lid.predict([d["text"] for d in batch])):
             doc = apply_prediction(doc, *pred)
-            doc, failure, _ = filter_document(doc, config.params_for(doc["lang"], doc["source"]))
-            yield doc, failure
+            doc, failure, skipped = filter_document(doc, config.params_for(doc["lang"], doc["source"]))
+            yield doc, failure, skipped
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,12 +87,15 @@ def main(argv: list[str] | None = None) -> int:
     examples: dict[str, list[str]] = defaultdict(list)
     per_group: dict[str, Counter] = defaultdict(Counter)
     by_group_filter: dict[str, Counter] = defaultdict(Counter)
+    per_lang, skipped_by_lang = Counter(), defaultdict(set)
     started = time.process_time()
     for f in input_files(args.paths):
         row = per_group[group_of(f)]
         row["files"] += 1
-        for doc, failure in evaluate(f, config, lid):
+        for doc, failure, skipped in evaluate(f, config, lid):
             row["docs"] += 1
+            per_lang[doc["lang"]] += 1
+            skipped_by_lang[doc["lang"]].update(skipped)
             if failure is None:
                 continue
             row["dropped"] += 1
@@ -116,6 +120,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<24} {sum(by_filter_lang[name].values()):>7}  {langs}")
         for line in examples[name]:
             print(f"    {line}")
+    print(f"\n{'language':<9} {'docs':>6}  parameters  switched off on purpose | skipped: no word list")
+    for lang, n in sorted(per_lang.items(), key=lambda x: (-x[1], x[0])):
+        choice = config.choice_for(lang)
+        print(f"{lang:<9} {n:>6}  {choice['parameters']:<10}  {', '.join(choice['off']) or '-'} | "
+              f"{', '.join(sorted(skipped_by_lang[lang])) or '-'}")
     print(f"\nCPU {time.process_time() - started:.1f} s for {total['docs']} documents", file=sys.stderr)
     if args.record:
         rows = [{"what": f"documents the shipped filters drop ({config.version}), {name}",

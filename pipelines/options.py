@@ -100,6 +100,9 @@ class CurateOptions(PipelineOptions):
                             "JSON object file {\"en\": 0.6}")
         g.add_argument("--no-lid-second-opinion", dest="lid_second_opinion", action="store_false",
                        help="language id: do not ask CLD2 about texts on which lid.176 is unsure")
+        g.add_argument("--no-lid-supplement", dest="lid_supplement", action="store_false",
+                       help="language id: do not name the languages lid.176 lacks (ROOTS' Niger-Congo languages: "
+                            "CLD2 and the shipped lid-ncg.ftz; docs/langid.md)")
         g.add_argument("--filter-config", default=None, metavar="FILE",
                        help="quality filters: YAML with default/languages/sources thresholds, merged on top of "
                             "the shipped filters-bigscience-v1 config")

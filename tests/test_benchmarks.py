@@ -115,3 +115,29 @@ def test_a_recorded_result_renders_into_its_section_and_check_sees_a_stale_page(
 def test_the_committed_performance_page_is_rendered_from_the_committed_results():
     assert (REPO / "docs" / "performance.md").read_text(encoding="utf-8") == render(load_results()), (
         "run python -m benchmarks.render")
+
+
+def test_langid_candidates_and_eval_score_the_languages_lid176_lacks():
+    gettext = shared_path("debian-gettext", "gettext.jsonl")  # its Xhosa, Northern Sotho and Luganda catalogues
+    out = run_benchmark("benchmarks.langid_candidates", str(gettext), "--limit", "300")
+    assert "lid-ncg.ftz" in out and "the stage (lid.176 + CLD2 + lid-ncg)" in out
+    out = run_benchmark("benchmarks.langid_eval", str(gettext), "--label-from-lang", "--repeat", "1")
+    assert "ROOTS languages lid.176 lacks" in out and "    xh " in out
+
+
+def test_langid_supplement_cost_times_the_stage_with_and_without():
+    shared_path("debian-gettext")  # the e2e corpus is drawn from ../shared/data
+    out = run_benchmark("benchmarks.langid_supplement_cost", "--docs", "600", "--repeat", "1")
+    assert "stage CPU without the supplement" in out and "labels changed:" in out
+
+
+def test_filter_report_says_how_each_language_is_filtered(tmp_path):
+    zulu = ("Izingane zidlala ebaleni ngemuva kwesikole, kanti omama bapheka ukudla kwakusihlwa. "
+            "Ngiyabonga kakhulu ngosizo lwakho, ngizokubona kusasa ekuseni.")  # written for this test
+    english = "The committee will publish its final report on the state of the railways next month, as planned."
+    path = tmp_path / "two.jsonl"
+    path.write_text(f'{{"text": "{zulu}"}}\n{{"text": "{english}"}}\n', encoding="utf-8")
+    out = run_benchmark("benchmarks.filter_report", str(path))
+    assert "filters-bigscience-v1.2" in out
+    assert any(line.startswith("zu ") and "own entry" in line and "max_flagged_word_ratio" in line
+               for line in out.splitlines()), out

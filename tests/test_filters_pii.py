@@ -83,7 +83,7 @@ def test_language_fallback_and_overrides(tmp_path):
     cfg = load_filter_config(str(override))
     assert cfg.params_for("en", "s").min_words == 3 and cfg.params_for("en", "tiny").min_words == 1
     assert cfg.params_for("fr", "tiny").min_words == 2 and cfg.params_for("fr", "s").min_words == 13
-    assert cfg.version.startswith("filters-bigscience-v1.1+override-") and cfg.describe()["override_file"]["sha256"]
+    assert cfg.version.startswith("filters-bigscience-v1.2+override-") and cfg.describe()["override_file"]["sha256"]
     bad = tmp_path / "bad.yaml"
     bad.write_text("default: {min_wordz: 3}\n")
     with pytest.raises(ValueError, match="min_wordz"):
@@ -157,7 +157,7 @@ def test_pipeline_counts_drops_and_keeps_redacted_audit_sample(tmp_path):
     assert manifest["counts"]["filtered"] == {"max_char_repetition": 1, "min_words": 1}
     assert manifest["filter"]["by_source"] == {"web": {"max_char_repetition": 1, "min_words": 1}}
     assert sum(sum(v.values()) for v in manifest["filter"]["by_language"].values()) == 2
-    assert manifest["stages"]["filter"]["version"].startswith("filters-bigscience-v1.1+override-")
+    assert manifest["stages"]["filter"]["version"].startswith("filters-bigscience-v1.2+override-")
     audit = pa.ipc.open_file(str(ref.path / "audit" / "filtered-sample.arrow")).read_all().to_pylist()
     assert sorted(r["filter"] for r in audit) == ["max_char_repetition", "min_words"]
     assert all("a.b@example.com" not in r["text"] for r in audit) and any("<EMAIL>" in r["text"] for r in audit)

@@ -378,7 +378,7 @@ def test_abstention_is_confirmed_only_by_an_agreeing_reliable_second_opinion():
 
 def test_moves_allow_list_is_recorded_and_validated():
     record = LangIdConfig(second_opinion_moves=frozenset({("es", "ga")})).describe()
-    assert record["version"] == "lid176-script-cld2-2" and record["second_opinion"]["moves"] == ["es>ga"]
+    assert record["version"] == "lid176-script-cld2-ncg-1" and record["second_opinion"]["moves"] == ["es>ga"]
     assert LangIdConfig(second_opinion_moves=ANY_MOVE).describe()["second_opinion"]["moves"] == "any"
     with pytest.raises(ValueError):
         LangIdConfig(second_opinion_moves={("es", "ga")})  # a set that could change under the stage
@@ -443,7 +443,8 @@ def test_stage_never_loses_to_raw_lid176_on_the_shared_corpora(capsys):
 
 # --- the batch fast path gives what the rules give one document at a time ---
 
-from transforms.langid.identify import LangPrediction, decide, prepare  # noqa: E402
+from transforms.langid.identify import LangPrediction, decide, prepare, supplementary_label  # noqa: E402
+from transforms.langid.langcodes import SUPPLEMENTARY  # noqa: E402
 from transforms.langid.scripts import NO_SCRIPT, script_shares  # noqa: E402
 
 
@@ -458,6 +459,16 @@ def _one_by_one(lid: LanguageIdentifier, text: str) -> LangPrediction:
 
     top = ranked(config.top_k)
     shares, [script] = script_shares([line])
+    if config.supplement and script == "Latn" and top and top[0][1] < config.routed_below(top[0][0]):
+        cld2, share, reliable = ask_cld2(line)
+        if not (reliable and share >= config.second_opinion_min_share and cld2 not in SUPPLEMENTARY
+                and cld2 != "un"):
+            labels, probs = lid.supplement.predict([line[:2000].lower()], k=1)
+            known = {parse_label(label)[0] for label in lid.supplement.get_labels()}
+            named = supplementary_label((cld2, share, reliable), (parse_label(labels[0][0])[0], float(probs[0][0])),
+                                        frozenset(known), config)
+            if named:
+                return LangPrediction(*named, top, script)
     lang, score = decide(top, shares[0], script, config)
     if script != NO_SCRIPT and needs_second_opinion(top, lang, config):
         opinion = ask_cld2(line)

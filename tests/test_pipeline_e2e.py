@@ -62,7 +62,7 @@ def test_sample_publishes_a_complete_version(sample_version):
     assert by_id["forum-near-en-1"]["stage"] == "dedup-near"
     assert by_id["forum-junk-1"]["reason"] == "min_words"
     junk = json.loads(by_id["forum-junk-1"]["details"])
-    assert junk["value"] == 2 and junk["threshold"] > 2 and junk["filter_config"] == "filters-bigscience-v1.1"
+    assert junk["value"] == 2 and junk["threshold"] > 2 and junk["filter_config"] == "filters-bigscience-v1.2"
     assert "forum-pii-0" in kept
     texts = (
         pads.dataset(str(ref.path / "data"), format="ipc", partitioning="hive").to_table().column("text").to_pylist()

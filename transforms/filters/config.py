@@ -72,6 +72,14 @@ class FilterConfig:
             params = resolved[lang, source] = dataclasses.replace(self.default, **merged) if merged else self.default
         return params
 
+    def choice_for(self, lang: str) -> dict[str, Any]:
+        """How a language is filtered, for reports: its own config entry or the default, and the
+        filters switched off on purpose (a threshold of null), as opposed to skipped for want of a list."""
+        params = self.params_for(lang, "")
+        return {"parameters": "own entry" if lang in self.languages else "default",
+                "off": sorted(f.name for f in dataclasses.fields(params)
+                              if f.name.startswith(("min_", "max_")) and getattr(params, f.name) is None)}
+
     @classmethod
     def from_options(cls, opts: Any) -> FilterConfig:
         """The shipped config with ``--filter-config`` (if given) merged on top."""

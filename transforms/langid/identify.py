@@ -1,9 +1,10 @@
 """Language identification: fastText lid.176 plus measured corrections.
 
 Codes follow lid.176 (see ``transforms.langid.langcodes``): ISO 639-1 where one exists, otherwise a
-three-letter code kept whole (``ceb``, ``yue``, ``war``). ``und`` marks a document with no
-letters, or whose score is under its language's threshold, so doubtful documents get their
-own partition instead of a wrong one.
+three-letter code kept whole (``ceb``, ``yue``, ``war``); the languages lid.176 lacks that the
+supplement names (below): ISO 639-1, else ISO 639-3 (``tum``, ``fon``, ``nso``). ``und`` marks a
+document with no letters, or whose score is under its language's threshold, so doubtful documents
+get their own partition instead of a wrong one.
 
 On top of the raw model, each kept because ``benchmarks.langid_eval --ablation`` shows it helps:
 - a script constraint (a label is ruled out when the text has almost no letters in its script,
@@ -14,6 +15,15 @@ On top of the raw model, each kept because ``benchmarks.langid_eval --ablation``
   lid.176.ftz splits its probability between close languages (Irish read as Spanish or Catalan,
   Malay as Indonesian, Occitan as Catalan); CLD2 tells many of those apart. It replaced CLD3
   (``lid176-script-cld3-1``), which gained less on every evaluation file at the same cost.
+
+lid.176 has no label for 20 of ROOTS' languages, all Niger-Congo and written in Latin letters
+(``langcodes.ROOTS_NIGER_CONGO``). A Latin-script text on which lid.176 is unsure (top score under
+``supplement_below``) is asked about them first (``supplementary_label``): CLD2 knows 15 of the 20
+(it is already loaded), and ``lid-ncg.ftz`` (a small fastText model trained by this project on
+Debian's translations, ``benchmarks/langid_roots_model.py``) knows 14, among them Bambara and Twi,
+which CLD2 lacks, and tells Zulu from Ndebele and Swati, which CLD2 confuses. Their answer is
+taken only when it names a language lid.176 lacks (``langcodes.SUPPLEMENTARY``); any other answer
+leaves the document to the rules above, so labels lid.176 has are never taken away by them.
 
 The second opinion obeys a non-regression rule by construction: it may move lid.176's label
 ``from`` to ``to`` only when the pair is on an explicit allow-list (``transforms/configs/
@@ -43,17 +53,23 @@ import numpy as np
 
 from catalog.hashing import sha256_file
 from transforms.document import KEPT, Document, with_changes
-from transforms.langid.langcodes import UNDETERMINED, parse_label
+from transforms.langid.langcodes import SUPPLEMENTARY, UNDETERMINED, parse_label
 from transforms.langid.scripts import NO_SCRIPT, SCRIPTS, script_shares, scripts_of, warm_up, written_in
 
-LANGID_VERSION = "lid176-script-cld2-2"
+LANGID_VERSION = "lid176-script-cld2-ncg-1"
+SUPPLEMENT_MODEL = "lid-ncg.ftz"  # in transforms/langid/models, with its data card lid-ncg.md
+SUPPLEMENT_VERSION = "lid-ncg-1"
+LATIN = "Latn"  # the script of every language the supplement names
 MOVES_FILE = "langid-moves-v1.json"  # in transforms/configs: the second opinion's allowed moves
 ANY_MOVE = "any"  # the unrestricted second opinion of lid176-script-cld2-1; only for gathering evidence
 # CLD2's codes that differ from lid.176's for the same language; codes lid.176 lacks never match a runner-up.
 _CLD2_TO_LID176 = {"iw": "he", "jw": "jv", "zh-Hant": "zh", "nb": "no", "sr-ME": "sr", "fil": "tl"}
+_CLD2_UNKNOWN = "un"  # CLD2's "no language" code
 _NEVER = float("inf")  # the floor of a label that never takes the fast path
 _PREDICT_CHARS = 20_000  # caps pathological documents (model and script cost are linear in length)
-LANG_CODES = "lid.176 codes (ISO 639-1, else lid.176's 3-letter code kept whole); und: no letters or below threshold"
+_SUPPLEMENT_CHARS = 2_000  # what lid-ncg reads of a routed text: enough for a language, bounded cost
+LANG_CODES = ("lid.176 codes (ISO 639-1, else lid.176's 3-letter code kept whole); the languages lid.176 lacks: "
+              "ISO 639-1, else ISO 639-3 (tum, fon, nso); und: no letters or below threshold")
 
 
 def default_model_path() -> str:
@@ -65,6 +81,11 @@ def default_model_path() -> str:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"lid.176.ftz not found at {path}")
     return path
+
+
+def supplement_model_path() -> str:
+    """Path of the shipped ``lid-ncg.ftz`` (package data, so every worker has it)."""
+    return str(files("transforms") / "langid" / "models" / SUPPLEMENT_MODEL)
 
 
 Moves = frozenset[tuple[str, str]]  # (lid.176's label, the label the second opinion may give instead)
@@ -118,6 +139,12 @@ class LangIdConfig:
     second_opinion_min_share: float = 0.8  # of the text CLD2 must give to its language
     # (from, to) pairs the second opinion may make; ANY_MOVE only to measure the unrestricted rule
     second_opinion_moves: Moves | Literal["any"] = field(default_factory=shipped_moves)
+    supplement: bool = True  # name the languages lid.176 lacks (CLD2 and lid-ncg.ftz)
+    supplement_model_path: str | None = None  # None: the shipped lid-ncg.ftz
+    supplement_below: float = 0.6  # lid.176 top score under which a Latin-script text is asked about them
+    supplement_min_prob: float = 0.9  # lid-ncg's probability that names a language on its own
+    # lid.176 labels with their own cut-off: Igbo's dotted vowels read as Vietnamese, at up to 0.94
+    supplement_below_for: dict[str, float] = field(default_factory=lambda: {"vi": 0.97})
 
     def __post_init__(self) -> None:
         if self.top_k < 1 or self.second_opinion_candidates < 2:
@@ -129,7 +156,12 @@ class LangIdConfig:
     def from_options(cls, opts: Any) -> LangIdConfig:
         """The configuration ``--lid-model``, ``--lid-threshold(s)`` and ``--lid-second-opinion`` ask for."""
         return cls(model_path=opts.lid_model, threshold=opts.lid_threshold,
-                   thresholds=parse_thresholds(opts.lid_thresholds), second_opinion=opts.lid_second_opinion)
+                   thresholds=parse_thresholds(opts.lid_thresholds), second_opinion=opts.lid_second_opinion,
+                   supplement=opts.lid_supplement)
+
+    def routed_below(self, lang: str) -> float:
+        """lid.176's top score under which a Latin-script text labelled ``lang`` asks the supplement."""
+        return self.supplement_below_for.get(lang, self.supplement_below) if self.supplement else 0.0
 
     def threshold_for(self, lang: str) -> float:
         return self.thresholds.get(lang, self.threshold)
@@ -154,7 +186,13 @@ class LangIdConfig:
                                     "min_share": self.second_opinion_min_share,
                                     "moves": (ANY_MOVE if isinstance(self.second_opinion_moves, str) else
                                               [f"{a}>{b}" for a, b in sorted(self.second_opinion_moves)])}
-                                   if self.second_opinion else None)}
+                                   if self.second_opinion else None),
+                "supplement": ({"models": ["cld2", os.path.basename(self.supplement_model_path or SUPPLEMENT_MODEL)],
+                                "version": SUPPLEMENT_VERSION, "script": LATIN, "below": self.supplement_below,
+                                "below_for": dict(sorted(self.supplement_below_for.items())),
+                                "min_prob": self.supplement_min_prob, "min_share": self.second_opinion_min_share,
+                                "labels": sorted(SUPPLEMENTARY)}
+                               if self.supplement else None)}
 
 
 Ranked = Sequence[Sequence]  # lid.176's [label, probability] pairs, best first
@@ -237,6 +275,27 @@ def confirmed_first_choice(ranked: Ranked, opinion: tuple[str, float, bool],
     return None
 
 
+def supplementary_label(opinion: tuple[str, float, bool], named: tuple[str, float], known: frozenset[str],
+                        config: LangIdConfig) -> tuple[str, float] | None:
+    """A language lid.176 lacks, from CLD2's ``opinion`` and lid-ncg's top label and probability
+    (``named``; ``known``: lid-ncg's labels), or None to leave the text to lid.176's rules.
+
+    A reliable CLD2 answer (``second_opinion_min_share`` of the text) stands alone for a language
+    lid-ncg does not know (Shona, Chichewa, Kirundi: lid-ncg would give them their nearest
+    neighbour). Otherwise lid-ncg, trained on the close neighbours, decides over
+    ``supplement_min_prob`` (CLD2 reads Ndebele as Zulu), and a reliable CLD2 answer under it."""
+    lang, share, reliable = opinion
+    cld2 = _CLD2_TO_LID176.get(lang, lang) if reliable and share >= config.second_opinion_min_share else None
+    ncg, prob = named
+    if cld2 in SUPPLEMENTARY and cld2 not in known:
+        return cld2, round(share, 4)
+    if ncg in SUPPLEMENTARY and prob >= config.supplement_min_prob:
+        return ncg, round(prob, 4)
+    if cld2 in SUPPLEMENTARY:
+        return cld2, round(share, 4)
+    return None
+
+
 def ask_cld2(text: str) -> tuple[str, float, bool]:
     """CLD2's top language for a text, the share of the text it covers, and CLD2's reliability flag."""
     import pycld2
@@ -260,6 +319,11 @@ class LanguageIdentifier:
         self.model = fasttext.load_model(self.model_path)
         # Built once so the batch loop does one dict lookup per label and per document.
         self._langs = {label: parse_label(label)[0] for label in self.model.get_labels()}  # model label -> code
+        self.supplement = None
+        if self.config.supplement:
+            self.supplement = fasttext.load_model(self.config.supplement_model_path or supplement_model_path())
+            self._supplement_langs = {label: parse_label(label)[0] for label in self.supplement.get_labels()}
+        self._known = frozenset(self._supplement_langs.values()) if self.supplement else frozenset()
         self._floors = self._sure_floors(set(self._langs.values()))
         warm_up()
 
@@ -273,7 +337,8 @@ class LanguageIdentifier:
         for lang in langs:
             movable = config.second_opinion and (config.movable is None or lang in config.movable)
             floors[lang] = max(config.threshold_for(lang), config.second_opinion_below if movable else 0.0)
-        return {script: {lang: floor for lang, floor in floors.items()
+        return {script: {lang: max(floor, config.routed_below(lang)) if script == LATIN else floor
+                         for lang, floor in floors.items()
                          if script != NO_SCRIPT and (not config.script_check or script in scripts_of(lang))}
                 for script in SCRIPTS}
 
@@ -326,17 +391,37 @@ class LanguageIdentifier:
         """One ``LangPrediction`` per document of a batch."""
         return list(map(LangPrediction, *self.predict_columns(texts)))
 
-    def _decide(self, text: str, ranked: Ranked, shares: Sequence[float], script: str) -> tuple[str, float]:
-        """Label and score of a document off the fast path: script check, threshold, second opinion
-        (on runners-up the allow-list moves to), abstention check."""
+    def _supplementary(self, text: str, ranked: Ranked, script: str) -> tuple[tuple[str, float] | None,
+                                                                             tuple[str, float, bool] | None]:
+        """A language lid.176 lacks for an unsure Latin-script text (or None), and CLD2's opinion if
+        it was asked (so it is asked once per document)."""
         config = self.config
+        if (self.supplement is None or script != LATIN or not ranked
+                or ranked[0][1] >= config.routed_below(ranked[0][0])):
+            return None, None
+        opinion = ask_cld2(text)
+        lang, share, reliable = opinion
+        if (reliable and share >= config.second_opinion_min_share and lang not in SUPPLEMENTARY
+                and lang != _CLD2_UNKNOWN):
+            return None, opinion  # CLD2 is sure of a language lid.176 has: lid-ncg is not asked
+        labels, probs = self.supplement.predict([text[:_SUPPLEMENT_CHARS].lower()], k=1)
+        named = (self._supplement_langs[labels[0][0]], min(float(probs[0][0]), 1.0)) if labels[0] else ("", 0.0)
+        return supplementary_label(opinion, named, self._known, config), opinion
+
+    def _decide(self, text: str, ranked: Ranked, shares: Sequence[float], script: str) -> tuple[str, float]:
+        """Label and score of a document off the fast path: a language lid.176 lacks, else script
+        check, threshold, second opinion (on runners-up the allow-list moves to), abstention check."""
+        config = self.config
+        named, opinion = self._supplementary(text, ranked, script)
+        if named is not None:
+            return named
         lang, score = decide(ranked, shares, script, config)
         if script != NO_SCRIPT and needs_second_opinion(ranked, lang, config):
-            opinion = ask_cld2(text)
+            opinion = opinion or ask_cld2(text)
             candidates = self._candidates(text, ranked, shares, opinion)
             lang, score = confirmed_runner_up(candidates, shares, opinion, config) or (lang, score)
         elif abstained(ranked, lang, script, config):
-            lang, score = confirmed_first_choice(ranked, ask_cld2(text), config) or (lang, score)
+            lang, score = confirmed_first_choice(ranked, opinion or ask_cld2(text), config) or (lang, score)
         return lang, score
 
 
@@ -398,5 +483,23 @@ class IdentifyLanguage(beam.PTransform):
 
     def describe(self) -> dict[str, Any]:
         model = self.config.model_path or default_model_path()
-        return {"model": os.path.basename(model), "model_sha256": sha256_file(model)[0],
-                **self.config.describe(), "codes": LANG_CODES}
+        record = {"model": os.path.basename(model), "model_sha256": sha256_file(model)[0],
+                  **self.config.describe(), "codes": LANG_CODES}
+        models = [{"name": os.path.basename(model), "sha256": record["model_sha256"], "gives": "lid.176's labels"}]
+        if self.config.second_opinion or self.config.supplement:
+            models.append({"name": "cld2", "version": f"pycld2 {_package_version('pycld2')}",
+                           "gives": "runner-up moves, abstention confirmations, languages lid.176 lacks"})
+        if self.config.supplement:
+            path = self.config.supplement_model_path or supplement_model_path()
+            models.append({"name": os.path.basename(path), "version": SUPPLEMENT_VERSION,
+                           "sha256": sha256_file(path)[0], "gives": "languages lid.176 lacks"})
+        return {**record, "models": models}
+
+
+def _package_version(name: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "unknown"

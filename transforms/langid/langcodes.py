@@ -8,12 +8,26 @@ Emilian-Romagnol; ``no`` is Norwegian Bokmål (``nb`` folds into it), ``nn`` Nyn
 Models with ISO 639-3 + script labels (GlotLID, OpenLID: ``__label__fra_Latn``) are mapped
 into the same system (individual languages fold to their macrolanguage: ``cmn``->``zh``,
 ``arb``->``ar``), the script going to its own field, so partitions do not change with the model.
+The languages lid.176 lacks, which the stage's supplement names (``SUPPLEMENTARY``: ROOTS'
+Niger-Congo languages and their neighbours), follow the same rule: ISO 639-1 where one exists,
+else ISO 639-3 (``tum``, ``fon``, ``nso``); ``from_iso639_3`` maps a source's ISO 639-3 code into it.
 """
 from __future__ import annotations
 
 import re
 
 LABEL_PREFIX = "__label__"
+# The 20 natural languages of ROOTS (BigScience's corpus) for which lid.176 has no label, all
+# Niger-Congo, in the lake's code system: ISO 639-1 where one exists, else ISO 639-3. Twi (``tw``)
+# is kept apart from Akan (``ak``, its macrolanguage) as ROOTS lists both.
+ROOTS_NIGER_CONGO = frozenset({
+    "ak", "tw", "bm", "ny", "sn", "tum", "fon", "ig", "ki", "rw", "rn", "ln", "lg", "nso", "st", "tn",
+    "wo", "ts", "zu", "xh",
+})
+# Languages lid.176 also lacks, spoken beside them and translated by the same teams: the
+# supplementary models know them so that Ndebele or Swati text is not called Zulu.
+NIGER_CONGO_NEIGHBOURS = frozenset({"nr", "ss", "ve", "ha"})
+SUPPLEMENTARY = ROOTS_NIGER_CONGO | NIGER_CONGO_NEIGHBOURS  # the labels that only the supplement gives
 UNDETERMINED = "und"
 _LABEL = re.compile(r"^([a-z]{2,3})(?:[_-]([A-Z][a-z]{3}))?$")
 
@@ -61,6 +75,12 @@ def parse_label(label: str) -> tuple[str, str | None]:
         return raw.lower(), None
     code, script = match.groups()
     return _FOLD.get(code) or _ISO3_TO_ISO1.get(code, code), script
+
+
+def from_iso639_3(code: str) -> str:
+    """The lake's code of an ISO 639-3 code (``zul`` -> ``zu``, ``nso`` stays, ``cmn`` -> ``zh``)."""
+    code = code.lower()
+    return _FOLD.get(code) or _ISO3_TO_ISO1.get(code, code)
 
 
 _ISO1_TO_ISO3 = {iso1: iso3 for iso3, iso1 in _ISO3_TO_ISO1.items()}
