@@ -126,8 +126,10 @@ def build_pipeline(p: beam.Pipeline, files: list[InputFile], staging: str, opts:
     stages = stages_for(files, opts, disabled, staging, [spec for spec, _ in parents], published)
     read = p | "Read" >> stages["read"]
     removed = [read[REMOVED]]
-    ((read[KEPT], read[REMOVED]) | "AllInputs" >> beam.Flatten()
-     | "InputSource" >> beam.Map(lambda d: d["source"])
+    # the sources before the Flatten: the FnApiRunner materialises a Flatten's inputs, which must not hold text
+    ((read[KEPT] | "KeptSource" >> beam.Map(lambda d: d["source"]),
+      read[REMOVED] | "RemovedSource" >> beam.Map(lambda d: d["source"]))
+     | "AllInputs" >> beam.Flatten()
      | "CountBySource" >> beam.combiners.Count.PerElement()
      | "InputDict" >> beam.combiners.ToDict()
      | "WriteInputCounts" >> WriteStats(staging, "input_by_source"))

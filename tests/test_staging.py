@@ -73,3 +73,43 @@ def test_versions_are_byte_identical_whatever_the_workers_bundles_and_batches(tm
     for name, files in published.items():
         assert sorted(files) == sorted(first), name
         assert [rel for rel in first if files[rel] != first[rel]] == [], name
+
+
+# the transforms whose main output is documents, text included
+DOCUMENT_STEPS = ("Read/Records", "Normalize/", "Boilerplate/DropLines", "LangId/", "Filter/Decide", "RedactPII/Redact",
+                  "Stage/Batch")
+
+
+def _materialised(argv: list[str], tmp_path) -> list[str]:
+    """The outputs (transform[tag]) that the FnApiRunner's fused stages hand to the runner: what
+    leaves a worker, through a shuffle, a side input or a Flatten's buffer."""
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+    from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+    from apache_beam.runners.worker.bundle_processor import DATA_OUTPUT_URN
+
+    from pipelines.curate import build_pipeline, resolve_sources
+    from pipelines.options import CurateOptions, parse_stage_list
+    from transforms.read.sources import match_inputs
+
+    options = PipelineOptions([f"--lake={tmp_path}", *argv])
+    opts = options.view_as(CurateOptions)
+    p = beam.Pipeline(options=options)
+    sources, _ = resolve_sources(opts, str(tmp_path / "sample"))
+    build_pipeline(p, match_inputs(sources), str(tmp_path / "staging"), opts, parse_stage_list(opts.disable))
+    proto = p.to_runner_api()
+    producers = {pc: f"{t.unique_name}[{tag}]" for t in proto.components.transforms.values() if not t.subtransforms
+                 for tag, pc in t.outputs.items()}
+    _, stages = FnApiRunner().create_stages(proto)
+    return [producers.get(pc, pc) for s in stages for t in s.transforms if t.spec.urn == DATA_OUTPUT_URN
+            for pc in t.inputs.values()]
+
+
+def test_no_document_leaves_the_fused_stage(tmp_path):
+    """With every stage on, boilerplate included, only removed rows, statistics, staged-file handles,
+    locations and key records leave the stage that reads, cleans and stages the documents."""
+    crossing = _materialised(["--boilerplate-min-docs", "3"], tmp_path)
+    assert "Stage/Write/FlatMap(stage_batch)[locations]" in crossing
+    assert "Boilerplate/SpreadFiles/ReshufflePerKey/Map(reify_metadata_default_window)[None]" in crossing
+    documents = [name for name in crossing if name.startswith(DOCUMENT_STEPS) and not name.endswith("[removed]")]
+    assert documents == []
