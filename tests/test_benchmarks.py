@@ -44,3 +44,9 @@ def test_e2e_bench_runs_the_pipeline_and_the_naive_script():
     shared_path()  # its corpus is drawn from ../shared/data
     out = run_benchmark("benchmarks.e2e_bench", "--docs", "300", "--repeat", "1")
     assert "pipeline median" in out and "naive    median" in out and "pipeline speed / naive script speed" in out
+
+
+def test_fused_batches_runs_both_shapes_of_the_fused_stage():
+    shared_path()  # its corpus is drawn from ../shared/data
+    out = run_benchmark("benchmarks.fused_batches", "--docs", "200", "--repeat", "1")
+    assert "per-document time / per-batch time" in out
