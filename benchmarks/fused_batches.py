@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,7 @@ class _BatchStage:
         docs = list(map(apply_prediction, docs, *self.identifier.predict_columns([d["text"] for d in docs])))
         docs = [d for doc in docs for tag, d in filter_outputs(doc, self.cfg["filter"], True) if tag == DOC]
         docs = [d for doc in docs for tag, d in redact_document(doc) if tag == DOC]
-        keys = (lambda b: batch_keys(b, {}, True, self.cfg["minhash"]))
+        keys = partial(batch_keys, priorities={}, exact=True, config=self.cfg["minhash"])
         return [out.value for out in stage_batch(docs, self.root, "bench", keys) if out.tag == "locations"]
 
 
