@@ -61,23 +61,25 @@ def stage_rows(rows: list[ShardRow], root: str, part: str) -> tuple[str, list[Lo
     return rel, [(r["_uid"], r["lang"], len(r["text"].encode("utf-8")), rel, b, i) for r, b, i in placed]
 
 
-def open_staged(root: str, rel: str) -> ipc.RecordBatchFileReader:
-    """A staged file for random access: memory-mapped locally, ranged reads on an object store."""
+def open_staged(root: str, rel: str) -> Any:
+    """A staged file for random access (a context manager): memory-mapped locally, read by ranges on an
+    object store."""
     path = os.path.join(root, rel)
     if "://" in path:
         from apache_beam.io.filesystems import CompressionTypes, FileSystems
 
-        return ipc.open_file(FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED))
-    return ipc.open_file(pa.memory_map(path))
+        return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+    return pa.memory_map(path)
 
 
 def read_rows(root: str, locations: Iterable[Location]) -> Iterator[dict[str, Any]]:
     """The staged rows at ``locations`` (as dicts of ``STAGED_SCHEMA``), one record batch read at a time."""
     by_file = sorted(locations, key=lambda loc: (loc[3], loc[4], loc[5]))
     for rel, in_file in groupby(by_file, key=lambda loc: loc[3]):
-        reader = open_staged(root, rel)
-        for batch, in_batch in groupby(in_file, key=lambda loc: loc[4]):
-            yield from reader.get_batch(batch).take([loc[5] for loc in in_batch]).to_pylist()
+        with open_staged(root, rel) as source:
+            reader = ipc.open_file(source)
+            for batch, in_batch in groupby(in_file, key=lambda loc: loc[4]):
+                yield from reader.get_batch(batch).take([loc[5] for loc in in_batch]).to_pylist()
 
 
 def staged_document(row: dict[str, Any]) -> Document:
@@ -88,9 +90,10 @@ def staged_document(row: dict[str, Any]) -> Document:
 
 def read_documents(root: str, rel: str) -> Iterator[Document]:
     """Every document of one staged file."""
-    reader = open_staged(root, rel)
-    for i in range(reader.num_record_batches):
-        yield from map(staged_document, reader.get_batch(i).to_pylist())
+    with open_staged(root, rel) as source:
+        reader = ipc.open_file(source)
+        for i in range(reader.num_record_batches):
+            yield from map(staged_document, reader.get_batch(i).to_pylist())
 
 
 KeyFn = Callable[[list[Document]], list[Any]]
