@@ -7,7 +7,9 @@ Both pipelines read the same JSONL file (``benchmarks.pipeline_bench.build_corpu
 in-process FnApiRunner. Between the two, the stage functions of ``pipelines.curate`` (normalise,
 language id, filters, PII, dedup key records) run either as today's Beam steps, one element per
 document (language id and staging take ``BatchElements`` batches, as in the pipeline), or inside
-one step over ``BatchElements`` batches of 64 to 2048 documents. Runs alternate; the ratio is of
+one step over ``BatchElements`` batches of 64 to 2048 documents, with the same side outputs
+(removed rows, filter audit rows, skipped filters and PII counts, the last two summed by the same
+combiners). Runs alternate; the ratio is of
 the fastest runs, per-document time / per-batch time (above 1: batches are faster).
 """
 from __future__ import annotations
@@ -15,6 +17,8 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from collections import Counter
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -38,7 +42,9 @@ class _BatchStage:
     def __init__(self, cfg: dict[str, Any], root: str):
         self.cfg, self.root, self.identifier = cfg, root, None
 
-    def __call__(self, batch: list[dict]) -> list[Any]:
+    def __call__(self, batch: list[dict]) -> Iterator[Any]:
+        import apache_beam as beam
+
         from transforms.dedup.keys import batch_keys
         from transforms.document import DOC
         from transforms.filters.stage import filter_outputs
@@ -49,12 +55,17 @@ class _BatchStage:
 
         if self.identifier is None:
             self.identifier = LanguageIdentifier(self.cfg["langid"])
-        docs = [d for tag, d in map(normalize_document, batch) if tag == DOC]
+        items: list[tuple[str, Any]] = list(map(normalize_document, batch))
+        docs = [d for tag, d in items if tag == DOC]
         docs = list(map(apply_prediction, docs, *self.identifier.predict_columns([d["text"] for d in docs])))
-        docs = [d for doc in docs for tag, d in filter_outputs(doc, self.cfg["filter"], True) if tag == DOC]
-        docs = [d for doc in docs for tag, d in redact_document(doc) if tag == DOC]
+        items += [item for doc in docs for item in filter_outputs(doc, self.cfg["filter"], True)]
+        docs = [d for tag, d in items[len(batch):] if tag == DOC]
+        redacted = [item for doc in docs for item in redact_document(doc)]
+        items = [item for item in items + redacted if item[0] != DOC]  # what the per-document steps tag
+        for tag, value in items:
+            yield beam.pvalue.TaggedOutput(tag, value)
         keys = partial(batch_keys, priorities={}, exact=True, config=self.cfg["minhash"])
-        return [out.value for out in stage_batch(docs, self.root, "bench", keys) if out.tag == "locations"]
+        yield from stage_batch([d for tag, d in redacted if tag == DOC], self.root, "bench", keys)
 
 
 def run_pipeline(corpus: Path, root: str, batched: bool) -> float:
@@ -63,6 +74,7 @@ def run_pipeline(corpus: Path, root: str, batched: bool) -> float:
 
     from pipelines.options import CurateOptions
     from transforms.dedup.keys import batch_keys
+    from transforms.document import CountNested
     from transforms.filters.stage import FilterDocuments
     from transforms.langid.identify import IdentifyLanguage
     from transforms.normalize import NormalizeDocuments
@@ -78,9 +90,13 @@ def run_pipeline(corpus: Path, root: str, batched: bool) -> float:
     started = time.perf_counter()
     with beam.Pipeline(runner="FnApiRunner") as p:
         docs = (p | "Read" >> ReadDocuments(files, ReadLimits.from_options(opts)))["kept"]
-        if batched:
-            locations = (docs | "Batch" >> beam.BatchElements(**BATCH)
-                         | "AllStages" >> beam.FlatMap(_BatchStage(cfg, root)))
+        if batched:  # the same side outputs, summed by the same combiners
+            out = (docs | "Batch" >> beam.BatchElements(**BATCH)
+                   | "AllStages" >> beam.FlatMap(_BatchStage(cfg, root)).with_outputs(
+                       "removed", "audit", "skipped", "counts", "locations", "keys"))
+            out.skipped | "CountSkipped" >> CountNested()
+            out.counts | "SumCounts" >> beam.CombineGlobally(lambda counts: dict(sum(map(Counter, counts), Counter())))
+            locations = out.locations
         else:
             docs = (docs | "Normalize" >> NormalizeDocuments())["kept"]
             docs = (docs | "LangId" >> IdentifyLanguage(cfg["langid"]))["kept"]
