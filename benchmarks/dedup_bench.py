@@ -202,7 +202,7 @@ def beam_stage(docs: list[tuple[str, str]], config: MinHashConfig) -> tuple[int,
 
     import apache_beam as beam
 
-    from transforms.dedup.keys import dedup_keys
+    from transforms.dedup.keys import batch_keys
     from transforms.dedup.near import NearDedup
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -222,7 +222,7 @@ def beam_stage(docs: list[tuple[str, str]], config: MinHashConfig) -> tuple[int,
                 read = p | beam.io.ReadFromText(str(path)) | beam.Map(json.loads)
                 if stage:  # the signatures, made with the key records as the pipeline makes them, count as the stage's
                     keys = (read | beam.BatchElements(min_batch_size=64, max_batch_size=2048)
-                            | beam.FlatMap(dedup_keys, {}, False, config).with_outputs("rows", "keys")).keys
+                            | beam.FlatMap(batch_keys, {}, False, config))
                 out = keys | NearDedup(config) if stage else {"removed": read}
                 out["removed"] | beam.combiners.Count.Globally() | beam.io.WriteToText(str(Path(tmp) / f"n{stage}"))
             seconds.append((time.perf_counter() - started[0], time.process_time() - started[1]))

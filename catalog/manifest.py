@@ -22,7 +22,7 @@ from catalog.errors import CatalogError
 SCHEMA_VERSION = 1
 PACKAGE_VERSION = "0.1.0"
 # Files a run stages that are not part of the version (deleted before the commit).
-SCRATCH_DIRS = ("_stats", "_sample")
+SCRATCH_DIRS = ("_stats", "_sample", "_docs")  # run statistics, the built-in sample, staged documents
 # The audit sample's path when a manifest predates the ``audit`` list (it named it in stages only).
 LEGACY_AUDIT_PATH = "audit/filtered-sample.arrow"
 

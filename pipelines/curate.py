@@ -14,6 +14,7 @@ import os
 import sys
 import tempfile
 import time
+from functools import partial
 from typing import Any
 
 import apache_beam as beam
@@ -38,7 +39,7 @@ from pipelines.runner import choose_runner
 from pipelines.sample import write_sample
 from transforms.boilerplate import RemoveBoilerplate
 from transforms.dedup.exact import ExactDedup
-from transforms.dedup.keys import DedupKeys
+from transforms.dedup.keys import batch_keys
 from transforms.dedup.minhash import MinHashConfig
 from transforms.dedup.near import NearDedup
 from transforms.dedup.tables import bands_files, cluster_row, is_dedup_removal, read_published
@@ -60,7 +61,8 @@ from transforms.read.sources import (
     match_inputs,
     sources_from_inputs,
 )
-from transforms.shards import WriteDocShards, WriteTable, shard_row, write_bytes
+from transforms.shards import WriteTable, write_bytes
+from transforms.staging import STAGED_DIR, StageDocuments, WriteDocShards
 
 log = logging.getLogger("curate")
 STATS_DIR = "_stats"
@@ -82,11 +84,12 @@ class WriteStats(beam.PTransform):
         return pcoll | beam.Map(write)
 
 
-def stages_for(files: list[InputFile], opts: CurateOptions, disabled: set[str], parents: list[str] | None = None,
-               published=None) -> dict[str, Any]:
+def stages_for(files: list[InputFile], opts: CurateOptions, disabled: set[str], staging: str,
+               parents: list[str] | None = None, published=None) -> dict[str, Any]:
     """The run's stages by manifest name, each a PTransform that can ``describe()`` itself. A stage in
     ``disabled`` is still described (what would have run), except the filter and boilerplate stages,
-    which are absent when off; ``langid`` off labels documents from their sources' hints."""
+    which are absent when off; ``langid`` off labels documents from their sources' hints. ``staging``:
+    where stages that must wait for all documents stage them (boilerplate)."""
     stages: dict[str, Any] = {
         "read": ReadDocuments(files, ReadLimits.from_options(opts), opts.split_bytes),
         "normalize": NormalizeDocuments(),
@@ -97,7 +100,7 @@ def stages_for(files: list[InputFile], opts: CurateOptions, disabled: set[str], 
         "dedup-near": NearDedup(MinHashConfig.from_options(opts), parents, published),
     }
     if opts.boilerplate_min_docs:
-        stages["boilerplate"] = RemoveBoilerplate(opts.boilerplate_min_docs)
+        stages["boilerplate"] = RemoveBoilerplate(staging, opts.boilerplate_min_docs)
     if "filter" not in disabled:
         stages["filter"] = FilterDocuments(FilterConfig.from_options(opts), use_lang_score="langid" not in disabled,
                                            audit_per_filter=opts.filter_audit_k)
@@ -121,11 +124,13 @@ def build_pipeline(p: beam.Pipeline, files: list[InputFile], staging: str, opts:
         published = (p
                      | "ListPublished" >> beam.Create(files_of_parents)
                      | "ReadPublished" >> beam.FlatMap(lambda t: read_published(t[2], t[0], t[1])))
-    stages = stages_for(files, opts, disabled, [spec for spec, _ in parents], published)
+    stages = stages_for(files, opts, disabled, staging, [spec for spec, _ in parents], published)
     read = p | "Read" >> stages["read"]
     removed = [read[REMOVED]]
-    ((read[KEPT], read[REMOVED]) | "AllInputs" >> beam.Flatten()
-     | "InputSource" >> beam.Map(lambda d: d["source"])
+    # the sources before the Flatten: the FnApiRunner materialises a Flatten's inputs, which must not hold text
+    ((read[KEPT] | "KeptSource" >> beam.Map(lambda d: d["source"]),
+      read[REMOVED] | "RemovedSource" >> beam.Map(lambda d: d["source"]))
+     | "AllInputs" >> beam.Flatten()
      | "CountBySource" >> beam.combiners.Count.PerElement()
      | "InputDict" >> beam.combiners.ToDict()
      | "WriteInputCounts" >> WriteStats(staging, "input_by_source"))
@@ -154,10 +159,12 @@ def build_pipeline(p: beam.Pipeline, files: list[InputFile], staging: str, opts:
     exact = stages["dedup-exact"] if "dedup-exact" not in disabled else None
     near = stages["dedup-near"] if "dedup-near" not in disabled else None
     target = int(opts.shard_target_mb * 1024 * 1024)
-    if exact or near:  # dedup shuffles key records; the rows (text) wait for the shard writer
-        split = docs | "DedupKeys" >> DedupKeys({f.source.name: f.source.priority for f in files}, bool(exact),
-                                                near.config if near else None)
-        keys, dropped = split["keys"], []
+    keys_of = partial(batch_keys, priorities={f.source.name: f.source.priority for f in files}, exact=bool(exact),
+                      config=near.config if near else None) if exact or near else None
+    # the text leaves the pipeline here, as staged files; dedup and the shard writer go on with small records
+    staged = docs | "Stage" >> StageDocuments(staging, "curated", keys_of)
+    if exact or near:
+        keys, dropped = staged["keys"], []
         if exact:
             kept_exact = keys | "ExactDedup" >> exact
             dropped.append(kept_exact[REMOVED])
@@ -172,9 +179,9 @@ def build_pipeline(p: beam.Pipeline, files: list[InputFile], staging: str, opts:
         sizes = keys | "KeptSizes" >> beam.Map(lambda k: (k[2], k[3]))
         drops = (tuple(dropped) | "DedupRemoved" >> beam.Flatten()
                  | "DropsToShards" >> beam.Map(lambda r: (r["lang"], r["uid"])))
-        shards = split["rows"] | "WriteShards" >> WriteDocShards(staging, target, sizes, drops)
+        shards = staged["locations"] | "WriteShards" >> WriteDocShards(staging, target, sizes, drops)
     else:
-        shards = docs | "ShardRows" >> beam.Map(shard_row) | "WriteShards" >> WriteDocShards(staging, target)
+        shards = staged["locations"] | "WriteShards" >> WriteDocShards(staging, target)
     shards | "ShardList" >> beam.combiners.ToList() | "WriteShardInfo" >> WriteStats(staging, "shards")
     all_removed = tuple(removed) | "AllRemoved" >> beam.Flatten()
     (all_removed | "WriteRemovedTable" >> WriteTable(staging, REMOVED_DIR, REMOVED_SCHEMA, uid="uid")
@@ -309,7 +316,8 @@ def run(argv: list[str] | None = None) -> tuple[lakelib.VersionRef, dict[str, An
         manifest.update({name: value for name in ("skipped_records", "boilerplate")
                          if (value := _read_stats(staging, name, {}))})
         manifest["audit"] = describe_staged(staging, os.path.dirname(AUDIT_PATH))
-        lake.discard(f"{staging}/{STATS_DIR}", *([sample_dir] if sample_dir else []))  # scratch, not the version's
+        lake.discard(f"{staging}/{STATS_DIR}", f"{staging}/{STAGED_DIR}",
+                     *([sample_dir] if sample_dir else []))  # scratch, not the version's
         require_listed(staging, manifest)
         ref = lake.commit(opts.dataset, staging, manifest)
         manifest = dict(manifest, dataset=ref.dataset, version=ref.version)

@@ -141,3 +141,9 @@ def test_filter_report_says_how_each_language_is_filtered(tmp_path):
     assert "filters-bigscience-v1.2" in out
     assert any(line.startswith("zu ") and "own entry" in line and "max_flagged_word_ratio" in line
                for line in out.splitlines()), out
+
+
+def test_fused_batches_runs_both_shapes_of_the_fused_stage():
+    shared_path()  # its corpus is drawn from ../shared/data
+    out = run_benchmark("benchmarks.fused_batches", "--docs", "200", "--repeat", "1")
+    assert "per-document time / per-batch time" in out

@@ -66,7 +66,7 @@ def _corpus() -> list[dict]:
     return docs
 
 
-def test_transform_matches_the_pure_functions_and_is_order_free():
+def test_transform_matches_the_pure_functions_and_is_order_free(tmp_path):
     docs = _corpus()
     frequent = frequent_keys(((d["source"], document_line_keys(d["text"])) for d in docs), 5)
     assert len(frequent["web"]) == 3 and "other" not in frequent
@@ -78,7 +78,7 @@ def test_transform_matches_the_pure_functions_and_is_order_free():
     assert all("Cookies" not in d["text"] for d in want_kept if d["source"] == "web")
     for order in (docs, docs[::-1]):
         with BeamPipeline() as p:
-            out = p | beam.Create(order) | RemoveBoilerplate(min_docs=5)
+            out = p | beam.Create(order) | RemoveBoilerplate(str(tmp_path), min_docs=5)
             assert_that(out["kept"], equal_to(want_kept), label="kept")
             assert_that(out["removed"], equal_to(want_removed), label="removed")
             assert_that(out["stats"], equal_to([{
@@ -89,10 +89,10 @@ def test_transform_matches_the_pure_functions_and_is_order_free():
                               "other": {"docs": 1, "docs_changed": 0, "docs_emptied": 0, "lines_removed": 0,
                                         "boilerplate_lines": 0}}}]), label="stats")
     with pytest.raises(ValueError, match="at least 2"):
-        RemoveBoilerplate(min_docs=1)
+        RemoveBoilerplate(str(tmp_path), min_docs=1)
 
 
-def test_real_pages_lose_their_template_lines_through_the_transform():
+def test_real_pages_lose_their_template_lines_through_the_transform(tmp_path):
     """The messy corpus' 457 real pages and feeds (main content, as one crawl): lines that five or
     more of them share go (the Blogger feed notice, feed metadata, the same Russian news feed
     served in six encodings), the Beam transform gives exactly what the pure functions give, and
@@ -113,7 +113,7 @@ def test_real_pages_lose_their_template_lines_through_the_transform():
     untouched = [d for d, (_, item, stats) in zip(docs, cleaned) if not stats["lines_removed"]]
     assert untouched and all(item is d for d, (_, item, _) in zip(docs, cleaned) if d in untouched)
     with BeamPipeline() as p:
-        out = p | beam.Create(docs) | RemoveBoilerplate(min_docs=5)
+        out = p | beam.Create(docs) | RemoveBoilerplate(str(tmp_path), min_docs=5)
         assert_that(out["kept"], equal_to([item for tag, item, _ in cleaned if tag == "doc"]), label="kept")
         assert_that(out["removed"] | beam.Map(lambda r: r["id"]),
                     equal_to([item["id"] for tag, item, _ in cleaned if tag == "removed"]), label="removed")

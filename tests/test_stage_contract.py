@@ -20,7 +20,7 @@ def _opts(*argv: str) -> CurateOptions:
 
 def test_every_stage_is_a_described_ptransform_and_the_manifest_records_them(sample_version):
     _, _, manifest = sample_version
-    stages = stages_for([], _opts(), set())
+    stages = stages_for([], _opts(), set(), "staging")
     assert set(stages) == {"read", "normalize", "langid", "filter", "pii", "dedup-exact", "dedup-near"}
     for name, stage in stages.items():
         assert isinstance(stage, beam.PTransform), name
@@ -32,7 +32,7 @@ def test_every_stage_is_a_described_ptransform_and_the_manifest_records_them(sam
 
 def test_a_disabled_stage_is_still_described_except_filter_and_boilerplate():
     disabled = {"langid", "filter", "pii", "dedup-exact", "dedup-near"}
-    record = stage_record(stages_for([], _opts("--disable", ",".join(sorted(disabled))), disabled), disabled)
+    record = stage_record(stages_for([], _opts("--disable", ",".join(sorted(disabled))), disabled, "staging"), disabled)
     assert record["filter"] == {"enabled": False} and record["boilerplate"] == {"enabled": False}
     assert record["langid"]["enabled"] is False and record["langid"]["model"] == "lid.176.ftz"
     assert record["dedup-near"]["enabled"] is False and record["dedup-near"]["num_perm"] == 256

@@ -7,7 +7,10 @@ line's normal form (casefolded, digits as ``0``, whitespace collapsed) is hashed
 combiner, so partial sums are made before the shuffle and no line text travels. A line found in at
 least ``min_docs`` documents of its source is boilerplate; the frequent hashes, only those, reach
 the step that rewrites documents as a side input. Counts are sums, so the result does not depend on
-input order or bundling.
+input order or bundling. No document can be cleaned before every document is counted, so the
+documents are staged as Arrow files (``transforms.staging``) while their lines are counted, and
+cleaned in a second pass over those files, one file per element: the text stays on the workers
+instead of waiting in the runner for the side input.
 
 A document with nothing left but boilerplate is removed as a ``filter`` row with reason
 ``boilerplate_only`` (its details say how many lines went), which keeps the count identity. The
@@ -27,6 +30,7 @@ import apache_beam as beam
 from catalog.contract import STAGE_FILTER
 from transforms.document import DOC, REMOVED, Document, with_changes
 from transforms.removed import removed_from_doc
+from transforms.staging import StageDocuments, read_documents
 
 VERSION = "boilerplate-lines-v1"
 DEFAULT_MIN_DOCS = 10
@@ -97,26 +101,31 @@ def nest_stats(pairs: Iterable[tuple[tuple[str, str], int]]) -> dict[str, Any]:
     return {**totals, "by_source": by_source}
 
 
-class _CleanDocuments(beam.DoFn):
-    """Rewrites each document with its source's boilerplate hashes (a side input: one dict per
-    worker, of the frequent hashes only)."""
+class _CleanStagedFile(beam.DoFn):
+    """Reads one staged file and rewrites each of its documents with its source's boilerplate hashes (a
+    side input: one dict per worker, of the frequent hashes only)."""
 
-    def process(self, doc, frequent):
-        tag, item, stats = clean_document(doc, frequent.get(doc["source"], ()))
-        yield item if tag == DOC else beam.pvalue.TaggedOutput(REMOVED, item)
-        for name, n in stats.items():
-            if n:
-                yield beam.pvalue.TaggedOutput("stats", ((doc["source"], name), n))
+    def __init__(self, root: str):
+        self.root = root
+
+    def process(self, rel, frequent):
+        for doc in read_documents(self.root, rel):
+            tag, item, stats = clean_document(doc, frequent.get(doc["source"], ()))
+            yield item if tag == DOC else beam.pvalue.TaggedOutput(REMOVED, item)
+            for name, n in stats.items():
+                if n:
+                    yield beam.pvalue.TaggedOutput("stats", ((doc["source"], name), n))
 
 
 class RemoveBoilerplate(beam.PTransform):
-    """Documents -> {"kept", "removed", "stats"}; ``stats`` is one element, the manifest section."""
+    """Documents -> {"kept", "removed", "stats"}; ``stats`` is one element, the manifest section.
+    The documents wait as staged files under ``root`` (a run's staging) until the counts are known."""
 
-    def __init__(self, min_docs: int = DEFAULT_MIN_DOCS):
+    def __init__(self, root: str, min_docs: int = DEFAULT_MIN_DOCS):
         super().__init__()
         if min_docs < 2:
             raise ValueError(f"boilerplate: a line must be shared by at least 2 documents, got {min_docs}")
-        self.min_docs = min_docs
+        self.root, self.min_docs = root, min_docs
 
     def expand(self, docs):
         min_docs = self.min_docs
@@ -128,8 +137,11 @@ class RemoveBoilerplate(beam.PTransform):
                      | "BySource" >> beam.Map(lambda kv: (kv[0][0], kv[0][1]))
                      | "GroupBySource" >> beam.GroupByKey()
                      | "AsSets" >> beam.MapTuple(lambda source, keys: (source, frozenset(keys))))
-        cleaned = docs | "DropLines" >> beam.ParDo(_CleanDocuments(), beam.pvalue.AsDict(by_source)).with_outputs(
-            "removed", "stats", main="kept")
+        staged = docs | "Stage" >> StageDocuments(self.root, "boilerplate")
+        cleaned = (staged["files"]
+                   | "SpreadFiles" >> beam.Reshuffle()
+                   | "DropLines" >> beam.ParDo(_CleanStagedFile(self.root), beam.pvalue.AsDict(by_source))
+                   .with_outputs("removed", "stats", main="kept"))
         distinct = frequent | "DistinctLines" >> beam.Map(lambda kv: ((kv[0][0], "boilerplate_lines"), 1))
         stats = ((cleaned.stats, distinct) | "AllStats" >> beam.Flatten()
                  | "SumStats" >> beam.CombinePerKey(sum)

@@ -19,7 +19,6 @@ from typing import Any
 import apache_beam as beam
 import pyarrow as pa
 
-from catalog.contract import DOC_SCHEMA, shard_dir
 from transforms.document import Document, ShardRow
 
 DEFAULT_TARGET_BYTES = 128 * 1024 * 1024
@@ -98,49 +97,6 @@ def write_partition(rows: Iterable[dict[str, Any]], *, root: str, subdir: str, b
 def shard_row(doc: Document) -> ShardRow:
     """A document as the row it is written as (plus ``_uid``), made once, where the document is made."""
     return {**doc_to_row(doc), "_uid": doc["uid"]}  # type: ignore[typeddict-item]
-
-
-class WriteDocShards(beam.PTransform):
-    """shard rows -> shard info dicts; shards land under ``root/data/lang=<code>/``.
-
-    ``sizes`` ((lang, UTF-8 bytes) of every kept document) and ``drops`` ((lang, uid) of every row
-    that dedup removed) come from the dedup steps' key records; without them every row is kept and
-    sized here. A dropped row meets its drop in the shard's group, so the rows (text included) go
-    through this one shuffle only, never through dedup's: a group holds one shard's rows plus the
-    rows dropped from it, and their uids.
-    """
-
-    def __init__(self, root: str, target_bytes: int = DEFAULT_TARGET_BYTES, sizes=None, drops=None):
-        super().__init__()
-        self.root, self.target_bytes = root, target_bytes
-        self.sizes, self.drops = sizes, drops
-
-    def expand(self, rows):
-        root, target = self.root, self.target_bytes
-        sizes = self.sizes
-        if sizes is None:
-            sizes = rows | "SizeOfRow" >> beam.Map(lambda r: (r["lang"], len(r["text"].encode("utf-8"))))
-        sizes = sizes | "SumByLang" >> beam.CombinePerKey(sum)
-
-        def bucket(lang, uid, sizes):
-            return lang, stable_bucket(uid, max(1, math.ceil(sizes.get(lang, 0) / target)))
-
-        def write(kv):
-            (lang, bucket), values = kv
-            dropped = {v for v in values if isinstance(v, str)}
-            kept = (v for v in values if not isinstance(v, str) and v["_uid"] not in dropped)
-            for info in write_partition(kept, root=root, subdir=shard_dir(lang), bucket=bucket,
-                                        schema=DOC_SCHEMA, target_bytes=target):
-                yield dict(info, lang=lang)
-
-        if self.drops is not None:  # one Flatten before the keying, which runs where the rows are read back anyway
-            rows = (rows, self.drops) | "RowsAndDrops" >> beam.Flatten()
-        keyed = rows | "KeyByShard" >> beam.Map(
-            lambda r, sizes: ((bucket(r["lang"], r["_uid"], sizes), r) if isinstance(r, dict)
-                              else (bucket(r[0], r[1], sizes), r[1])), sizes=beam.pvalue.AsDict(sizes))
-        return (keyed
-                | "GroupByShard" >> beam.GroupByKey()
-                | "WriteShards" >> beam.FlatMap(write))
 
 
 class WriteTable(beam.PTransform):

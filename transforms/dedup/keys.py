@@ -1,7 +1,7 @@
 """Key records: what dedup needs of a document, without its text.
 
-``dedup_keys`` turns each batch of documents into shard rows (text, written once by the shard
-writer) and key records (node, source, lang, size, exact key, signature); every dedup step
+``batch_keys`` turns each batch of documents into key records (node, source, lang, size, exact
+key, signature), where the documents are staged (``transforms.staging``); every dedup step
 shuffles key records, pairs, edges or decisions, never text. Which copy survives is decided by
 ``rank``: documents of published versions first (``--dedup-against``; they are already out), then
 source priority (lower first), then document id, then the internal uid, so the kept
@@ -10,7 +10,7 @@ representative does not depend on input order.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import apache_beam as beam
@@ -19,7 +19,6 @@ from transforms.dedup.clustering import Node, Rank
 from transforms.dedup.minhash import MinHashConfig, dedup_normal_form, normal_forms, signatures
 from transforms.document import Document, RemovedRow
 from transforms.removed import removed_row
-from transforms.shards import shard_row
 
 Key = tuple[Node, str, str, int, str, bytes]  # node, source, lang, UTF-8 bytes of the text, exact key, signature
 
@@ -55,30 +54,25 @@ def removed_from_key(key: Key, stage: str, reason: str, details: dict[str, Any])
     return removed_row(node_rank[2], source, stage, reason, details, uid=uid, lang=lang)
 
 
-def dedup_keys(docs: list[Document], priorities: dict[str, int], exact: bool,
-               config: MinHashConfig | None) -> Iterator[Any]:
-    """One batch of documents -> tagged ``rows`` (their shard rows, text included, written once at the
-    end) and ``keys`` (their key records, which are all that the dedup steps shuffle)."""
+def batch_keys(docs: list[Document], priorities: dict[str, int], exact: bool,
+               config: MinHashConfig | None) -> list[Key]:
+    """The key records of one batch of documents (exact keys and signatures computed batch-wise)."""
     texts = [d["text"] for d in docs]
     exacts = exact_keys(texts) if exact else [""] * len(docs)
     sigs = [s.tobytes() for s in signatures(texts, config).astype("<u4")] if config is not None else [b""] * len(docs)
-    for doc, e, sig in zip(docs, exacts, sigs):
-        yield beam.pvalue.TaggedOutput("rows", shard_row(doc))
-        yield beam.pvalue.TaggedOutput("keys", key_record(doc, priorities, e, sig))
-
+    return [key_record(doc, priorities, e, sig) for doc, e, sig in zip(docs, exacts, sigs)]
 
 
 class DedupKeys(beam.PTransform):
-    """Documents -> {"rows": their shard rows (text included), "keys": their key records}: the
-    documents leave here for the shard writer, and dedup goes on with key records only."""
+    """Documents -> {"keys": their key records}: what dedup goes on with (the pipeline computes them
+    where it stages the documents, ``transforms.staging.StageDocuments``)."""
 
     def __init__(self, priorities: dict[str, int], exact: bool, minhash: MinHashConfig | None):
         super().__init__()
         self.priorities, self.exact, self.minhash = priorities, exact, minhash
 
     def expand(self, docs):
-        split = (docs
-                 | "Batch" >> beam.BatchElements(min_batch_size=64, max_batch_size=2048)
-                 | "RowsAndKeys" >> beam.FlatMap(dedup_keys, self.priorities, self.exact, self.minhash)
-                 .with_outputs("rows", "keys"))
-        return {"rows": split.rows, "keys": split.keys}
+        keys = (docs
+                | "Batch" >> beam.BatchElements(min_batch_size=64, max_batch_size=2048)
+                | "Keys" >> beam.FlatMap(batch_keys, self.priorities, self.exact, self.minhash))
+        return {"keys": keys}
