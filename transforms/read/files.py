@@ -350,7 +350,13 @@ def iter_parquet(stream: BinaryIO, src: Source, relpath: str, limits: ReadLimits
 
 def read_input_file(f: InputFile, limits: ReadLimits = ReadLimits()) -> Iterator[Item]:
     """Every record of one file, as documents or quarantine rows, within ``limits``; never
-    raises on bad data. A generator that holds at most the error budget's prefix."""
+    raises on bad data. A generator that holds at most the error budget's prefix. A code source's
+    directories, archives and records are read by ``transforms.read.code``."""
+    if f.source.kind == "code":
+        from transforms.read.code import read_code_input
+
+        yield from read_code_input(f, limits)
+        return
     for tag, item in apply_error_budget(_read_records(f, limits), limits, f.relpath):
         if tag == "doc":
             yield from limit_document(item, limits)
