@@ -221,8 +221,9 @@ def main(argv: list[str] | None = None) -> int:
         for lang, s in acc.items():
             print(f"{lang:<18}{s['files']:>7}{s['accuracy']:>10.4f}  {s['wrong'] or ''}")
         worst = min(acc.items(), key=lambda kv: kv[1]["accuracy"])
-        rows.append({"what": f"programming-language labels, {len(acc)} languages, {sum(s['files'] for s in acc.values()):,} "
-                             f"files (worst: {worst[0]})", "result": f"min accuracy {worst[1]['accuracy']:.4f}",
+        files = sum(s["files"] for s in acc.values())
+        rows.append({"what": f"programming-language labels, {len(acc)} languages, {files:,} files (worst: {worst[0]})",
+                     "result": f"min accuracy {worst[1]['accuracy']:.4f}",
                      "baseline": "target 0.98 per language"})
     if "dedup" not in skip and all(n in sets for n in CPYTHON[:1] + PYPY):
         q = dedup_quality(sets, args.ngram)

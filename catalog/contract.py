@@ -66,6 +66,12 @@ def is_code(lang: str) -> bool:
     return lang.startswith(CODE_LANG_PREFIX)
 
 
+def kinds_note(langs: list[str]) -> str:
+    """``" (12 natural, 2 programming)"`` when some of ``langs`` are programming languages, else ``""``."""
+    code = sum(map(is_code, langs))
+    return f" ({len(langs) - code} natural, {code} programming)" if code else ""
+
+
 def shard_dir(lang: str) -> str:
     """The Hive-style partition of one language's shards."""
     return f"{DATA_DIR}/lang={lang}"

@@ -81,7 +81,8 @@ def test_detect_leaves_what_it_cannot_decide_unlabelled(path, text):
 def test_real_headers_c_and_cpp():
     c_headers = [p for p in ("/usr/include/stdio.h", "/usr/include/stdlib.h", "/usr/include/string.h")
                  if os.path.isfile(p)]
-    cpp = sorted(Path("/usr/include/c++").glob("*/vector")) + sorted(Path("/usr/include/c++").glob("*/bits/stl_vector.h"))
+    libstdcxx = Path("/usr/include/c++")
+    cpp = sorted(libstdcxx.glob("*/vector")) + sorted(libstdcxx.glob("*/bits/stl_vector.h"))
     if not c_headers or not cpp:
         pytest.skip("glibc or libstdc++ headers are not installed here")
     assert {detect_lang(p, Path(p).read_text(errors="replace")) for p in c_headers} == {"code-c"}

@@ -20,6 +20,7 @@ def filter_outputs(doc: Document, config: FilterConfig, use_lang_score: bool) ->
     """The kept document (with its scores) or its removed row and audit row, plus one ``skipped``
     (filter, lang) per filter that could not run on it (no word list for its language). Source code
     (``lang`` ``code-*``) is judged by the code filters instead (``transforms.filters.code``)."""
+    failure: tuple[str, float, float] | None
     if is_code(doc["lang"]):
         doc, failure = filter_code_document(doc, config.code.params_for(doc["lang"], doc["source"]))
         skipped: list[str] = []

@@ -40,6 +40,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
+from typing import BinaryIO
 
 from catalog.contract import STAGE_QUARANTINE
 from transforms.code.languages import detect
@@ -149,12 +150,16 @@ def _dir_members(root: str) -> Iterator[Member]:
             yield Member(rel, kind, st.st_size, read)
 
 
-def _open(path: str) -> io.BufferedIOBase:
+def _open(path: str) -> BinaryIO:
     from apache_beam.io.filesystems import CompressionTypes, FileSystems
 
     if "://" not in path:
         return open(path, "rb")
     return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+
+
+def _prefix_of(data: bytes) -> Callable[[int], bytes]:
+    return lambda n: data[:n]
 
 
 def _tar_members(path: str) -> Iterator[Member]:
@@ -166,7 +171,7 @@ def _tar_members(path: str) -> Iterator[Member]:
                 continue
             extracted = tar.extractfile(info) if kind == "file" else None
             data = extracted.read(MAX_CODE_FILE_BYTES + 1) if extracted else b""  # a stream: now or never
-            yield Member(info.name.removeprefix("./"), kind, info.size, lambda n, data=data: data[:n])
+            yield Member(info.name.removeprefix("./"), kind, info.size, _prefix_of(data))
 
 
 def _zip_members(path: str) -> Iterator[Member]:
@@ -360,7 +365,8 @@ def _read_records(f: InputFile, limits: ReadLimits) -> Iterator[Item]:
             continue
         repo = repo if isinstance(repo, str) and repo else container_name(f.relpath)
         fallback = (license, "record") if isinstance(license, str) and license else (src.license, "source")
-        doc = {**item, "meta": meta}
+        doc = with_changes(item)
+        doc["meta"] = meta
         if doc["id"].startswith(f"{src.name}:"):  # no id field: name it like a file of a tree
             doc["id"] = f"{repo}/{path}"
         yield code_document(doc, path, repo, fallback, allow)
