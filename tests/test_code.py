@@ -259,3 +259,13 @@ def test_pipeline_curates_a_code_tree_next_to_prose(tmp_path):
     assert manifest["counts"]["input"] == manifest["counts"]["kept"] + sum(manifest["counts"]["filtered"].values()) \
         + sum(manifest["counts"]["duplicates"].values()) + manifest["counts"]["quarantined"]
     assert sys.modules["transforms.read.code"]  # the code reader ran
+
+
+def test_training_mix_gives_programming_languages_their_share():
+    from model.mixing import with_code_share
+
+    mix = with_code_share({"en": 0.5, "fr": 0.3, "code-python": 0.15, "code-go": 0.05}, 0.1)
+    assert mix == pytest.approx({"en": 0.5625, "fr": 0.3375, "code-python": 0.075, "code-go": 0.025})
+    assert with_code_share({"en": 1.0, "code-c": 1.0}, 0.0) == {"en": 1.0}
+    with pytest.raises(ValueError, match="needs both"):
+        with_code_share({"en": 1.0}, 0.1)
