@@ -269,3 +269,12 @@ def test_training_mix_gives_programming_languages_their_share():
     assert with_code_share({"en": 1.0, "code-c": 1.0}, 0.0) == {"en": 1.0}
     with pytest.raises(ValueError, match="needs both"):
         with_code_share({"en": 1.0}, 0.1)
+
+
+def test_a_single_source_file_is_a_container_of_one(tmp_path):
+    path = tmp_path / "proj" / "colorsys.py"
+    path.parent.mkdir()
+    shutil.copy(_stdlib("colorsys.py"), path)
+    docs, skipped = _summary(_read(path))
+    assert list(docs) == ["colorsys.py"] and not skipped
+    assert docs["colorsys.py"]["id"] == "proj/colorsys.py" and docs["colorsys.py"]["lang"] == "code-python"

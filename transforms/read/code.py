@@ -5,6 +5,7 @@ A code source (``kind: code`` in ``sources.yaml``, or ``--code-input``) names co
   metadata, not files of the source, and are not read);
 - an archive: ``.tar``, ``.tar.gz``/``.tgz``, ``.tar.bz2``, ``.tar.xz``, ``.zip`` (any of them in
   an object store too);
+- a single source file;
 - records: JSONL or Parquet with ``path`` and ``content`` (``text_field``), and optionally
   ``repo`` and ``license``: what a code corpus already extracted (The Stack's layout) looks like.
 
@@ -82,7 +83,10 @@ class Member:
 
 
 def container_kind(path: str) -> str:
-    """"dir", "tar", "zip" or "records" (JSONL/Parquet, read by ``transforms.read.files``)."""
+    """"dir", "tar", "zip", "records" (JSONL/Parquet, read by ``transforms.read.files``) or "file" (one
+    source file)."""
+    from transforms.read.files import split_suffixes
+
     lower = path.lower().rstrip("/")
     if lower.endswith(TAR_SUFFIXES):
         return "tar"
@@ -90,7 +94,7 @@ def container_kind(path: str) -> str:
         return "zip"
     if "://" not in path and os.path.isdir(path):
         return "dir"
-    return "records"
+    return "records" if split_suffixes(path)[0] in ("jsonl", "parquet") else "file"
 
 
 def _tree_size(root: str) -> tuple[int, float]:
@@ -191,9 +195,19 @@ def _zip_members(path: str) -> Iterator[Member]:
                 yield Member(info.filename, kind, info.file_size, read)
 
 
+def _file_member(path: str, size: int) -> Iterator[Member]:
+    def read(n: int) -> bytes:
+        with _open(path) as f:
+            return f.read(n)
+
+    yield Member(PurePosixPath(path).name, "file", size, read)
+
+
 def _entries(f: InputFile) -> Iterator[Member]:
     """Every entry of the container, version-control metadata included."""
     kind = container_kind(f.path)
+    if kind == "file":
+        return _file_member(f.path, f.size)
     return _dir_members(f.path) if kind == "dir" else _tar_members(f.path) if kind == "tar" else _zip_members(f.path)
 
 
@@ -273,7 +287,9 @@ def scan_layout(f: InputFile) -> Layout:
             found.setdefault(_parent(m.path), []).append(license_of_text(text))
     top = tops.pop() if len(tops) == 1 and not flat and not is_dir else None
     licenses = {d: combined for d, lics in sorted(found.items()) if (combined := combine(lics))}
-    return Layout(container_name(f.path), repos, top, licenses)
+    single = container_kind(f.path) == "file"  # one source file: its repository is its directory
+    name = PurePosixPath(f.path.rstrip("/")).parent.name if single else container_name(f.path)
+    return Layout(name or container_name(f.path), repos, top, licenses)
 
 
 def skip_reason(path: str, m: Member) -> tuple[str, dict] | None:
