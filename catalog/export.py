@@ -103,8 +103,10 @@ def dataset_card(manifest: dict[str, Any]) -> str:
             f"    path: data/lang={lang}/*.arrow",
         ]
     licenses = _licenses(manifest)
+    # The Hub's ``language`` holds natural-language codes, and ``code`` for source code (The Stack's card).
+    card_langs = [lang for lang in langs if not is_code(lang)] + (["code"] if any(map(is_code, langs)) else [])
     front = ["---", "license: other", f"license_name: {json.dumps(', '.join(licenses))}",
-             f"language: {json.dumps(langs)}", "configs:", *configs, "---"]
+             f"language: {json.dumps(card_langs)}", "configs:", *configs, "---"]
     body = [
         f"# {manifest['dataset']} v{manifest['version']}",
         "",

@@ -258,6 +258,10 @@ def test_pipeline_curates_a_code_tree_next_to_prose(tmp_path):
     assert shard["path"].startswith("data/lang=code-python/")
     assert manifest["counts"]["input"] == manifest["counts"]["kept"] + sum(manifest["counts"]["filtered"].values()) \
         + sum(manifest["counts"]["duplicates"].values()) + manifest["counts"]["quarantined"]
+    from catalog.export import dataset_card
+
+    language_line = next(line for line in dataset_card(manifest).split("\n") if line.startswith("language:"))
+    assert '"code"' in language_line and "code-python" not in language_line
     assert sys.modules["transforms.read.code"]  # the code reader ran
 
 
