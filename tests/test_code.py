@@ -282,3 +282,22 @@ def test_a_single_source_file_is_a_container_of_one(tmp_path):
     docs, skipped = _summary(_read(path))
     assert list(docs) == ["colorsys.py"] and not skipped
     assert docs["colorsys.py"]["id"] == "proj/colorsys.py" and docs["colorsys.py"]["lang"] == "code-python"
+
+
+def test_git_checkouts_inside_a_tree_are_repositories_of_their_own(tmp_path):
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed here")
+    import subprocess
+
+    for repo, name in (("alpha", "colorsys.py"), ("beta", "textwrap.py")):
+        path = tmp_path / "checkouts" / repo
+        (path / "src").mkdir(parents=True)
+        shutil.copy(_stdlib(name), path / "src" / name)
+        git = ["git", "-C", str(path), "-c", "user.name=t", "-c", "user.email=t@example.org"]
+        subprocess.run([*git, "init", "-q"], check=True)
+        subprocess.run([*git, "add", "."], check=True)
+        subprocess.run([*git, "commit", "-q", "-m", "import"], check=True)
+    docs, skipped = _summary(_read(tmp_path / "checkouts"))
+    assert {(d["meta"]["repo"], d["meta"]["path"], d["id"]) for d in docs.values()} == {
+        ("alpha", "src/colorsys.py", "alpha/src/colorsys.py"), ("beta", "src/textwrap.py", "beta/src/textwrap.py")}
+    assert not skipped  # nothing of .git is read or counted
