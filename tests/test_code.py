@@ -20,7 +20,7 @@ import pytest
 from catalog.contract import code_lang, is_code
 from transforms.code.dedup import code_exact_key, code_signatures
 from transforms.code.languages import LANGUAGES, detect, detect_lang
-from transforms.code.licenses import allowed, license_of_text, normalise, spdx_identifier
+from transforms.code.licenses import allowed, is_license_file, license_of_text, normalise, spdx_identifier
 from transforms.dedup.minhash import MinHashConfig, estimated_jaccards
 from transforms.filters.code import filter_code_document
 from transforms.filters.config import load_filter_config
@@ -94,6 +94,8 @@ def test_licences_spdx_lines_and_licence_texts():
     assert spdx_identifier("/* SPDX-License-Identifier: MIT OR Apache-2.0 */") == "MIT OR Apache-2.0"
     assert spdx_identifier("# SPDX-License-Identifier: no-such-licence") == "LicenseRef-unknown"
     assert normalise("mit") == "MIT"
+    assert all(map(is_license_file, ["LICENSE", "pkg/COPYING.LIB", "LICENSE-MIT", "licence.md", "LICENSE_APACHE"]))
+    assert not any(map(is_license_file, ["src/License.java", "license.py", "licenses/gpl.json"]))
     assert allowed("MIT OR GPL-3.0-only", frozenset({"MIT"}))
     assert not allowed("MIT AND GPL-3.0-only", frozenset({"MIT"}))
     assert allowed("GPL-2.0-only WITH Classpath-exception-2.0", frozenset({"GPL-2.0-only"}))

@@ -27,13 +27,17 @@ UNRECOGNISED = "LicenseRef-unknown"  # an SPDX line or licence file that names n
 HEADER_LINES = 30
 _SPDX_LINE = re.compile(r"SPDX-License-Identifier:\s*([^\n*]+?)\s*(?:\*/|-->|#}|$)", re.MULTILINE)
 LICENSE_STEMS = ("license", "licence", "copying", "unlicense")
+LICENSE_SUFFIXES = ("txt", "md", "rst", "markdown", "lib", "lesser")
 LICENSE_FILE_BYTES = 256 << 10  # a LICENSE file larger than this is no licence text
 
 
 def is_license_file(path: str) -> bool:
-    """LICENSE, LICENCE.txt, COPYING, LICENSE-MIT, license.md ... (the name, any directory)."""
+    """LICENSE, LICENCE.txt, COPYING, COPYING.LIB, LICENSE-MIT, license.md ... (the name, any
+    directory); not a source file that happens to be called so (``License.java``, ``license.py``)."""
     name = PurePosixPath(path).name.lower()
-    stem = name.split(".", 1)[0]
+    stem, dot, suffix = name.partition(".")
+    if dot and suffix not in LICENSE_SUFFIXES:
+        return False
     return any(stem == s or stem.startswith(s + "-") or stem.startswith(s + "_") for s in LICENSE_STEMS)
 
 
