@@ -260,6 +260,12 @@ def test_pipeline_curates_a_code_tree_next_to_prose(tmp_path):
     assert shard["path"].startswith("data/lang=code-python/")
     assert manifest["counts"]["input"] == manifest["counts"]["kept"] + sum(manifest["counts"]["filtered"].values()) \
         + sum(manifest["counts"]["duplicates"].values()) + manifest["counts"]["quarantined"]
+    import pyarrow as pa
+
+    with pa.memory_map(str(Path(ref.path) / shard["path"])) as f:
+        stored = {r["id"]: r["text"] for r in pa.ipc.open_file(f).read_all().to_pylist()}
+    original = _stdlib("json/decoder.py").read_text()
+    assert stored["myrepo/pkg/json_decoder.py"] == original  # code is stored as it was read, byte for byte
     from catalog.export import dataset_card
 
     language_line = next(line for line in dataset_card(manifest).split("\n") if line.startswith("language:"))
