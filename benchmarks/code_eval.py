@@ -16,7 +16,8 @@ filters, and throughput against the prose path, all in one command.
 - Throughput: the per-document stages of each path, in this process, in MB/s of UTF-8: the code
   path (code filters, code secrets redaction, code exact key and signatures) on the sets, and the
   prose path (language id, prose filters, PII, exact key and signatures) on ``--prose`` (by default
-  the shared Debian man pages); both include normalisation. The baseline is the prose path.
+  the shared Debian man pages); both include their normalisation (``normalize_document``). The
+  baseline is the prose path.
 """
 from __future__ import annotations
 
@@ -160,7 +161,7 @@ def path_seconds(docs: list[dict], identify: bool) -> float:
     from transforms.filters.config import load_filter_config
     from transforms.filters.stage import filter_outputs
     from transforms.langid.identify import LanguageIdentifier, apply_prediction
-    from transforms.normalize import normalize_text
+    from transforms.normalize import normalize_document
     from transforms.pii import redact_document
 
     filters, minhash = load_filter_config(), MinHashConfig()
@@ -168,7 +169,7 @@ def path_seconds(docs: list[dict], identify: bool) -> float:
     filter_outputs(docs[0], filters, True)  # warm-up: tables, compiled kernels
     list(dedup_keys(docs[:2], {}, True, minhash))
     start = time.process_time()
-    docs = [dict(d, text=normalize_text(d["text"])) for d in docs]
+    docs = [item for tag, item in map(normalize_document, docs) if tag == "doc"]
     if lid is not None:
         labelled = []
         for lo in range(0, len(docs), 512):

@@ -57,7 +57,7 @@ def normalize_code(text: str) -> str:
 def normalize_document(doc: Document) -> Item:
     """("doc", normalised doc), or ("removed", quarantine row) when nothing is left of the text.
     Source code (``lang`` ``code-*``) is kept as it is (``normalize_code``)."""
-    text = normalize_code(doc["text"]) if is_code(doc["lang"]) else normalize_text(doc["text"])
+    text = normalize_code(doc["text"]) if is_code(doc.get("lang", "und")) else normalize_text(doc["text"])
     if not text.strip():  # a prose text is stripped already
         return REMOVED, removed_from_doc(doc, STAGE_QUARANTINE, "empty_document", {"chars_before": len(doc["text"])})
     return DOC, with_changes(doc, text=text)

@@ -188,7 +188,7 @@ def redact_code(text: str) -> tuple[str, Counter]:
 def redact_document(doc: Document) -> list[Item]:
     """The document with its PII replaced (and ``meta.pii`` counting what was), plus its counts;
     source code (``lang`` ``code-*``) by ``redact_code``."""
-    text, counts = redact_code(doc["text"]) if is_code(doc["lang"]) else redact(doc["text"])
+    text, counts = redact_code(doc["text"]) if is_code(doc.get("lang", "und")) else redact(doc["text"])
     if not counts:
         return [(DOC, doc)]
     return [(DOC, with_changes(doc, text=text, meta={"pii": dict(sorted(counts.items()))})), ("counts", dict(counts))]

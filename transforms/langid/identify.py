@@ -370,9 +370,9 @@ class LabelBatches(beam.DoFn):
 
     def process(self, batch: list[Document]) -> list[Document]:
         assert self.identifier is not None, "setup() loads the model"
-        code = [d for d in batch if is_code(d["lang"])]  # labelled by the code reader: no natural language
+        code = [d for d in batch if is_code(d.get("lang", "und"))]  # labelled by the code reader: no natural language
         if code:
-            batch = [d for d in batch if not is_code(d["lang"])]
+            batch = [d for d in batch if not is_code(d.get("lang", "und"))]
         columns = self.identifier.predict_columns([d["text"] for d in batch])
         return list(map(apply_prediction, batch, *columns)) + code  # a list: cheaper than yielding
 
@@ -396,7 +396,7 @@ class IdentifyLanguage(beam.PTransform):
         if not self.enabled:
             hints = self.hints
             return {KEPT: docs | "FromHints" >> beam.Map(
-                lambda d: d if is_code(d["lang"])
+                lambda d: d if is_code(d.get("lang", "und"))
                 else with_changes(d, lang=hinted_language(d, hints.get(d["source"]))))}
         return {KEPT: (docs
                        | "Batch" >> beam.BatchElements(min_batch_size=32, max_batch_size=512)
