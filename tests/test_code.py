@@ -309,3 +309,14 @@ def test_git_checkouts_inside_a_tree_are_repositories_of_their_own(tmp_path):
     assert {(d["meta"]["repo"], d["meta"]["path"], d["id"]) for d in docs.values()} == {
         ("alpha", "src/colorsys.py", "alpha/src/colorsys.py"), ("beta", "src/textwrap.py", "beta/src/textwrap.py")}
     assert not skipped  # nothing of .git is read or counted
+
+
+def test_boilerplate_lines_are_never_taken_out_of_code():
+    from transforms.boilerplate import clean_document, line_key, source_line_keys
+
+    real = _stdlib("textwrap.py").read_text()
+    doc = _doc(real, "code-python")
+    assert source_line_keys(doc) == []
+    every_line = {line_key(line) for line in real.split("\n")}
+    assert clean_document(doc, every_line)[1] is doc
+    assert source_line_keys(_doc("one line\nanother", "en"))
