@@ -254,6 +254,7 @@ def test_pipeline_curates_a_code_tree_next_to_prose(tmp_path):
                          "--dataset", "mixed"])
     langs = set(manifest["languages"])
     assert "code-python" in langs and not any(is_code(x) for x in langs - {"code-python"})
+    assert manifest["stages"]["read"]["code"]["max_code_file_bytes"] == 1 << 20
     q = manifest["counts"]["quarantined_by_reason"]
     assert q["vendored_path"] == 1 and q["binary_file"] == 1 and q["symlink"] == 1
     shard = next(s for s in manifest["shards"] if s["lang"] == "code-python")

@@ -41,7 +41,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from catalog.contract import STAGE_QUARANTINE
 from transforms.code.languages import detect
@@ -405,3 +405,12 @@ def read_code_input(f: InputFile, limits: ReadLimits = ReadLimits()) -> Iterator
                                      "corrupt_file", {"file": f.relpath, "error": f"{type(e).__name__}: {e}"},
                                      uid=make_uid(f.source.name, f.relpath, "corrupt"))
 
+
+
+def describe_code_reader() -> dict[str, Any]:
+    """The code reader's rules, as the manifest records them under ``stages.read.code``."""
+    from transforms.code.languages import LANGUAGES
+
+    return {"max_code_file_bytes": MAX_CODE_FILE_BYTES, "binary_sniff_bytes": BINARY_SNIFF_BYTES,
+            "vcs_dirs": sorted(VCS_DIRS), "vendored": VENDORED.pattern, "minified": MINIFIED.pattern,
+            "generated": GENERATED.pattern, "languages": [lang.name for lang in LANGUAGES]}

@@ -421,4 +421,9 @@ class ReadDocuments(beam.PTransform):
         return {KEPT: read[KEPT], REMOVED: read[REMOVED], "skipped": skipped}
 
     def describe(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self.limits), "decode": DECODE_DESCRIPTION}
+        record = {**dataclasses.asdict(self.limits), "decode": DECODE_DESCRIPTION}
+        if any(f.source.kind == "code" for f in self.files):
+            from transforms.read.code import describe_code_reader
+
+            record["code"] = describe_code_reader()
+        return record
