@@ -51,6 +51,27 @@ AUDIT_SCHEMA = pa.schema([
 ])
 
 
+# Source code's ``lang``: "code-" and the programming language (``transforms.code.languages``), e.g.
+# "code-python"; natural languages keep lid.176's codes, none of which starts so.
+CODE_LANG_PREFIX = "code-"
+
+
+def code_lang(name: str) -> str:
+    """The ``lang`` value of a programming language (``python`` -> ``code-python``)."""
+    return CODE_LANG_PREFIX + name
+
+
+def is_code(lang: str) -> bool:
+    """Whether a ``lang`` value is a programming language rather than a natural one."""
+    return lang.startswith(CODE_LANG_PREFIX)
+
+
+def kinds_note(langs: list[str]) -> str:
+    """``" (12 natural, 2 programming)"`` when some of ``langs`` are programming languages, else ``""``."""
+    code = sum(map(is_code, langs))
+    return f" ({len(langs) - code} natural, {code} programming)" if code else ""
+
+
 def shard_dir(lang: str) -> str:
     """The Hive-style partition of one language's shards."""
     return f"{DATA_DIR}/lang={lang}"

@@ -21,6 +21,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from catalog.contract import is_code
 from catalog.hashing import sha256_file
 from catalog.lakefs import LocalLocation, Location, location
 from catalog.manifest import check_relpath, safe_join
@@ -44,7 +45,7 @@ CROISSANT_CONTEXT = {
 }
 _FIELDS = [("id", "sc:Text", "the record's id, or SOURCE:PATH:LINE"),
            ("text", "sc:Text", "normalised, PII-redacted text"),
-           ("lang", "sc:Text", "lid.176 language code, or und"),
+           ("lang", "sc:Text", "lid.176 language code, und, or code-<language> for source code"),
            ("lang_score", "sc:Float", "language-id probability of the best label"),
            ("source", "sc:Text", "source name"),
            ("meta", "sc:Text", "JSON: other record fields, filter scores, PII counts")]
@@ -80,7 +81,7 @@ def croissant(manifest: dict[str, Any], base_url: str = "") -> dict[str, Any]:
         "datePublished": manifest["created_at"],
         "license": _licenses(manifest),
         "url": base_url or f"{manifest['dataset']}/v{manifest['version']}/",
-        "inLanguage": sorted(manifest["languages"]),
+        "inLanguage": sorted(lang for lang in manifest["languages"] if not is_code(lang)),
         "distribution": files + [{"@type": "cr:FileSet", "@id": "shards", "name": "shards",
                                   "containedIn": [{"@id": f["@id"]} for f in files],
                                   "encodingFormat": ARROW_FILE, "includes": "data/lang=*/*.arrow"}],
@@ -102,8 +103,10 @@ def dataset_card(manifest: dict[str, Any]) -> str:
             f"    path: data/lang={lang}/*.arrow",
         ]
     licenses = _licenses(manifest)
+    # The Hub's ``language`` holds natural-language codes, and ``code`` for source code (The Stack's card).
+    card_langs = [lang for lang in langs if not is_code(lang)] + (["code"] if any(map(is_code, langs)) else [])
     front = ["---", "license: other", f"license_name: {json.dumps(', '.join(licenses))}",
-             f"language: {json.dumps(langs)}", "configs:", *configs, "---"]
+             f"language: {json.dumps(card_langs)}", "configs:", *configs, "---"]
     body = [
         f"# {manifest['dataset']} v{manifest['version']}",
         "",

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from catalog import lake as lakelib
+from catalog.contract import kinds_note
 from catalog.lakefs import Location
 
 SAMPLES_PER_LANGUAGE = 3
@@ -202,7 +203,8 @@ def version_page(lake: Path | lakelib.Lake, name: str, version: int) -> str:
     body = (
         f'<p class="summary"><span id="kept" class="num">{_n(c["kept"])}</span> documents kept of '
         f'<span id="input" class="num">{_n(c["input"])}</span>, in <span id="languages">{len(m["languages"])}</span> '
-        f'languages and {_n(len(m["shards"]))} shards ({_n(total_bytes)} bytes); published {_e(m["created_at"])}. '
+        f'languages{_e(kinds_note(list(m["languages"])))} '
+        f'and {_n(len(m["shards"]))} shards ({_n(total_bytes)} bytes); published {_e(m["created_at"])}. '
         f'<a href="manifest.json">manifest.json</a></p>'
         "<h2>Filter and dedup funnel</h2>"
         + _funnel(c)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from catalog.contract import kinds_note
+
 
 def _mb(n: int) -> str:
     return f"{n / 1e6:,.2f} MB" if n >= 10_000 else f"{n:,} B"
@@ -62,7 +64,8 @@ def format_summary(manifest: dict[str, Any], location: str, lake: str | None = N
     for lang, s in sorted(manifest["languages"].items(), key=lambda kv: (-kv[1]["docs"], kv[0])):
         lines.append(f"  {lang:<10}{s['docs']:>8,}{s['chars']:>12,}{s['shards']:>8}")
     total_bytes = sum(s["bytes"] for s in manifest["shards"])
-    lines += ["", f"  shards: {len(manifest['shards'])} ({_mb(total_bytes)})   languages: {len(manifest['languages'])}",
+    lines += ["", f"  shards: {len(manifest['shards'])} ({_mb(total_bytes)})   languages: {len(manifest['languages'])}"
+              f"{kinds_note(list(manifest['languages']))}",
               f"  lives in: {location}"]
     if lake is not None:
         spec = f"{manifest['dataset']}@v{manifest['version']}"

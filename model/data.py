@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from model.mixing import alpha_weights, normalise_weights
+from model.mixing import alpha_weights, normalise_weights, with_code_share
 from model.shard_reader import ShardReader, Version, open_version
 from model.token_index import load_or_build
 from model.tokenizer import load_tokenizer, special_ids
@@ -46,6 +46,7 @@ class StreamConfig:
     seed: int = 0
     alpha: float = 1.0
     weights: dict[str, float] | None = None
+    code_share: float | None = None  # programming languages' share of the mix (model.mixing.with_code_share)
     holdout: float = 0.0
     cache_dir: str | None = None
     return_ids: bool = False
@@ -112,7 +113,9 @@ class PackedStream(IterableDataset):
             self.targets = normalise_weights(self.config.weights, set(tokens))
         else:
             self.targets = alpha_weights(tokens, self.config.alpha)
-        natural = not self.config.weights and self.config.alpha == 1.0
+        if self.config.code_share is not None:
+            self.targets = with_code_share(self.targets, self.config.code_share)
+        natural = not self.config.weights and self.config.alpha == 1.0 and self.config.code_share is None
         total = sum(tokens.values())
         self.per_epoch = np.zeros(len(self.langs), dtype=np.int64)
         for i, lang in enumerate(self.langs):

@@ -67,6 +67,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--weight-decay", type=float, default=0.1, help="AdamW weight decay of matrices (default 0.1)")
     p.add_argument("--seed", type=int, default=1234, help="model init and data order seed (default 1234)")
     p.add_argument("--alpha", type=float, default=0.3, help="language mixing exponent (1: natural mix)")
+    p.add_argument("--code-share", type=float, default=None,
+                   help="share of the mix for programming languages (lang code-*), e.g. 0.1 as in ROOTS")
     p.add_argument("--lang-weights", help="JSON file of explicit per-language weights (overrides --alpha)")
     p.add_argument("--holdout", type=float, default=0.01, help="fraction of documents held out for eval")
     p.add_argument("--eval-every", type=int, default=0, help="eval loss per language every N steps (0: at the end)")
@@ -205,7 +207,8 @@ def build_stream(args: argparse.Namespace, cfg: Any, spec: str, rank: int, world
     """This rank's packed stream; rank 0 builds the token index once, the others then load it."""
     weights = json.loads(Path(args.lang_weights).read_text()) if args.lang_weights else None
     stream_config = StreamConfig(seq_len=cfg.seq_len, micro_batch=args.micro_batch, seed=args.seed, alpha=args.alpha,
-                                 weights=weights, holdout=args.holdout, return_ids=args.trace_docs)
+                                 weights=weights, code_share=args.code_share, holdout=args.holdout,
+                                 return_ids=args.trace_docs)
     if rank:
         torch.distributed.barrier()
     stream = PackedStream(args.lake, spec, args.tokenizer, stream_config, rank=rank, world_size=world,

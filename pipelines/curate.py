@@ -4,6 +4,7 @@ in the lake.
 
     python -m pipelines.curate                         # built-in sample into ./lake, FnApiRunner
     python -m pipelines.curate --input 'data/*.jsonl.gz' --lake ./lake --dataset web
+    python -m pipelines.curate --code-input ./checkouts/ --code-input src.tar.gz --dataset code
     python -m pipelines.curate --sources sources.yaml --runner DataflowRunner ...
 """
 from __future__ import annotations
@@ -259,6 +260,8 @@ def resolve_sources(opts: CurateOptions, sample_dir: str | None = None) -> tuple
         sources += load_sources(opts.sources)
     if opts.input:
         sources += sources_from_inputs(opts.input)
+    if opts.code_input:
+        sources += sources_from_inputs(opts.code_input, kind="code", taken={s.name for s in sources})
     check_unique_names(sources, "--sources and --input")
     if sources:
         return sources, None

@@ -80,6 +80,9 @@ class CurateOptions(PipelineOptions):
         g = parser.add_argument_group("curation")
         g.add_argument("--input", action="append", default=None, metavar="PATTERN",
                        help="input files (glob; local, gs://, ...); repeatable; each pattern is one source")
+        g.add_argument("--code-input", action="append", default=None, metavar="PATH",
+                       help="a source of code: a directory, git checkout, tar/zip archive or JSONL/Parquet of "
+                            "{path, content} records; repeatable (docs/code.md)")
         g.add_argument("--sources", default=None, metavar="FILE",
                        help="YAML/JSON list of sources: name, paths, license, text_field, id_field, lang, priority, "
                             "extract")

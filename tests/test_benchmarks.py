@@ -14,6 +14,8 @@ import sys
 from benchmarks.render import main as render_main
 from benchmarks.render import render
 from benchmarks.results import load_results
+import pytest
+
 from tests.conftest import REPO, shared_path
 
 # Tools that build data or configs rather than measure: they record nothing.
@@ -147,3 +149,28 @@ def test_fused_batches_runs_both_shapes_of_the_fused_stage():
     shared_path()  # its corpus is drawn from ../shared/data
     out = run_benchmark("benchmarks.fused_batches", "--docs", "200", "--repeat", "1")
     assert "per-document time / per-batch time" in out
+
+
+def test_code_eval_runs_on_sets_made_from_this_pythons_stdlib(tmp_path):
+    """A tiny stand-in for ``benchmarks.code_data``'s sets, from files already here (no download)."""
+    import json
+    import sysconfig
+    from pathlib import Path
+
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    files = sorted((stdlib / "json").glob("*.py")) + sorted((stdlib / "email").glob("*.py"))[:10]
+    if not files:
+        pytest.skip(f"no standard-library sources under {stdlib}")
+    for name, edit in (("python-cpython-3.11", lambda t: t), ("python-pypy-3.9", lambda t: t.replace("    ", "  "))):
+        with open(tmp_path / f"{name}.jsonl", "w", encoding="utf-8") as f:
+            for p in files:
+                f.write(json.dumps({"id": f"{name}/{p.name}", "path": str(p.relative_to(stdlib)),
+                                    "content": edit(p.read_text(encoding="utf-8")), "repo": name,
+                                    "label": "code-python", "license": "PSF-2.0"}) + "\n")
+    prose = tmp_path / "prose.jsonl"
+    prose.write_text("".join(json.dumps({"text": f"An ordinary sentence number {i} about the weather today."}) + "\n"
+                             for i in range(200)))
+    out = run_benchmark("benchmarks.code_eval", "--data", str(tmp_path), "--prose", str(prose),
+                        "--throughput-mb", "0.2")
+    assert "code-python" in out and "near dedup, CPython 3.11 + PyPy 3.9 stdlib" in out
+    assert "x the prose path" in out

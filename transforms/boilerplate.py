@@ -27,7 +27,7 @@ from typing import Any
 
 import apache_beam as beam
 
-from catalog.contract import STAGE_FILTER
+from catalog.contract import STAGE_FILTER, is_code
 from transforms.document import DOC, REMOVED, Document, with_changes
 from transforms.removed import removed_from_doc
 from transforms.staging import StageDocuments, read_documents
@@ -51,6 +51,14 @@ def line_key(line: str) -> int | None:
 def document_line_keys(text: str) -> set[int]:
     """The distinct line hashes of a document: a line repeated inside one document counts once."""
     return {k for k in map(line_key, text.split("\n")) if k is not None}
+
+
+def source_line_keys(doc: Document) -> list[tuple[tuple[str, int], int]]:
+    """((source, line hash), 1) per distinct line of a document; none for source code, whose shared
+    lines (imports, braces, licence headers) are code, not template text."""
+    if is_code(doc.get("lang", "und")):
+        return []
+    return [((doc["source"], k), 1) for k in document_line_keys(doc["text"])]
 
 
 def remove_lines(text: str, boilerplate: Container[int]) -> tuple[str, int]:
@@ -80,7 +88,10 @@ def frequent_keys(doc_keys: Iterable[tuple[str, Iterable[int]]], min_docs: int) 
 
 
 def clean_document(doc: Document, boilerplate: Container[int]) -> tuple[str, Any, Counter]:
-    """("doc", document) or ("removed", a ``boilerplate_only`` row), with the counters it adds."""
+    """("doc", document) or ("removed", a ``boilerplate_only`` row), with the counters it adds.
+    Source code is handed on untouched."""
+    if is_code(doc.get("lang", "und")):
+        return DOC, doc, Counter(docs=1, lines_removed=0, docs_changed=0)
     text, removed = remove_lines(doc["text"], boilerplate)
     stats = Counter(docs=1, lines_removed=removed, docs_changed=int(removed > 0))
     if not removed:
@@ -130,7 +141,7 @@ class RemoveBoilerplate(beam.PTransform):
     def expand(self, docs):
         min_docs = self.min_docs
         counts = (docs
-                  | "LineKeys" >> beam.FlatMap(lambda d: [((d["source"], k), 1) for k in document_line_keys(d["text"])])
+                  | "LineKeys" >> beam.FlatMap(source_line_keys)
                   | "CountPerSource" >> beam.CombinePerKey(sum))
         frequent = counts | "Frequent" >> beam.Filter(lambda kv: kv[1] >= min_docs)
         by_source = (frequent

@@ -70,6 +70,11 @@ META_KEYS = {
     "filter_scorer": "the scorer set's version (filter)",
     "pii": "how many spans of each PII kind were redacted (pii)",
     "split": "{part, parts, of}: a part of a document cut at --max-doc-chars (read)",
+    "repo": "the repository a source file belongs to (read, code)",
+    "path": "the source file's path inside its repository (read, code)",
+    "license": "the file's licence: an SPDX expression, or the source's declared licence (read, code)",
+    "license_from": "where the licence came from: spdx (the file's header), file (LICENSE/COPYING), record, source",
+    "lang_rule": "what decided the programming language: extension, filename, content:.h, modeline, shebang",
     "decode": ("how a text not read as plain UTF-8 was decoded: {encoding, method[, markup, extract]}, or "
                "{encoding, invalid_bytes} for a repaired JSONL line (read)"),
 }

@@ -14,7 +14,7 @@ from typing import Any
 
 import apache_beam as beam
 
-from catalog.contract import STAGE_QUARANTINE
+from catalog.contract import STAGE_QUARANTINE, is_code
 from transforms.document import DOC, KEPT, REMOVED, Document, Item, tagged, with_changes
 from transforms.removed import removed_from_doc
 
@@ -47,10 +47,18 @@ def normalize_text(text: str) -> str:
     return text.strip()
 
 
+def normalize_code(text: str) -> str:
+    """Source code as it is, byte for byte, but for lone surrogates (U+FFFD): indentation, blank
+    lines, trailing spaces, line ends and decomposed characters can all matter to a program, and a
+    stored file must equal its original (PII redaction aside)."""
+    return replace_lone_surrogates(text)
+
+
 def normalize_document(doc: Document) -> Item:
-    """("doc", normalised doc), or ("removed", quarantine row) when nothing is left of the text."""
-    text = normalize_text(doc["text"])
-    if not text:
+    """("doc", normalised doc), or ("removed", quarantine row) when nothing is left of the text.
+    Source code (``lang`` ``code-*``) is kept as it is (``normalize_code``)."""
+    text = normalize_code(doc["text"]) if is_code(doc.get("lang", "und")) else normalize_text(doc["text"])
+    if not text.strip():  # a prose text is stripped already
         return REMOVED, removed_from_doc(doc, STAGE_QUARANTINE, "empty_document", {"chars_before": len(doc["text"])})
     return DOC, with_changes(doc, text=text)
 
@@ -64,4 +72,4 @@ class NormalizeDocuments(beam.PTransform):
         return {KEPT: out[KEPT], REMOVED: out[REMOVED]}
 
     def describe(self) -> dict[str, Any]:
-        return {"form": "NFC, control characters removed, line ends unified"}
+        return {"form": "NFC, control characters removed, line ends unified", "code": "as read (lone surrogates only)"}

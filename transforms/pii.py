@@ -1,5 +1,6 @@
 """PII redaction: personal data is replaced by typed placeholders before anything is written.
 
+Source code gets ``redact_code`` (credentials and e-mails only, see there).
 Only the redacted text leaves this stage; counts per type go to the manifest. Order matters:
 secrets first (a JWT or a ``user:password@`` URL must not be half-eaten by the e-mail rule),
 then e-mails, IP addresses, phone numbers.
@@ -21,6 +22,7 @@ from typing import Any
 
 import apache_beam as beam
 
+from catalog.contract import is_code
 from transforms.document import DOC, KEPT, Document, Item, tagged, with_changes
 
 PII_VERSION = "pii-v2"
@@ -142,13 +144,23 @@ def _redact_phones(text: str, counts: Counter) -> str:
     return "".join(parts) + text[end:] if parts else text
 
 
-def redact(text: str) -> tuple[str, Counter]:
-    """Return the text with keys, emails, IP addresses and phone numbers replaced, and counts per type."""
-    counts: Counter = Counter()
-
+def _redact_secrets(text: str, counts: Counter) -> str:
+    """Keys, tokens and URL credentials replaced by ``<KEY>``; e-mail addresses by ``<EMAIL>``."""
     def sub_key(m: re.Match) -> str:
         counts["key"] += 1
         return "<KEY>"
+
+    if (any(literal in text for literal in _KEY_LITERALS) or any(p.search(text) for p in _KEY_PREFIXED)
+            or ("_" in text and "secret_access_key" in text.lower())):
+        text = KEYS.sub(sub_key, text)
+    if "://" in text:
+        text = URL_CREDENTIALS.sub(sub_key, text)
+    return _redact_emails(text, counts) if "@" in text else text
+
+
+def redact(text: str) -> tuple[str, Counter]:
+    """Return the text with keys, emails, IP addresses and phone numbers replaced, and counts per type."""
+    counts: Counter = Counter()
 
     def sub_ip(m: re.Match) -> str:
         if not _valid_ip(m.group(0)):
@@ -156,13 +168,7 @@ def redact(text: str) -> tuple[str, Counter]:
         counts["ip_address"] += 1
         return "<IP_ADDRESS>"
 
-    if (any(literal in text for literal in _KEY_LITERALS) or any(p.search(text) for p in _KEY_PREFIXED)
-            or ("_" in text and "secret_access_key" in text.lower())):
-        text = KEYS.sub(sub_key, text)
-    if "://" in text:
-        text = URL_CREDENTIALS.sub(sub_key, text)
-    if "@" in text:
-        text = _redact_emails(text, counts)
+    text = _redact_secrets(text, counts)
     if _IPV4_MARKER.search(text):
         text = IPV4.sub(sub_ip, text)
     if _IPV6_MARKER.search(text):
@@ -170,9 +176,19 @@ def redact(text: str) -> tuple[str, Counter]:
     return _redact_phones(text, counts), counts
 
 
+def redact_code(text: str) -> tuple[str, Counter]:
+    """Source code's redaction: credentials (keys, tokens, private keys, URL passwords) and e-mail
+    addresses only. A placeholder takes exactly the secret's span, so the code around it is left as
+    it was (a quoted key stays a quoted string); IP addresses and phone numbers are left alone,
+    because in code they are mostly literals that the code needs (``127.0.0.1``, numeric constants)."""
+    counts: Counter = Counter()
+    return _redact_secrets(text, counts), counts
+
+
 def redact_document(doc: Document) -> list[Item]:
-    """The document with its PII replaced (and ``meta.pii`` counting what was), plus its counts."""
-    text, counts = redact(doc["text"])
+    """The document with its PII replaced (and ``meta.pii`` counting what was), plus its counts;
+    source code (``lang`` ``code-*``) by ``redact_code``."""
+    text, counts = redact_code(doc["text"]) if is_code(doc.get("lang", "und")) else redact(doc["text"])
     if not counts:
         return [(DOC, doc)]
     return [(DOC, with_changes(doc, text=text, meta={"pii": dict(sorted(counts.items()))})), ("counts", dict(counts))]

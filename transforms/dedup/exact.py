@@ -7,6 +7,7 @@ from typing import Any
 import apache_beam as beam
 
 from catalog.contract import STAGE_DEDUP_EXACT
+from transforms.code.dedup import CODE_EXACT_KEY
 from transforms.dedup.keys import Key, removed_from_key
 from transforms.document import KEPT, REMOVED, tagged
 
@@ -41,5 +42,5 @@ class ExactDedup(beam.PTransform):
         return {KEPT: out[KEPT], REMOVED: out[REMOVED]}
 
     def describe(self) -> dict[str, Any]:
-        return {"key": EXACT_KEY}
+        return {"key": EXACT_KEY, "code_key": CODE_EXACT_KEY}
 

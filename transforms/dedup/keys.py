@@ -15,6 +15,8 @@ from typing import Any
 
 import apache_beam as beam
 
+from catalog.contract import is_code
+from transforms.code.dedup import code_exact_key, code_signatures
 from transforms.dedup.clustering import Node, Rank
 from transforms.dedup.minhash import MinHashConfig, dedup_normal_form, normal_forms, signatures
 from transforms.document import Document, RemovedRow
@@ -56,11 +58,18 @@ def removed_from_key(key: Key, stage: str, reason: str, details: dict[str, Any])
 
 def batch_keys(docs: list[Document], priorities: dict[str, int], exact: bool,
                config: MinHashConfig | None) -> list[Key]:
-    """The key records of one batch of documents (exact keys and signatures computed batch-wise)."""
-    texts = [d["text"] for d in docs]
-    exacts = exact_keys(texts) if exact else [""] * len(docs)
-    sigs = [s.tobytes() for s in signatures(texts, config).astype("<u4")] if config is not None else [b""] * len(docs)
-    return [key_record(doc, priorities, e, sig) for doc, e, sig in zip(docs, exacts, sigs)]
+    """The key records of one batch of documents (exact keys and signatures computed batch-wise);
+    source code gets its own keys (``transforms.code.dedup``)."""
+    prose = [d for d in docs if not is_code(d["lang"])]
+    code = [d for d in docs if is_code(d["lang"])]
+    texts = [d["text"] for d in prose]
+    exacts = exact_keys(texts) if exact else [""] * len(prose)
+    sigs = [s.tobytes() for s in signatures(texts, config).astype("<u4")] if config is not None else [b""] * len(prose)
+    if code:
+        exacts += [code_exact_key(d["text"], d["lang"]) for d in code] if exact else [""] * len(code)
+        sigs += ([s.tobytes() for s in code_signatures([d["text"] for d in code], [d["lang"] for d in code], config)
+                  .astype("<u4")] if config is not None else [b""] * len(code))
+    return [key_record(doc, priorities, e, sig) for doc, e, sig in zip(prose + code, exacts, sigs)]
 
 
 class DedupKeys(beam.PTransform):

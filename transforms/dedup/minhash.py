@@ -40,6 +40,8 @@ from transforms.dedup.minhash_kernels import minhash_rows, normal_utf8
 MINHASH_SCHEME = "affine32"
 SHINGLE_HASH = "poly64-fmix64-hi32"
 BAND_HASH = "fmix64-chain"
+# Source code's shingles (``transforms.code.dedup``), described here with the settings they share.
+CODE_SHINGLES = "code token n-grams (word runs and symbol runs, case kept); permutations seeded by seed and lang"
 _PUNCT = re.compile(r"[^\w\s]+")
 _MASK64 = (1 << 64) - 1
 _FMIX64 = (np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53))
@@ -305,6 +307,7 @@ class MinHashConfig:
             **self.signature_settings(), "threshold": self.threshold, "bands": b, "rows": r,
             "band_hash": BAND_HASH, "recall_weight": self.recall_weight, "verify": self.verify,
             "partitions": self.partitions, "bucket_fanout": self.bucket_fanout, "clustering": "greedy-star",
+            "code_shingles": CODE_SHINGLES,
             "candidate_probability": {str(j): round(candidate_probability(j, b, r), 4) for j in (0.5, 0.7, 0.8, 0.9)},
         }
 

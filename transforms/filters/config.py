@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from transforms.filters.code import CodeFilterConfig, code_config
+
 DEFAULT_CONFIG = "filters-bigscience-v1.yaml"
 
 
@@ -59,6 +61,7 @@ class FilterConfig:
     languages: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     sources: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     override: Mapping[str, str] | None = None
+    code: CodeFilterConfig = CodeFilterConfig()  # the ``code:`` section: source code's own filters
 
     def params_for(self, lang: str, source: str) -> FilterParams:
         # Resolved once per (language, source) and kept in the instance: a corpus has few of those,
@@ -90,7 +93,7 @@ class FilterConfig:
         return {"version": self.version, "default": dataclasses.asdict(self.default),
                 "languages": {k: dict(v) for k, v in sorted(self.languages.items())},
                 "sources": {k: dict(v) for k, v in sorted(self.sources.items())},
-                "override_file": dict(self.override) if self.override else None}
+                "override_file": dict(self.override) if self.override else None, "code": self.code.describe()}
 
 
 def _merge_sections(base: dict[str, Any], extra: Mapping[str, Any], section: str) -> dict[str, Any]:
@@ -116,6 +119,7 @@ def _from_mapping(data: Mapping[str, Any], base: FilterConfig | None = None,
         languages=_merge_sections(dict(base.languages) if base else {}, data.get("languages") or {}, "languages"),
         sources=_merge_sections(dict(base.sources) if base else {}, data.get("sources") or {}, "sources"),
         override=override,
+        code=code_config(data.get("code"), base.code if base else None),
     )
 
 

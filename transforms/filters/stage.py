@@ -6,9 +6,10 @@ from typing import Any
 
 import apache_beam as beam
 
-from catalog.contract import AUDIT_PATH, STAGE_FILTER
+from catalog.contract import AUDIT_PATH, STAGE_FILTER, is_code
 from transforms.document import DOC, KEPT, REMOVED, CountNested, Document, Item, tagged
 from transforms.filters.audit import audit_row
+from transforms.filters.code import filter_code_document
 from transforms.filters.config import FilterConfig
 from transforms.filters.scores import SCORER_VERSION, filter_document
 from transforms.filters.wordlists import coverage as wordlist_coverage
@@ -17,14 +18,22 @@ from transforms.removed import removed_from_doc
 
 def filter_outputs(doc: Document, config: FilterConfig, use_lang_score: bool) -> list[Item]:
     """The kept document (with its scores) or its removed row and audit row, plus one ``skipped``
-    (filter, lang) per filter that could not run on it (no word list for its language)."""
-    doc, failure, skipped = filter_document(doc, config.params_for(doc["lang"], doc["source"]),
-                                            use_lang_score=use_lang_score)
+    (filter, lang) per filter that could not run on it (no word list for its language). Source code
+    (``lang`` ``code-*``) is judged by the code filters instead (``transforms.filters.code``)."""
+    failure: tuple[str, float, float] | None
+    if is_code(doc["lang"]):
+        doc, failure = filter_code_document(doc, config.code.params_for(doc["lang"], doc["source"]))
+        skipped: list[str] = []
+        version = config.code.version
+    else:
+        doc, failure, skipped = filter_document(doc, config.params_for(doc["lang"], doc["source"]),
+                                                use_lang_score=use_lang_score)
+        version = config.version
     out: list[Item] = [("skipped", (name, doc["lang"])) for name in skipped]
     if failure is None:
         return out + [(DOC, doc)]
     name, value, threshold = failure
-    details = {"value": value, "threshold": threshold, "filter_config": config.version}
+    details = {"value": value, "threshold": threshold, "filter_config": version}
     return out + [(REMOVED, removed_from_doc(doc, STAGE_FILTER, name, details)),
                   ("audit", audit_row(doc, name, value, threshold))]
 

@@ -51,6 +51,7 @@ from typing import Any, Literal, NamedTuple
 import apache_beam as beam
 import numpy as np
 
+from catalog.contract import is_code
 from catalog.hashing import sha256_file
 from transforms.document import KEPT, Document, with_changes
 from transforms.langid.langcodes import SUPPLEMENTARY, UNDETERMINED, parse_label
@@ -454,14 +455,18 @@ class LabelBatches(beam.DoFn):
 
     def process(self, batch: list[Document]) -> list[Document]:
         assert self.identifier is not None, "setup() loads the model"
+        code = [d for d in batch if is_code(d.get("lang", "und"))]  # labelled by the code reader: no natural language
+        if code:
+            batch = [d for d in batch if not is_code(d.get("lang", "und"))]
         columns = self.identifier.predict_columns([d["text"] for d in batch])
-        return list(map(apply_prediction, batch, *columns))  # a list: cheaper than yielding
+        return list(map(apply_prediction, batch, *columns)) + code  # a list: cheaper than yielding
 
 
 class IdentifyLanguage(beam.PTransform):
     """Documents -> {"kept": documents with ``lang``, ``lang_score`` and ``meta.lang_*``}; removes
     none. With ``enabled`` off, each document takes its record's or source's declared language
-    (``hints``: source name -> code) and the model is not loaded."""
+    (``hints``: source name -> code) and the model is not loaded. Source code (``lang`` ``code-*``,
+    set by the code reader) passes through untouched either way."""
 
     def __init__(self, config: LangIdConfig, *, enabled: bool = True, hints: dict[str, str | None] | None = None):
         super().__init__()
@@ -476,7 +481,8 @@ class IdentifyLanguage(beam.PTransform):
         if not self.enabled:
             hints = self.hints
             return {KEPT: docs | "FromHints" >> beam.Map(
-                lambda d: with_changes(d, lang=hinted_language(d, hints.get(d["source"]))))}
+                lambda d: d if is_code(d.get("lang", "und"))
+                else with_changes(d, lang=hinted_language(d, hints.get(d["source"]))))}
         return {KEPT: (docs
                        | "Batch" >> beam.BatchElements(min_batch_size=32, max_batch_size=512)
                        | "Label" >> beam.ParDo(LabelBatches(self.config)))}

@@ -350,7 +350,13 @@ def iter_parquet(stream: BinaryIO, src: Source, relpath: str, limits: ReadLimits
 
 def read_input_file(f: InputFile, limits: ReadLimits = ReadLimits()) -> Iterator[Item]:
     """Every record of one file, as documents or quarantine rows, within ``limits``; never
-    raises on bad data. A generator that holds at most the error budget's prefix."""
+    raises on bad data. A generator that holds at most the error budget's prefix. A code source's
+    directories, archives and records are read by ``transforms.read.code``."""
+    if f.source.kind == "code":
+        from transforms.read.code import read_code_input
+
+        yield from read_code_input(f, limits)
+        return
     for tag, item in apply_error_budget(_read_records(f, limits), limits, f.relpath):
         if tag == "doc":
             yield from limit_document(item, limits)
@@ -414,4 +420,9 @@ class ReadDocuments(beam.PTransform):
         return {KEPT: read[KEPT], REMOVED: read[REMOVED], "skipped": skipped}
 
     def describe(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self.limits), "decode": DECODE_DESCRIPTION}
+        record = {**dataclasses.asdict(self.limits), "decode": DECODE_DESCRIPTION}
+        if any(f.source.kind == "code" for f in self.files):
+            from transforms.read.code import describe_code_reader
+
+            record["code"] = describe_code_reader()
+        return record

@@ -26,6 +26,7 @@ def make_uid(source: str, relpath: str, position: str | int) -> str:
 
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+SOURCE_KINDS = ("text", "code")
 
 
 class SourceError(ValueError):
@@ -44,11 +45,16 @@ class Source:
     # HTML text: "main" (main content only) or "full" (all text); None: main for web crawls
     # (WARC responses), full for HTML files
     extract: str | None = None
+    kind: str = "text"  # "code": source files (transforms.read.code), each labelled with its programming language
+    licenses: tuple[str, ...] | None = None  # code: the SPDX ids a file's licence must be made of (None: any)
 
     def to_json(self) -> dict[str, Any]:
-        """As recorded in the manifest; ``extract`` only when set, so older manifests read the same."""
+        """As recorded in the manifest; the optional keys only when set, so older manifests read the same."""
         out = asdict(self) | {"paths": list(self.paths)}
-        return out if self.extract is not None else {k: v for k, v in out.items() if k != "extract"}
+        if self.licenses is not None:
+            out["licenses"] = list(self.licenses)
+        unset = {"extract": None, "kind": "text", "licenses": None}
+        return {k: v for k, v in out.items() if k not in unset or v != unset[k]}
 
 
 @dataclass(frozen=True)
@@ -84,7 +90,8 @@ def _text(entry: dict[str, Any], key: str, default: str, where: str) -> str:
 def _source_from_mapping(entry: Any, index: int) -> Source:
     if not isinstance(entry, dict):
         raise SourceError(f"source #{index + 1} must be a mapping, got {type(entry).__name__}")
-    unknown = set(entry) - {"name", "paths", "path", "license", "text_field", "id_field", "lang", "priority", "extract"}
+    unknown = set(entry) - {"name", "paths", "path", "license", "text_field", "id_field", "lang", "priority", "extract",
+                            "kind", "licenses"}
     if unknown:
         raise SourceError(f"source #{index + 1}: unknown keys {sorted(unknown)}")
     name = entry.get("name")
@@ -102,16 +109,39 @@ def _source_from_mapping(entry: Any, index: int) -> Source:
     priority = entry.get("priority", 0)
     if isinstance(priority, bool) or not isinstance(priority, int):
         raise SourceError(f"{where}: 'priority' must be an integer (lower wins), got {priority!r}")
+    kind = entry.get("kind", "text")
+    if kind not in SOURCE_KINDS:
+        raise SourceError(f"{where}: kind must be one of {', '.join(SOURCE_KINDS)}, got {kind!r}")
     return Source(
         name=name.strip(),
         paths=tuple(paths),
         license=_text(entry, "license", "unknown", where),
-        text_field=_text(entry, "text_field", "text", where),
+        text_field=_text(entry, "text_field", "content" if kind == "code" else "text", where),
         id_field=_text(entry, "id_field", "id", where),
         lang=_optional_text(entry, "lang", where),
         priority=priority,
         extract=extract,
+        kind=kind,
+        licenses=_licenses(entry, kind, where),
     )
+
+
+def _licenses(entry: dict[str, Any], kind: str, where: str) -> tuple[str, ...] | None:
+    """A code source's licence allow-list, as canonical SPDX ids; an id SPDX does not know is refused."""
+    value = entry.get("licenses")
+    if value is None:
+        return None
+    if kind != "code":
+        raise SourceError(f"{where}: 'licenses' (an allow-list of SPDX ids) needs kind: code")
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v.strip() for v in value):
+        raise SourceError(f"{where}: 'licenses' must be a non-empty list of SPDX ids, got {value!r}")
+    from transforms.code.licenses import UNKNOWN, UNRECOGNISED, normalise
+
+    ids = [v.strip() if v.strip() in (UNKNOWN, UNRECOGNISED) else normalise(v.strip()) for v in value]
+    bad = [v for v, i in zip(value, ids) if i == UNRECOGNISED and v.strip() != UNRECOGNISED]
+    if bad:
+        raise SourceError(f"{where}: 'licenses' holds ids the SPDX licence list does not know: {bad}")
+    return tuple(sorted(set(ids)))
 
 
 def load_sources(path: str) -> list[Source]:
@@ -143,9 +173,10 @@ def check_unique_names(sources: list[Source], where: str) -> None:
         raise SourceError(f"{where}: duplicate source names {dupes}; each source needs its own name")
 
 
-def sources_from_inputs(patterns: list[str]) -> list[Source]:
-    """Name each ``--input`` pattern after its file name (``data/fr.jsonl.gz`` -> ``fr``)."""
-    sources, seen = [], set()
+def sources_from_inputs(patterns: list[str], kind: str = "text", taken: set[str] | None = None) -> list[Source]:
+    """Name each ``--input`` (or ``--code-input``) pattern after its file name (``data/fr.jsonl.gz`` ->
+    ``fr``), avoiding the names in ``taken``."""
+    sources, seen = [], set(taken or ())
     for pattern in patterns:
         base = PurePosixPath(pattern.rstrip("/")).name.split(".")[0]
         name = _SAFE.sub("-", base.replace("*", "")).strip("-") or "input"
@@ -153,7 +184,8 @@ def sources_from_inputs(patterns: list[str]) -> list[Source]:
         while candidate in seen:
             candidate, k = f"{name}-{k}", k + 1
         seen.add(candidate)
-        sources.append(Source(name=candidate, paths=(pattern,)))
+        sources.append(Source(name=candidate, paths=(pattern,), kind=kind,
+                              text_field="content" if kind == "code" else "text"))
     return sources
 
 
@@ -187,6 +219,11 @@ def match_inputs(sources: list[Source]) -> list[InputFile]:
 
     files: list[InputFile] = []
     for src in sources:
+        if src.kind == "code":  # directories and archives too: transforms.read.code
+            from transforms.read.code import match_code_inputs
+
+            files += match_code_inputs(src)
+            continue
         for pattern in src.paths:
             result = FileSystems.match([pattern])[0]
             metas = [m for m in result.metadata_list if not m.path.endswith("/")]
