@@ -157,7 +157,7 @@ def _docs(texts: list[str], langs: list[str]) -> list[dict]:
 
 def path_seconds(docs: list[dict], identify: bool) -> float:
     """Process seconds of the per-document stages over ``docs`` (language id first when ``identify``)."""
-    from transforms.dedup.keys import dedup_keys
+    from transforms.dedup.keys import batch_keys
     from transforms.filters.config import load_filter_config
     from transforms.filters.stage import filter_outputs
     from transforms.langid.identify import LanguageIdentifier, apply_prediction
@@ -167,7 +167,7 @@ def path_seconds(docs: list[dict], identify: bool) -> float:
     filters, minhash = load_filter_config(), MinHashConfig()
     lid = LanguageIdentifier() if identify else None
     filter_outputs(docs[0], filters, True)  # warm-up: tables, compiled kernels
-    list(dedup_keys(docs[:2], {}, True, minhash))
+    list(batch_keys(docs[:2], {}, True, minhash))
     start = time.process_time()
     docs = [item for tag, item in map(normalize_document, docs) if tag == "doc"]
     if lid is not None:
@@ -179,7 +179,7 @@ def path_seconds(docs: list[dict], identify: bool) -> float:
     kept = [item for d in docs for tag, item in filter_outputs(d, filters, True) if tag == "doc"]
     redacted = [item for d in kept for tag, item in redact_document(d) if tag == "doc"]
     for lo in range(0, len(redacted), 512):
-        list(dedup_keys(redacted[lo:lo + 512], {}, True, minhash))
+        list(batch_keys(redacted[lo:lo + 512], {}, True, minhash))
     return time.process_time() - start
 
 

@@ -11,11 +11,11 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from benchmarks.render import main as render_main
 from benchmarks.render import render
 from benchmarks.results import load_results
-import pytest
-
 from tests.conftest import REPO, shared_path
 
 # Tools that build data or configs rather than measure: they record nothing.
