@@ -13,7 +13,7 @@
     python -m catalog serve [--port 8000]           browse in a web browser
 
 ``--lake`` is a directory, a ``file://`` URL, or an ``s3://``/``gs://`` URL (``--endpoint-url`` or
-``AWS_ENDPOINT_URL`` for an S3-compatible store); every command but ``gc`` and ``push`` reads an
+``AWS_ENDPOINT_URL`` for an S3-compatible store); every command but ``push`` (and ``gc --keep-last``) reads an
 object-store lake the way it reads a local one (``catalog.lake.open_lake``).
 """
 from __future__ import annotations
@@ -150,7 +150,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     ref, manifest = lake.load_manifest(args.spec)
     try:
         out = export_version(lake.version_dir(ref), manifest, args.out, verify=not args.no_verify)
-    except FileExistsError as e:
+    except (FileExistsError, ValueError) as e:  # a folder in the way, a language code that is no code
         raise lakelib.CatalogError(str(e)) from None
     print(f"exported {ref.spec} to {out}\n"
           f"  Hugging Face: datasets.load_dataset({str(out)!r}, 'all')  (configs: all, "
@@ -168,13 +168,20 @@ def cmd_tag(args: argparse.Namespace) -> int:
 def cmd_gc(args: argparse.Namespace) -> int:
     from catalog.gc import collect
 
-    _local_only(_lake(args), "gc")
-    result = collect(args.lake, grace=args.grace_hours * 3600, keep_last=args.keep_last, dry_run=args.dry_run)
+    lake = _lake(args)
+    if lake.is_remote and args.keep_last:
+        raise lakelib.CatalogError(f"gc --keep-last works on local lakes only; {lake} is on an object store "
+                                   f"(gc without it collects the staging of dead runs there)")
+    result = collect(lake, grace=args.grace_hours * 3600, keep_last=args.keep_last, dry_run=args.dry_run)
     for path in result.removed:
         print(f"{'would remove' if args.dry_run else 'removed'}  {path}")
+    for path in result.live:
+        print(f"kept     {path}: its run is live (it holds its lease)")
+    for reason in result.skipped:
+        print(f"catalog: gc skipped {reason}", file=sys.stderr)
     print(f"{'would free' if args.dry_run else 'freed'} {result.bytes / 1e6:,.2f} MB in {len(result.removed)} "
           f"path(s) (grace {args.grace_hours:g} h)")
-    return 0
+    return 2 if result.skipped else 0
 
 
 def cmd_push(args: argparse.Namespace) -> int:

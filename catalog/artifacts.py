@@ -25,13 +25,13 @@ from catalog.manifest import check_relpath
 
 ARTIFACTS = "artifacts"
 RECORD = "artifact.json"
-_KIND = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_KIND = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
 
 def attach_artifact(lake: str | Path, spec: str, file: str | Path, kind: str,
                     metadata: dict[str, Any] | None = None) -> dict[str, Any]:
     """Copy ``file`` into the version's artifacts and return its record (with ``path``)."""
-    if not _KIND.match(kind):
+    if not _KIND.fullmatch(kind):
         raise CatalogError(f"invalid artifact kind {kind!r}: use lowercase letters, digits, '_' or '-'")
     ref = resolve(lake, spec)
     src = Path(file)

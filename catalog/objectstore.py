@@ -24,12 +24,12 @@ from urllib.parse import urlparse
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from catalog.lake import MANIFEST, CatalogError, VersionRef, check_name
-from catalog.manifest import file_entries, safe_join
+from catalog.lake import MANIFEST, CatalogError, VersionRef, check_name, open_lake
+from catalog.manifest import file_entries, require_present, safe_join
 from catalog.verify import require_intact
 
 CLAIM = "_claim"
-_VERSION_KEY = re.compile(r"^v(\d+)/(.+)$")
+_VERSION_KEY = re.compile(r"v(\d+)/(.+)", re.DOTALL)
 
 
 class ObjectStore(Protocol):
@@ -128,8 +128,6 @@ class GCSStore:
 def store_for_url(url: str, options: PipelineOptions | None = None) -> ObjectStore:
     """The store behind a lake URL, set up like Beam's own filesystem for it (S3 endpoint and
     credentials from ``--s3_*``, GCP project from ``--project``), so both see the same bucket."""
-    from catalog.lake import open_lake
-
     if urlparse(url).scheme not in ("s3", "gs"):
         raise CatalogError(f"no object store for {url!r}: use gs://BUCKET/PREFIX or s3://BUCKET/PREFIX")
     return store_for_lake(open_lake(url, options=options or PipelineOptions([])))
@@ -148,7 +146,7 @@ def store_for_lake(lake: Any) -> ObjectStore:
 def _version_keys(store: ObjectStore, name: str) -> dict[int, set[str]]:
     found: dict[int, set[str]] = {}
     for key in store.keys(f"{check_name(name)}/"):
-        m = _VERSION_KEY.match(key[len(name) + 1:])
+        m = _VERSION_KEY.fullmatch(key[len(name) + 1:])
         if m:
             found.setdefault(int(m.group(1)), set()).add(m.group(2))
     return found
@@ -210,6 +208,8 @@ def commit_staged(lake: str, name: str, staging: str, manifest: dict[str, Any],
     staged = staging[len(lake) + 1:].rstrip("/") + "/"
     rels = sorted(key[len(staged):] for key in store.keys(staged))
     FileSystems.rename([f"{lake}/{staged}{rel}" for rel in rels], [f"{lake}/{name}/v{version}/{rel}" for rel in rels])
+    require_present(open_lake(lake, options=options or PipelineOptions([])).root / f"{name}/v{version}", manifest,
+                    f"{name}@v{version}")  # the last check: nothing listed is missing
     _write_manifest(store, name, version, manifest)
     FileSystems.delete([f"{lake}/{staged}"])
     return VersionRef(name, version, f"{lake}/{name}/v{version}")

@@ -8,6 +8,7 @@ in the lake.
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -30,6 +31,7 @@ from catalog.contract import (
     REMOVED_DIR,
     REMOVED_SCHEMA,
 )
+from catalog.lease import StagingLease
 from catalog.manifest import build_manifest, describe_staged, require_listed
 from catalog.report import format_summary
 from catalog.verify import require_intact
@@ -229,12 +231,32 @@ def _dedup_parents(opts: CurateOptions, config: MinHashConfig) -> list[tuple[str
     return parents
 
 
-def _read_stats(staging: str, name: str, default):
-    """A ``_stats/<name>.json`` the workers wrote, read through Beam's filesystems (local dir or object store)."""
+class IncompleteRun(lakelib.CatalogError):
+    """A run whose statistics are not all there (its staging was damaged): it must not publish."""
+
+
+def expected_stats(stages: dict[str, Any], disabled: set[str]) -> set[str]:
+    """The ``_stats`` files ``build_pipeline`` writes for these stages: every one must be read back."""
+    names = {"input_by_source", "skipped_records", "shards", "removed", "removed_counts", "dedup_clusters"}
+    names |= {"boilerplate"} if "boilerplate" in stages else set()
+    names |= {"filter_skipped"} if "filter" in stages else set()
+    names |= {"pii"} if "pii" not in disabled else set()
+    return names | ({"dedup_bands"} if "dedup-near" not in disabled else set())
+
+
+def read_stats(staging: str, name: str, default, expected: set[str]):
+    """A ``_stats/<name>.json`` the workers wrote, read through Beam's filesystems (local dir or object store).
+
+    ``default`` only stands for a file the run does not write (a stage that is off): one that is
+    expected and missing is an :class:`IncompleteRun` naming it, never an empty version.
+    """
     from apache_beam.io.filesystems import FileSystems
 
     path = FileSystems.join(staging, STATS_DIR, f"{name}.json")
     if not FileSystems.exists(path):
+        if name in expected:
+            raise IncompleteRun(f"the run's statistics file {path} is missing (its staging was removed or damaged "
+                                f"while it ran): nothing was published")
         return default
     with FileSystems.open(path) as f:
         return json.loads(f.read().decode("utf-8"))
@@ -273,7 +295,8 @@ def run(argv: list[str] | None = None) -> tuple[lakelib.VersionRef, dict[str, An
     check_options(opts, disabled)
     FileSystems.set_options(options)  # the launcher reads and writes the lake too (S3 endpoint, credentials)
     lake = lakelib.open_lake(opts.lake, options=opts)
-    staging = lake.new_staging(opts.dataset)
+    lease = StagingLease(lake, opts.dataset)  # gc leaves a leased staging alone, whatever its grace
+    staging = lease.staging
     try:
         sources, sample_dir = resolve_sources(opts, f"{staging}/_sample")  # workers see what the launcher sees
         files = match_inputs(sources)
@@ -284,27 +307,29 @@ def run(argv: list[str] | None = None) -> tuple[lakelib.VersionRef, dict[str, An
         with beam.Pipeline(options=options) as p:
             stages = build_pipeline(p, files, str(staging), opts, disabled)
         elapsed = time.monotonic() - started
+        expected = expected_stats(stages, disabled)
+        stat = functools.partial(read_stats, staging, expected=expected)  # stat(name, default for a stage off)
 
-        shards = _read_stats(staging, "shards", [])
-        removed_infos = _read_stats(staging, "removed", [])
+        shards = stat("shards", [])
+        removed_infos = stat("removed", [])
         manifest = build_manifest(
             shards=shards, removed_infos=removed_infos,
-            removed_counts=[(tuple(kind), n) for kind, n in _read_stats(staging, "removed_counts", [])],
-            input_by_source=_read_stats(staging, "input_by_source", {}), pii=_read_stats(staging, "pii", {}),
+            removed_counts=[(tuple(kind), n) for kind, n in stat("removed_counts", [])],
+            input_by_source=stat("input_by_source", {}), pii=stat("pii", {}),
             sources=[s.to_json() for s in sources],
             inputs=[{"source": f.source.name, "path": f.relpath if sample_dir else f.path, "bytes": f.size,
                      "mtime": f.mtime} for f in files],
             options={k: v for k, v in sorted(options.get_all_options(drop_default=True).items())
                      if k not in ("s3_access_key_id", "s3_secret_access_key", "s3_session_token")},  # no credentials
             runner=runner, stages=stage_record(stages, disabled),
-            filter_skipped=_read_stats(staging, "filter_skipped", {}),
+            filter_skipped=stat("filter_skipped", {}),
         )
         manifest["lineage"]["wall_seconds"] = round(elapsed, 2)
         manifest["lineage"]["dedup_against"] = [lake.resolve(s).spec for s in opts.dedup_against or []]
-        manifest["dedup"] = {name: sorted(_read_stats(staging, f"dedup_{name}", []), key=lambda i: i["path"])
+        manifest["dedup"] = {name: sorted(stat(f"dedup_{name}", []), key=lambda i: i["path"])
                              for name in ("bands", "clusters")}
         manifest.update({name: value for name in ("skipped_records", "boilerplate")
-                         if (value := _read_stats(staging, name, {}))})
+                         if (value := stat(name, {}))})
         manifest["audit"] = describe_staged(staging, os.path.dirname(AUDIT_PATH))
         lake.discard(f"{staging}/{STATS_DIR}", *([sample_dir] if sample_dir else []))  # scratch, not the version's
         require_listed(staging, manifest)
@@ -314,6 +339,8 @@ def run(argv: list[str] | None = None) -> tuple[lakelib.VersionRef, dict[str, An
     except BaseException:
         lake.discard(staging)  # nobody will commit a failed run's files: they go now rather than wait for gc
         raise
+    finally:
+        lease.release()
 
 
 def main(argv: list[str] | None = None) -> int:

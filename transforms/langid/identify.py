@@ -30,7 +30,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -41,6 +40,7 @@ from typing import Any, Literal, NamedTuple
 import apache_beam as beam
 import numpy as np
 
+from catalog.contract import LANG_CODE
 from catalog.hashing import sha256_file
 from transforms.document import KEPT, Document, with_changes
 from transforms.langid.langcodes import UNDETERMINED, parse_label
@@ -346,13 +346,10 @@ def apply_prediction(doc: Document, lang: str, score: float, alternatives: Ranke
                         meta={"lang_alternatives": alternatives, "lang_script": script})
 
 
-_SAFE_LANG = re.compile(r"^[a-z]{2,3}(?:[_-][A-Za-z0-9]{2,8})*$")
-
-
 def hinted_language(doc: Document, source_hint: str | None) -> str:
     """The language a record or its source declares, used when language id is switched off."""
     for candidate in (doc["meta"].get("lang"), source_hint):
-        if isinstance(candidate, str) and _SAFE_LANG.match(candidate):
+        if isinstance(candidate, str) and LANG_CODE.fullmatch(candidate):
             return candidate
     return UNDETERMINED
 

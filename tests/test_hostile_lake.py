@@ -1,0 +1,296 @@
+"""Regression tests for the lake, catalog and option defects of issue 29 (hostile round 3).
+
+Items 1 and 2: gc racing a live run or a tag; 9: the tokenizer's sample in bounded memory; 10:
+every option bounded before any work; 11: read-only lakes; 12: lying manifests; 13: a killed
+export; 14: values that become paths; 15: YAML in the dataset card; 16: gc on damaged lakes, a
+full disk, argparse errors and the browser's re-hashing.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from catalog import lake as lakelib
+from catalog.__main__ import main as catalog_main
+from catalog.contract import DOC_SCHEMA
+from catalog.manifest import build_manifest
+from tests.conftest import REPO
+from transforms.shards import arrow_file_bytes
+
+FAST = ["--disable", "langid,filter,dedup-near"]
+
+
+def _publish(lake: Path, name: str, docs_by_lang: dict[str, int]) -> tuple[lakelib.VersionRef, dict]:
+    """A small valid version holding ``n`` documents in each language, one shard per language."""
+    staging = lakelib.new_staging_dir(lake, name)
+    shards = []
+    for lang, n in sorted(docs_by_lang.items()):
+        rows = [{"id": f"{lang}-{i}", "text": f"text {i} in {lang}", "lang": lang, "lang_score": 1.0,
+                 "source": "src", "meta": "{}"} for i in range(n)]
+        data = arrow_file_bytes(rows, DOC_SCHEMA)
+        rel = f"data/lang={lang}/part-00000-000.arrow"
+        (staging / rel).parent.mkdir(parents=True, exist_ok=True)
+        (staging / rel).write_bytes(data)
+        shards.append({"path": rel, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(), "rows": n,
+                       "chars": sum(len(r["text"]) for r in rows), "sources": {"src": n}, "lang": lang})
+    total = sum(docs_by_lang.values())
+    manifest = build_manifest(
+        shards=shards, removed_infos=[], removed_counts=[], input_by_source={"src": total}, pii={},
+        sources=[{"name": "src", "license": "cc0-1.0"}],
+        inputs=[{"source": "src", "path": "in.jsonl", "bytes": 1, "mtime": 0.0}], options={}, runner="test",
+        stages={"read": {"enabled": True}})
+    ref = lakelib.commit_version(lake, name, staging, manifest)
+    return ref, dict(manifest, dataset=name, version=ref.version)
+
+
+# --- item 13: a killed export ------------------------------------------------------------------
+
+
+def test_an_export_killed_half_way_leaves_no_loadable_folder(tmp_path):
+    lake, out = tmp_path / "lake", tmp_path / "out"
+    _publish(lake, "d", {"en": 3, "fr": 3, "de": 3})
+    script = ("import os, signal, sys\n"
+              "import catalog.export as ex\n"
+              "from catalog.__main__ import main\n"
+              "real, calls = ex.export_file, []\n"
+              "def dying(*a, **k):\n"
+              "    calls.append(1)\n"
+              "    if len(calls) == 2:\n"
+              "        os.kill(os.getpid(), signal.SIGKILL)\n"
+              "    return real(*a, **k)\n"
+              "ex.export_file = dying\n"
+              "sys.exit(main(sys.argv[1:]))\n")
+    proc = subprocess.run([sys.executable, "-c", script, "export", "d@v1", str(out), "--lake", str(lake)],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == -9, proc.stderr
+    assert not out.exists()  # nothing under the name the user asked for: no dataset that loads short
+    [leftover] = tmp_path.glob(".out.tmp-*")  # the half-written folder is hidden and says what it is
+    assert len(list(leftover.rglob("*.arrow"))) == 1
+    assert catalog_main(["export", "d@v1", str(out), "--lake", str(lake)]) == 0  # a rerun succeeds
+    assert len(list(out.rglob("*.arrow"))) == 3 and (out / "README.md").is_file()
+
+
+# --- item 14: values that become paths -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["d\n", "d\nx", "v1\n"])
+def test_dataset_names_tags_and_version_specs_with_a_newline_are_refused(tmp_path, name):
+    with pytest.raises(lakelib.CatalogError):
+        lakelib.check_name(name)
+    lake = tmp_path / "lake"
+    _publish(lake, "d", {"en": 1})
+    with pytest.raises(lakelib.CatalogError):
+        lakelib.resolve(lake, "d@v1\n")
+    with pytest.raises(lakelib.CatalogError, match="invalid tag"):
+        lakelib.add_tag(lake, "d@v1", "keep\n")
+    (lake / "d" / "v2\n").mkdir()  # a folder that is not a canonical version, nor is a dataset name
+    (lake / "d\n").mkdir()
+    assert lakelib.open_lake(lake).version_numbers("d") == [1]
+    assert lakelib.list_datasets(lake) == ["d"]
+
+
+def test_artifact_kinds_and_object_store_keys_need_a_whole_match(tmp_path):
+    from catalog.artifacts import attach_artifact
+    from catalog.objectstore import _VERSION_KEY
+
+    _publish(tmp_path / "lake", "d", {"en": 1})
+    (tmp_path / "tok.json").write_text("{}")
+    with pytest.raises(lakelib.CatalogError, match="invalid artifact kind"):
+        attach_artifact(tmp_path / "lake", "d@v1", tmp_path / "tok.json", "tokenizer\n")
+    assert _VERSION_KEY.fullmatch("v1/manifest.json\n").group(2) == "manifest.json\n"  # the key as it is
+
+
+def test_a_language_code_with_a_newline_never_becomes_a_partition_or_a_config(tmp_path, capsys):
+    from catalog.contract import check_lang, shard_dir
+    from pipelines.curate import run
+    from transforms.langid.identify import hinted_language
+
+    for code in ("en\n", "en/../x", "", "EN"):
+        with pytest.raises(ValueError, match="invalid language code"):
+            shard_dir(code)
+        with pytest.raises(ValueError):
+            check_lang(code)
+    assert hinted_language({"meta": {"lang": "en\n"}}, None) == "und"
+    assert hinted_language({"meta": {}}, "en\n") == "und"
+
+    (tmp_path / "a.jsonl").write_text(json.dumps({"text": "hello there", "lang": "en\n"}) + "\n")
+    ref, manifest = run(["--input", str(tmp_path / "a.jsonl"), "--lake", str(tmp_path / "lake"), "--dataset", "d",
+                         *FAST])
+    assert set(manifest["languages"]) == {"und"}
+    assert [p.name for p in (tmp_path / "lake" / "d" / "v1" / "data").iterdir()] == ["lang=und"]
+
+    lake = tmp_path / "lake2"
+    ref, manifest = _publish(lake, "d", {"en": 1})
+    manifest_path = lake / "d" / "v1" / "manifest.json"
+    manifest["languages"]["en\n"] = manifest["languages"]["en"]
+    manifest_path.write_text(json.dumps(manifest))
+    capsys.readouterr()
+    assert catalog_main(["export", "d@v1", str(tmp_path / "out"), "--lake", str(lake)]) == 2
+    err = capsys.readouterr().err
+    assert "invalid language code 'en\\n'" in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "out").exists()
+
+
+# --- item 15: every language id label in the dataset card ---------------------------------------
+
+
+def _lid_labels() -> list[str]:
+    fasttext = pytest.importorskip("fasttext")
+    from transforms.langid.identify import default_model_path
+    from transforms.langid.langcodes import UNDETERMINED, parse_label
+
+    model = fasttext.load_model(default_model_path())
+    return sorted({parse_label(label)[0] for label in model.get_labels()} | {UNDETERMINED})
+
+
+def test_an_export_of_every_language_id_label_loads_every_config(tmp_path):
+    datasets = pytest.importorskip("datasets")
+    labels = _lid_labels()
+    assert {"no", "on", "yo"} & set(labels) and len(labels) > 170
+    lake, out = tmp_path / "lake", tmp_path / "out"
+    _publish(lake, "d", {lang: 1 for lang in labels})
+    assert catalog_main(["export", "d@v1", str(out), "--lake", str(lake)]) == 0
+    cache = str(tmp_path / "cache")
+    everything = datasets.load_dataset(str(out), "all", split="train", cache_dir=cache)
+    assert sorted(everything["lang"]) == labels
+    from datasets.utils.metadata import MetadataConfigs
+    from huggingface_hub import DatasetCard
+
+    # every config as datasets itself reads the card (one builder per config costs 0.3 s each)
+    configs = MetadataConfigs.from_dataset_card_data(DatasetCard.load(out / "README.md").data)
+    assert sorted(configs) == sorted(["all", *labels])
+    for lang in labels:  # each config by its name: YAML must not have read "no" as false
+        assert configs[lang]["data_files"] == [{"split": "train", "path": f"data/lang={lang}/*.arrow"}], lang
+        assert (out / f"data/lang={lang}").is_dir()
+    yaml_words = {"no", "on", "yes", "off", "y", "n", "true", "false", "null"} & set(labels)
+    for lang in sorted(yaml_words | {"en", "zh"}):  # those YAML 1.1 reads as booleans or null, loaded whole
+        assert datasets.load_dataset(str(out), lang, split="train", cache_dir=cache)["lang"] == [lang]
+
+
+# --- item 1: gc during a live run ----------------------------------------------------------------
+
+
+def gc_at_every_staging_step(monkeypatch, collect) -> list[str]:
+    """Make ``collect()`` run at every step of a run that touches its staging (each staged file
+    written, the statistics read back, the audit described, the listing checked, the version
+    claimed, the files moved, the manifest written), synchronously: the race as a repeatable test.
+    Returns the steps as they were hit."""
+    import catalog.objectstore as objectstore
+    import pipelines.curate as curate
+    import transforms.shards as shards
+
+    hits: list[str] = []
+
+    def around(module, attr: str, when: str) -> None:
+        real = getattr(module, attr)
+
+        def wrapped(*args, **kwargs):
+            if when == "before":
+                hits.append(attr)
+                collect()
+            out = real(*args, **kwargs)
+            if when == "after":
+                hits.append(attr)
+                collect()
+            return out
+
+        monkeypatch.setattr(module, attr, wrapped)
+
+    for module, attr, when in [(shards, "write_bytes", "after"), (curate, "write_bytes", "after"),
+                               (curate, "read_stats", "before"), (curate, "describe_staged", "before"),
+                               (curate, "require_listed", "before"), (lakelib, "_claim_version", "after"),
+                               (lakelib, "write_json_atomic", "before"), (objectstore, "claim_version", "after"),
+                               (objectstore, "_write_manifest", "before")]:
+        around(module, attr, when)
+    return hits
+
+
+def _docs(path: Path, n: int) -> Path:
+    path.write_text("".join(json.dumps({"id": str(i), "text": f"document number {i}: " + "word " * (i % 7 + 3)
+                                        + f"unique {i * 7919}"}) + "\n" for i in range(n)))
+    return path
+
+
+def test_gc_at_every_staging_step_of_a_live_run_on_a_local_lake(tmp_path, monkeypatch):
+    from catalog import gc
+    from catalog.verify import verify_version
+    from pipelines.curate import run
+
+    lake = tmp_path / "lake"
+    removed: list = []
+    hits = gc_at_every_staging_step(monkeypatch, lambda: removed.extend(gc.collect(lake, grace=0).removed))
+    ref, manifest = run(["--input", str(_docs(tmp_path / "in.jsonl", 40)), "--lake", str(lake), "--dataset", "d",
+                         "--disable", "langid,filter"])
+    assert {"write_bytes", "read_stats", "describe_staged", "require_listed", "_claim_version",
+            "write_json_atomic"} <= set(hits), hits
+    assert removed == []  # nothing of the live run was ever collectable
+    assert manifest["counts"]["input"] == manifest["counts"]["kept"] == 40
+    assert manifest["dedup"]["bands"] and manifest["removed_table"] is not None
+    checks = verify_version(ref.path, manifest)
+    assert checks and all(c.problem is None for c in checks), [c for c in checks if c.problem]
+    assert list((lake / "d" / lakelib.STAGING).iterdir()) == []  # staging and lease are gone after the commit
+
+
+def test_a_missing_statistics_file_fails_the_run_naming_it(tmp_path, monkeypatch, capsys):
+    import pipelines.curate as curate
+
+    real = curate.read_stats
+
+    def vanished(staging, name, default, expected):
+        if name == "removed_counts":
+            Path(staging, curate.STATS_DIR, f"{name}.json").unlink()
+        return real(staging, name, default, expected)
+
+    monkeypatch.setattr(curate, "read_stats", vanished)
+    lake = tmp_path / "lake"
+    rc = curate.main(["--input", str(_docs(tmp_path / "in.jsonl", 5)), "--lake", str(lake), "--dataset", "d", *FAST])
+    err = capsys.readouterr().err.splitlines()
+    assert rc == 2 and "removed_counts.json is missing" in err[-1] and "nothing was published" in err[-1], err
+    assert lakelib.list_versions(lake, "d") == [] and list((lake / "d" / lakelib.STAGING).iterdir()) == []
+
+
+def test_a_commit_whose_listed_file_vanished_publishes_nothing(tmp_path):
+    from catalog.manifest import MissingFile
+
+    lake = tmp_path / "lake"
+    ref, manifest = _publish(lake, "d", {"en": 2})
+    staging = lakelib.new_staging_dir(lake, "d")
+    (staging / "data" / "lang=en").mkdir(parents=True)
+    (staging / manifest["shards"][0]["path"]).write_bytes(b"short")
+    with pytest.raises(MissingFile, match="part-00000-000.arrow is 5 B, the manifest says"):
+        lakelib.commit_version(lake, "d", staging, manifest)
+    assert lakelib.list_versions(lake, "d") == [1]
+
+
+def test_leases_of_dead_and_live_runs(tmp_path, monkeypatch):
+    import socket
+
+    from catalog import gc, lease
+
+    lake = lakelib.open_lake(tmp_path / "lake")
+    held = lease.StagingLease(lake, "d")
+    (Path(held.staging) / "shard.arrow").write_bytes(b"x")
+    assert gc.collect(lake, grace=0, now=1e12).removed == []  # this process lives: its staging stays
+    held.release()
+    assert list((tmp_path / "lake" / "d" / lakelib.STAGING).iterdir()) == [Path(held.staging)]
+
+    dead = tmp_path / "lake" / "d" / lakelib.STAGING / "deadrun"
+    dead.mkdir()
+    dead.with_name("deadrun.lease").write_text(json.dumps({"host": socket.gethostname(), "pid": 2**22 + 7}))
+    far = tmp_path / "lake" / "d" / lakelib.STAGING / "farrun"
+    far.mkdir()
+    far.with_name("farrun.lease").write_text(json.dumps({"host": "another-machine", "pid": 1}))
+    result = gc.collect(lake, grace=0)
+    assert dead in result.removed and not dead.exists() and not dead.with_name("deadrun.lease").exists()
+    assert far.exists() and str(far) in result.live  # renewed just now from elsewhere: alive
+    assert Path(held.staging) in result.removed  # released: an ordinary leftover
+    stale = __import__("time").time() - lease.LEASE_TTL - 60
+    os.utime(far.with_name("farrun.lease"), (stale, stale))
+    gc.collect(lake, grace=0)
+    assert not far.exists() and not far.with_name("farrun.lease").exists()
