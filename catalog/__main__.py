@@ -80,24 +80,28 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from catalog.verify import describe_unlisted, verify_version
+    from catalog.verify import describe_unlisted, manifest_problems, verify_version
 
     lake = _lake(args)
-    ref, manifest = lake.load_manifest(args.spec)
+    ref, manifest = lake.load_manifest(args.spec)  # the schema, and the version against its folder
     where = lake.version_dir(ref)
     started = time.monotonic()
+    lies = manifest_problems(manifest)
     checks = verify_version(where, manifest, threads=args.threads)
     elapsed = max(time.monotonic() - started, 1e-9)
     total = sum(c.bytes for c in checks)
     bad = [c for c in checks if c.problem]
+    for lie in lies:
+        print(f"BAD  {ref.spec} {lakelib.MANIFEST}: {lie}")
     for c in bad:
         print(f"BAD  {ref.spec} {c.path}: {c.problem}")
     for line in describe_unlisted(where, manifest):
         print(f"NOTE {ref.spec} {line}")
-    verdict = "FAILED" if bad else "ok"
+    verdict = "FAILED" if bad or lies else "ok"
     print(f"{ref.spec}: {verdict}: {len(checks) - len(bad)}/{len(checks)} files intact, "
-          f"{total / 1e6:,.1f} MB in {elapsed:.2f} s ({total / 1e6 / elapsed:,.0f} MB/s)")
-    return 1 if bad else 0
+          f"{total / 1e6:,.1f} MB in {elapsed:.2f} s ({total / 1e6 / elapsed:,.0f} MB/s)"
+          + (f"; the manifest contradicts itself ({len(lies)} problem(s))" if lies else ""))
+    return 1 if bad or lies else 0
 
 
 def cmd_why(args: argparse.Namespace) -> int:

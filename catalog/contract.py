@@ -52,6 +52,9 @@ AUDIT_SCHEMA = pa.schema([
 ])
 
 
+SCHEMA_OF_KIND = {"shard": DOC_SCHEMA, "removed": REMOVED_SCHEMA, "dedup-bands": BANDS_SCHEMA,
+                  "dedup-clusters": CLUSTERS_SCHEMA, "audit": AUDIT_SCHEMA}  # by catalog.manifest.file_entries kind
+
 # A language code as it becomes a partition folder and an export config name: a lid.176 label,
 # ``und``, or a declared code with subtags (``pt-BR``, ``zh_Hant``). Always ``fullmatch``: ``$``
 # also matches before a trailing newline.

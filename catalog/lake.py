@@ -176,11 +176,21 @@ class Lake:
             raise ManifestError(f"{what} is unreadable: {type(e).__name__}: {e}") from None
 
     def load_manifest(self, spec: str) -> tuple[VersionRef, dict[str, Any]]:
-        """A version and its manifest; ``ManifestError`` when the manifest is not a readable JSON object."""
+        """A version and its manifest; ``ManifestError`` when the manifest is not a readable JSON object,
+        breaks ``catalog/manifest.schema.json``, or names another dataset or version than its folder's."""
+        from catalog.schema import schema_errors
+
         ref = self.resolve(spec)
         manifest = self._read_json(f"{ref.dataset}/v{ref.version}/{MANIFEST}", f"{ref.spec}: {MANIFEST}")
         if not isinstance(manifest, dict):
             raise ManifestError(f"{ref.spec}: {MANIFEST} is not a JSON object")
+        errors = schema_errors(manifest)
+        if errors:
+            more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+            raise ManifestError(f"{ref.spec}: {MANIFEST} breaks catalog/manifest.schema.json: {errors[0]}{more}")
+        if (manifest["dataset"], manifest["version"]) != (ref.dataset, ref.version):
+            raise ManifestError(f"{ref.spec}: {MANIFEST} says it is {manifest['dataset']}@v{manifest['version']}: a "
+                                f"manifest copied into another version's folder is not that version")
         return ref, manifest
 
     def list_tags(self, name: str) -> dict[str, int]:

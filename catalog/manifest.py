@@ -126,9 +126,9 @@ def require_present(where: Any, manifest: dict[str, Any], spec: str) -> None:
     :class:`catalog.lakefs.Location`) with the listed size: the last check before the manifest
     makes a version visible, so nothing that removed staged files can publish a version without them."""
     for _, entry in file_entries(manifest):
-        size = where.size(check_relpath(entry["path"]))
-        if size != entry["bytes"]:
-            found = "missing" if size is None else f"{size:,} B, the manifest says {entry['bytes']:,} B"
+        size, listed = where.size(check_relpath(entry["path"])), entry.get("bytes")
+        if size is None or (isinstance(listed, int) and size != listed):
+            found = "missing" if size is None else f"{size:,} B, the manifest says {listed:,} B"
             raise MissingFile(f"refusing to publish {spec}: {entry['path']} is {found} "
                               f"(was the run's staging removed while it ran?)")
 

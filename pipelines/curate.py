@@ -35,7 +35,7 @@ from catalog.lease import StagingLease
 from catalog.manifest import build_manifest, describe_staged, require_listed
 from catalog.report import format_summary
 from catalog.verify import require_intact
-from pipelines.options import CurateOptions, OptionError, parse_stage_list, validate_options
+from pipelines.options import CurateOptions, OptionError, check_argv, parse_stage_list, validate_options
 from pipelines.sample import write_sample
 from transforms.boilerplate import RemoveBoilerplate
 from transforms.dedup.exact import ExactDedup
@@ -47,7 +47,7 @@ from transforms.document import KEPT, REMOVED
 from transforms.filters.audit import WriteFilterAudit
 from transforms.filters.config import FilterConfig
 from transforms.filters.stage import FilterDocuments
-from transforms.langid.identify import IdentifyLanguage, LangIdConfig
+from transforms.langid.identify import IdentifyLanguage, LangIdConfig, check_model
 from transforms.normalize import NormalizeDocuments
 from transforms.pii import RedactPII
 from transforms.read.files import ReadDocuments
@@ -196,6 +196,8 @@ def check_options(opts: CurateOptions, disabled: set[str]) -> None:
               ("--lid-thresholds: ", lambda: LangIdConfig.from_options(opts))]
     if "filter" not in disabled:
         checks.append((f"--filter-config {opts.filter_config}: ", lambda: FilterConfig.from_options(opts)))
+    if opts.lid_model and "langid" not in disabled:
+        checks.append(("--lid-model: ", lambda: check_model(opts.lid_model)))
     for flag, check in checks:
         try:
             check()
@@ -288,6 +290,7 @@ def run(argv: list[str] | None = None) -> tuple[lakelib.VersionRef, dict[str, An
     """
     from apache_beam.io.filesystems import FileSystems
 
+    check_argv(sys.argv[1:] if argv is None else argv)  # a value argparse refuses: one line, not Beam's usage
     options = PipelineOptions(argv)
     opts = options.view_as(CurateOptions)
     disabled = parse_stage_list(opts.disable)

@@ -294,3 +294,167 @@ def test_leases_of_dead_and_live_runs(tmp_path, monkeypatch):
     os.utime(far.with_name("farrun.lease"), (stale, stale))
     gc.collect(lake, grace=0)
     assert not far.exists() and not far.with_name("farrun.lease").exists()
+
+
+# --- item 2: a tag set while gc --keep-last works -------------------------------------------------
+
+
+def test_a_tag_set_while_gc_retires_versions_is_never_ignored(tmp_path, monkeypatch):
+    import threading
+    import time
+
+    from catalog import gc
+
+    lake = tmp_path / "lake"
+    for _ in range(3):
+        _publish(lake, "d", {"en": 1})
+    real, outcome = gc._remove, {}
+
+    def tag() -> None:
+        try:
+            lakelib.add_tag(lake, "d@v2", "keep")
+            outcome["tagged"] = True
+        except lakelib.CatalogError:  # too late: v2 was already retired, and the tag says so
+            outcome["tagged"] = False
+
+    def slow_remove(path, dry_run):  # a slow (network) file system; the tag arrives while gc works
+        if "thread" not in outcome:
+            outcome["thread"] = threading.Thread(target=tag)
+            outcome["thread"].start()
+            time.sleep(0.5)
+        time.sleep(0.2)
+        real(path, dry_run)
+
+    monkeypatch.setattr(gc, "_remove", slow_remove)
+    gc.collect(lake, grace=0, keep_last=1, now=time.time() + 1)
+    outcome["thread"].join()
+    if outcome["tagged"]:
+        assert lakelib.list_versions(lake, "d") == [2, 3] and lakelib.list_tags(lake, "d") == {"keep": 2}
+    else:
+        assert lakelib.list_versions(lake, "d") == [3] and lakelib.list_tags(lake, "d") == {}
+
+
+# --- item 16: gc on a damaged lake ----------------------------------------------------------------
+
+
+def test_gc_skips_an_unreadable_manifest_and_goes_on_with_the_lake(tmp_path, capsys):
+    import time
+
+    lake = tmp_path / "lake"
+    for name in ("a", "b"):
+        _publish(lake, name, {"en": 1})
+        (lake / name / "v1" / "stray.tmp").write_text("left by a crash")
+    (lake / "a" / "v1" / "manifest.json").write_text("{not json")
+    old = time.time() - 3 * 86400
+    for path in lake.rglob("*"):
+        os.utime(path, (old, old), follow_symlinks=False)
+    assert catalog_main(["gc", "--lake", str(lake)]) == 2
+    out, err = capsys.readouterr()
+    assert "b/v1/stray.tmp" in out and not (lake / "b" / "v1" / "stray.tmp").exists()  # the rest was collected
+    assert (lake / "a" / "v1" / "stray.tmp").exists()  # what a broken manifest references is unknown: kept
+    assert err.count("\n") == 1 and "gc skipped a@v1: not collected: a@v1: manifest.json is unreadable" in err, err
+
+
+def test_gc_removes_links_in_staging_as_links_and_never_follows_them(tmp_path):
+    from catalog import gc
+
+    lake = tmp_path / "lake"
+    _publish(lake, "d", {"en": 1})
+    outside = tmp_path / "precious"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("not the lake's")
+    staging = lake / "d" / lakelib.STAGING
+    staging.mkdir(exist_ok=True)
+    (staging / "to-dir").symlink_to(outside)
+    (staging / "dangling").symlink_to(tmp_path / "nowhere")
+    run = staging / "run"
+    run.mkdir()
+    (run / "inner").symlink_to(outside / "keep.txt")
+    result = gc.collect(lake, grace=0, now=__import__("time").time() + 1)
+    assert {staging / "to-dir", staging / "dangling", run} <= set(result.removed)
+    assert list(staging.iterdir()) == [] and (outside / "keep.txt").read_text() == "not the lake's"
+
+
+# --- item 12: lying or misplaced manifests --------------------------------------------------------
+
+
+def _rewrite(lake: Path, name: str, version: int, change) -> dict:
+    path = lake / name / f"v{version}" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    change(manifest)
+    path.write_text(json.dumps(manifest))
+    return manifest
+
+
+def _broken_variants():
+    def shard(key, value):
+        return lambda m: m["shards"][0].__setitem__(key, value)
+    return {
+        "bytes": (shard("bytes", "abc"), "shards[0].bytes must be integer"),
+        "sha256": (shard("sha256", None), "shards[0].sha256 must be string"),
+        "shards-dict": (lambda m: m.__setitem__("shards", {"a": 1}), "manifest.shards must be array"),
+        "kept": (lambda m: m["counts"].__setitem__("kept", -7), "counts.kept must be >= 0"),
+        "lang-null": (lambda m: m["languages"].__setitem__("en", None), "languages['en'] must be object"),
+    }
+
+
+@pytest.mark.parametrize("variant", sorted(_broken_variants()))
+def test_a_manifest_with_wrong_types_is_one_line_and_exit_2_for_every_command(tmp_path, capsys, variant):
+    lake = tmp_path / "lake"
+    _publish(lake, "d", {"en": 2, "fr": 1})
+    change, words = _broken_variants()[variant]
+    _rewrite(lake, "d", 1, change)
+    for command in (["show", "d"], ["verify", "d"], ["sample", "d"], ["why", "d", "en-0"],
+                    ["export", "d", str(tmp_path / "out")], ["diff", "d@v1", "d@v1"]):
+        capsys.readouterr()
+        assert catalog_main([*command, "--lake", str(lake)]) == 2, command
+        err = capsys.readouterr().err
+        assert len(err.splitlines()) == 1 and words in err and "manifest.schema.json" in err, (command, err)
+    assert catalog_main(["list", "--lake", str(lake)]) == 1
+    assert "BROKEN" in capsys.readouterr().out
+
+
+def test_the_schema_checker_agrees_with_jsonschema(tmp_path):
+    jsonschema = pytest.importorskip("jsonschema")
+    from catalog.schema import manifest_schema, schema_errors
+
+    _, good = _publish(tmp_path / "lake", "d", {"en": 2})
+    validator = jsonschema.Draft202012Validator(manifest_schema())
+    assert schema_errors(good) == [] and validator.is_valid(good)
+    for variant, (change, _) in _broken_variants().items():
+        broken = json.loads(json.dumps(good))
+        change(broken)
+        assert schema_errors(broken) and not validator.is_valid(broken), variant
+    for value in ("d\n", "", "-d"):  # the dataset pattern, where Python's "$" alone would pass "d\n"
+        assert bool(schema_errors(dict(good, dataset=value))) == (not validator.is_valid(dict(good, dataset=value)))
+
+
+def test_verify_fails_a_duplicated_entry_a_foreign_schema_and_a_misplaced_manifest(tmp_path, capsys):
+    import pyarrow as pa
+
+    lake = tmp_path / "lake"
+    _publish(lake, "d", {"en": 2, "fr": 1})
+    _rewrite(lake, "d", 1, lambda m: m["shards"].append(dict(m["shards"][0])))
+    assert catalog_main(["verify", "d", "--lake", str(lake)]) == 1
+    out = capsys.readouterr().out
+    assert "BAD  d@v1 manifest.json: data/lang=en/part-00000-000.arrow is listed 2 times" in out, out
+    assert "counts.kept is 3, its shards hold 5 rows" in out and "FAILED" in out
+
+    _publish(lake, "e", {"en": 2})
+    shard = lake / "e" / "v1" / "data/lang=en/part-00000-000.arrow"
+    other = arrow_file_bytes([{"id": "1", "body": "x"}, {"id": "2", "body": "y"}],
+                             pa.schema([("id", pa.string()), ("body", pa.string())]))
+    shard.write_bytes(other)
+
+    def follow(m):  # a rewrite that updated the manifest too: checksums alone cannot see it
+        m["shards"][0].update(bytes=len(other), sha256=hashlib.sha256(other).hexdigest())
+    _rewrite(lake, "e", 1, follow)
+    assert catalog_main(["verify", "e", "--lake", str(lake)]) == 1
+    out = capsys.readouterr().out
+    assert "is not the contract's for a shard file" in out and "body: string" in out, out
+
+    import shutil
+    shutil.copytree(lake / "e" / "v1", lake / "e" / "v5")  # cp -r v1 v5: a "latest" that is no version
+    assert catalog_main(["show", "e", "--lake", str(lake)]) == 2
+    err = capsys.readouterr().err
+    assert "e@v5: manifest.json says it is e@v1" in err and len(err.splitlines()) == 1, err

@@ -43,7 +43,7 @@ import numpy as np
 from catalog.contract import LANG_CODE
 from catalog.hashing import sha256_file
 from transforms.document import KEPT, Document, with_changes
-from transforms.langid.langcodes import UNDETERMINED, parse_label
+from transforms.langid.langcodes import LABEL_PREFIX, UNDETERMINED, parse_label
 from transforms.langid.scripts import NO_SCRIPT, SCRIPTS, script_shares, scripts_of, warm_up, written_in
 
 LANGID_VERSION = "lid176-script-cld2-2"
@@ -65,6 +65,26 @@ def default_model_path() -> str:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"lid.176.ftz not found at {path}")
     return path
+
+
+def check_model(path: str) -> None:
+    """Open a ``--lid-model`` when the options are checked, so a missing file, or one that is no
+    fastText classifier, is one line before any work instead of a traceback after every input was read."""
+    import contextlib
+    import io
+
+    import fasttext
+
+    if not os.path.isfile(path):
+        raise ValueError(f"no such file: {path!r}")
+    with contextlib.redirect_stderr(io.StringIO()):  # fastText's notice on every load
+        try:
+            model = fasttext.load_model(path)
+        except ValueError as e:
+            raise ValueError(f"{path!r} is not a fastText model ({' '.join(str(e).split())})") from None
+    labels = model.get_labels()
+    if not labels or not all(label.startswith(LABEL_PREFIX) for label in labels):
+        raise ValueError(f"{path!r} is a fastText model without {LABEL_PREFIX} labels: not a language classifier")
 
 
 Moves = frozenset[tuple[str, str]]  # (lid.176's label, the label the second opinion may give instead)
