@@ -19,6 +19,7 @@ object-store lake the way it reads a local one (``catalog.lake.open_lake``).
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import math
 import sys
@@ -331,6 +332,11 @@ def main(argv: list[str] | None = None) -> int:
     except lakelib.CatalogError as e:
         print(f"catalog: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # disk full, quota, read-only or forbidden: what was written is already removed
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
+            raise
+        print(f"catalog: {args.command}: {e.strerror} writing {e.filename or 'its output'}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

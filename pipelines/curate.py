@@ -8,6 +8,7 @@ in the lake.
 """
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import logging
@@ -346,8 +347,31 @@ def run(argv: list[str] | None = None) -> tuple[lakelib.VersionRef, dict[str, An
         lease.release()
 
 
+_DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES)
+
+
+def disk_error(error: BaseException) -> OSError | None:
+    """The disk-full, quota or permission ``OSError`` at the root of a failure, however Beam wrapped it
+    (a worker's exception comes back as a ``RuntimeError`` whose context is the original)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _DISK_ERRORS:
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _not_a_disk_error(record: logging.LogRecord) -> bool:
+    """Log filter: a worker's disk-full traceback is left out; ``main`` says it in one line."""
+    return not (record.exc_info and record.exc_info[1] is not None and disk_error(record.exc_info[1]))
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_not_a_disk_error)
     argv = sys.argv[1:] if argv is None else argv
     if any(a in ("-h", "--help") for a in argv):
         CurateOptions(["--help"])
@@ -358,6 +382,13 @@ def main(argv: list[str] | None = None) -> int:
     except (OptionError, SourceError, lakelib.CatalogError) as e:
         print(f"curate: {e}", file=sys.stderr)
         return 2
+    except Exception as e:
+        disk = disk_error(e)
+        if disk is None:
+            raise
+        print(f"curate: {disk.strerror} writing {disk.filename or 'the lake'}: the run stopped, its staging was "
+              f"removed and nothing was published", file=sys.stderr)
+        return 1
     lake = PipelineOptions(argv).view_as(CurateOptions).lake
     print(format_summary(manifest, str(ref.path), lake))
     print(f"  took:     {time.monotonic() - started:.1f} s")

@@ -458,3 +458,82 @@ def test_verify_fails_a_duplicated_entry_a_foreign_schema_and_a_misplaced_manife
     assert catalog_main(["show", "e", "--lake", str(lake)]) == 2
     err = capsys.readouterr().err
     assert "e@v5: manifest.json says it is e@v1" in err and len(err.splitlines()) == 1, err
+
+
+# --- item 10: every option bounded before any work ------------------------------------------------
+
+
+@pytest.mark.parametrize("flags, words", [
+    (["--max-line-bytes", "100000000000000000000"], "--max-line-bytes must be >= 1 and <= 1073741824"),
+    (["--max-line-bytes", "1e20"], "argument --max-line-bytes: invalid int value: '1e20'"),
+    (["--max-text-bytes", "100000000000000000000"], "--max-text-bytes must be >= 0 and <= 1073741824"),
+    (["--shard-target-mb", "1e-9"], "--shard-target-mb must be a positive number of MB, within [0.001, 1024]"),
+    (["--shard-target-mb", "1e9"], "--shard-target-mb must be a positive number of MB, within [0.001, 1024]"),
+    (["--filter-audit-k", "100000000000000000000"], "--filter-audit-k must be >= 0 and <= 10000"),
+    (["--minhash-perm", "300000000"], "--minhash-perm must be >= 2 and <= 4096"),
+    (["--minhash-partitions", "10000000000"], "--minhash-partitions must be >= 1 and <= 65536"),
+    (["--max-doc-chars", "100000000000000000000"], "--max-doc-chars must be >= 0 and <= 1073741824"),
+    (["--lid-model", "/nonexistent/lid.bin"], "--lid-model: no such file: '/nonexistent/lid.bin'"),
+    (["--lid-threshold", "abc"], "argument --lid-threshold: invalid float value: 'abc'"),
+    (["--num_workers", "abc"], "argument --num_workers: invalid int value: 'abc'"),
+])
+def test_out_of_range_and_mistyped_options_are_one_line_and_exit_2(tmp_path, capsys, flags, words):
+    from pipelines.curate import main
+
+    lake = tmp_path / "lake"
+    assert main(["--lake", str(lake), *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"curate: {words}"), err
+    assert len(err.splitlines()) == 1 and not lake.exists(), err
+
+
+def test_a_lid_model_that_is_no_classifier_is_refused_at_check_time(tmp_path, capsys):
+    from pipelines.curate import main
+
+    (tmp_path / "not-a-model.bin").write_bytes(b"\x00" * 4096)
+    lake = tmp_path / "lake"
+    assert main(["--lake", str(lake), "--lid-model", str(tmp_path / "not-a-model.bin")]) == 2
+    err = capsys.readouterr().err
+    assert "--lid-model: " in err and "is not a fastText model" in err and len(err.splitlines()) == 1, err
+    assert not lake.exists()
+
+
+# --- item 16: a full disk -------------------------------------------------------------------------
+
+
+def test_a_full_disk_is_one_line_and_leaves_nothing_behind(tmp_path, monkeypatch, capsys):
+    import errno
+
+    import catalog.export as export
+    import pipelines.curate as curate
+    import transforms.shards as shards
+
+    def full(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device", path)
+
+    monkeypatch.setattr(shards, "write_bytes", full)
+    monkeypatch.setattr(curate, "write_bytes", full)
+    lake = tmp_path / "lake"
+    assert curate.main(["--input", str(_docs(tmp_path / "in.jsonl", 5)), "--lake", str(lake), "--dataset", "d",
+                        *FAST]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and err[-1].startswith("curate: No space left on device writing "), err  # 1st: the plan
+    assert "nothing was published" in err[-1] and list((lake / "d" / lakelib.STAGING).iterdir()) == []
+
+    monkeypatch.undo()
+    _publish(lake, "d", {"en": 2, "fr": 1})
+    real, calls = export.LocalLocation.download, []
+
+    def fills_up(self, rel, dst):  # the second shard's copy finds the disk full
+        calls.append(dst)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device", str(dst))
+        return real(self, rel, dst)
+
+    monkeypatch.setattr(export, "_clone", lambda src, dst: False)  # no reflinks: plain copies
+    monkeypatch.setattr(export.LocalLocation, "download", fills_up)
+    capsys.readouterr()
+    assert catalog_main(["export", "d@v1", str(tmp_path / "out"), "--lake", str(lake)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("catalog: export: No space left on device writing ") and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out.tmp-*"))
