@@ -39,6 +39,7 @@ MANIFEST = "manifest.json"
 STAGING = "_staging"
 TAGS = "_tags"
 PIN_LOCK = ".lock"  # NAME/_tags/.lock: see pin_lock
+READ_ONLY_ERRNOS = (errno.EROFS, errno.EACCES, errno.EPERM)  # a write refused by the mount or permissions
 VERSION_NUMBER = r"[1-9][0-9]{0,17}"  # canonical: no leading zero, and always fits an int64
 _VERSION_DIR = re.compile(rf"v({VERSION_NUMBER})")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")  # always fullmatch: "$" matches before a "\n"
@@ -231,10 +232,8 @@ class Lake:
             raise CatalogError(
                 f"tag {tag!r} already points at {ref.dataset}@v{self.list_tags(ref.dataset)[tag]}"
             ) from None
-        except PermissionError as e:
-            raise read_only(self.display, e) from None
         except OSError as e:
-            if e.errno != errno.EROFS:
+            if e.errno not in READ_ONLY_ERRNOS:
                 raise
             raise read_only(self.display, e) from None
         return ref
@@ -304,10 +303,8 @@ def new_staging_dir(lake: str | Path, name: str, run_id: str | None = None) -> P
     path = Path(lake) / name / STAGING / (run_id or uuid.uuid4().hex)
     try:
         path.mkdir(parents=True)
-    except PermissionError as e:
-        raise read_only(lake, e) from None
     except OSError as e:
-        if e.errno != errno.EROFS:
+        if e.errno not in READ_ONLY_ERRNOS:
             raise
         raise read_only(lake, e) from None
     return path

@@ -22,7 +22,7 @@ import time
 import uuid
 from typing import Any
 
-from catalog.lake import STAGING, Lake, check_name
+from catalog.lake import READ_ONLY_ERRNOS, STAGING, Lake, check_name, read_only
 from catalog.lakefs import Location
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,12 @@ class StagingLease:
         self.lake, self.name, self.run_id = lake, check_name(name), uuid.uuid4().hex
         self.rel = lease_rel(name, self.run_id)
         self._stop = threading.Event()
-        self.renew()  # first the lease, then the staging: gc never sees one without the other
+        try:
+            self.renew()  # first the lease, then the staging: gc never sees one without the other
+        except OSError as e:
+            if e.errno not in READ_ONLY_ERRNOS:
+                raise
+            raise read_only(lake.display, e) from None
         self.staging = lake.new_staging(name, self.run_id)
         self._thread = threading.Thread(target=self._keep, name=f"lease-{self.run_id[:8]}", daemon=True)
         self._thread.start()

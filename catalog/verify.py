@@ -191,19 +191,48 @@ def describe_unlisted(root: str | Path | Location, manifest: dict[str, Any]) -> 
     ]
 
 
+KNOWN_GOOD_LIMIT = 65536
+_known_good: dict[tuple[str, str], tuple[int, ...]] = {}  # (local path, sha256) -> identity when found intact
+
+
+def _identity(path: Path) -> tuple[int, ...]:
+    """What changes whenever a file's bytes may have: device, inode, size, mtime and ctime (in ns;
+    ctime cannot be set back from user space, so a rewrite that restores the mtime still shows)."""
+    st = os.stat(path)
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
 def open_verified_table(root: str | Path | Location, entry: dict[str, Any], spec: str, *, verify: bool = True,
-                        override: bool = True):
+                        override: bool = True, remember: bool = False):
     """The Arrow table of a manifest entry, memory-mapped, after checking it in the same pass.
 
     The mapped bytes are hashed and then handed to Arrow, so the check reads the file once (the
     pages it warms are the ones Arrow then uses). ``verify=False`` is the user's override;
-    ``override`` says whether the error should mention it (``--no-verify``).
+    ``override`` says whether the error should mention it (``--no-verify``). With ``remember`` (a
+    long-lived reader: ``catalog serve``) a local file found intact is not hashed again while its
+    identity (:func:`_identity`) is unchanged; its size and rows are still checked.
     """
     import pyarrow.ipc as ipc
 
     where, rel = location(root), check_relpath(entry["path"])
     if not verify:
         return ipc.open_file(where.buffer(rel)).read_all()
+    key = (str(where.local / rel), str(entry["sha256"])) if remember and where.local is not None else None
+    if key is not None:
+        try:
+            seen = _identity(where.local / rel)  # type: ignore[operator]
+        except OSError:
+            seen = None
+        if seen is not None and _known_good.get(key) == seen and seen[2] == entry["bytes"]:
+            table = ipc.open_file(where.buffer(rel)).read_all()
+            if table.num_rows == entry["rows"]:
+                return table
+        table = open_verified_table(root, entry, spec, override=override)
+        if seen is not None:
+            if len(_known_good) >= KNOWN_GOOD_LIMIT:
+                _known_good.clear()
+            _known_good[key] = seen  # the identity from before the hash: a change meanwhile shows next time
+        return table
     size = where.size(rel)
     if size is None:
         raise damaged(spec, entry["path"], "missing", override)

@@ -54,7 +54,7 @@ def check_argv(argv: list[str]) -> None:
     from apache_beam.options.pipeline_options import _BeamArgumentParser
 
     class OneLineParser(_BeamArgumentParser):
-        def error(self, message: str):  # type: ignore[override]
+        def error(self, message: str):
             raise OptionError(message)
 
     parser = OneLineParser(allow_abbrev=False)
@@ -70,8 +70,10 @@ def validate_options(opts: CurateOptions) -> None:
     """Refuse any out-of-range curation option (``OptionError`` naming the flag and the rule)."""
     parse_stage_list(opts.disable)
     _need(_finite(opts.shard_target_mb) and MIN_SHARD_MB <= opts.shard_target_mb <= MAX_SHARD_MB,
-          "--shard-target-mb", opts.shard_target_mb, f"a positive number of MB, within [{MIN_SHARD_MB}, {MAX_SHARD_MB:g}]")
-    _need(0 <= opts.filter_audit_k <= MAX_AUDIT_K, "--filter-audit-k", opts.filter_audit_k, f">= 0 and <= {MAX_AUDIT_K}")
+          "--shard-target-mb", opts.shard_target_mb,
+          f"a positive number of MB, within [{MIN_SHARD_MB}, {MAX_SHARD_MB:g}]")
+    _need(0 <= opts.filter_audit_k <= MAX_AUDIT_K, "--filter-audit-k", opts.filter_audit_k,
+          f">= 0 and <= {MAX_AUDIT_K}")
     _need(_finite(opts.lid_threshold) and 0.0 <= opts.lid_threshold <= 1.0, "--lid-threshold", opts.lid_threshold,
           "within [0, 1] (a probability)")
     _need(1 <= opts.minhash_ngram <= MAX_NGRAM, "--minhash-ngram", opts.minhash_ngram, f">= 1 and <= {MAX_NGRAM}")

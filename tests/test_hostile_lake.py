@@ -537,3 +537,132 @@ def test_a_full_disk_is_one_line_and_leaves_nothing_behind(tmp_path, monkeypatch
     err = capsys.readouterr().err
     assert err.startswith("catalog: export: No space left on device writing ") and len(err.splitlines()) == 1, err
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out.tmp-*"))
+
+
+# --- item 16: the browser hashes each shard once --------------------------------------------------
+
+
+def test_the_browser_hashes_a_sampled_shard_once_until_it_changes(tmp_path, monkeypatch):
+    import catalog.verify as verify
+    from catalog.serve import route
+
+    lake = tmp_path / "lake"
+    ref, manifest = _publish(lake, "d", {"en": 4, "fr": 4})
+    hashed = []
+    real = verify._hash_buffer
+    monkeypatch.setattr(verify, "_hash_buffer", lambda buf: hashed.append(1) or real(buf))
+    opened = lakelib.open_lake(lake)
+    assert route(opened, "/d/d/v1/")[0] == 200 and len(hashed) == 2
+    for _ in range(3):
+        status, _, body = route(opened, "/d/d/v1/")
+        assert status == 200 and b" in en" in body
+    assert len(hashed) == 2  # unchanged files: no second hash
+
+    shard = ref.path / manifest["shards"][0]["path"]
+    data = bytearray(shard.read_bytes())
+    data[-40] ^= 0x01  # same size, same mtime restored: only the ctime tells
+    stamp = shard.stat()
+    shard.write_bytes(bytes(data))
+    os.utime(shard, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    status, _, body = route(opened, "/d/d/v1/")
+    assert len(hashed) == 3 and b"is damaged" in body and b'data-lang="fr"' in body
+
+
+# --- item 9: the tokenizer's sample in memory independent of a language's size --------------------
+
+
+class _FakeVersion:
+    def __init__(self, shards: int, rows: int):
+        self.shards = [{"lang": "en", "rows": rows} for _ in range(shards)] + [{"lang": "fr", "rows": 50}]
+        self.manifest = {"languages": {"en": {"chars": shards * rows * 12}, "fr": {"chars": 50 * 12}}}
+
+
+class _FakeReader:
+    def column(self, index, rows, name="text"):
+        return [f"doc {index:04d}-{int(r):05d}" for r in rows]
+
+
+def _sample(shards: int, rows: int, seed: int, chars: int = 20_000) -> list[str]:
+    from model.tokenizer import language_sample
+
+    _, texts = language_sample(_FakeVersion(shards, rows), _FakeReader(), 0.3, chars, seed)
+    return list(texts)
+
+
+def test_the_tokenizer_sample_is_reproducible_and_its_memory_does_not_grow_with_the_language():
+    import tracemalloc
+
+    first = _sample(100, 1000, seed=3)
+    assert first == _sample(100, 1000, seed=3) and first != _sample(100, 1000, seed=4)
+    assert any(t.startswith("doc 0100-") for t in first)  # the small language is upsampled (cycled)
+    assert len({t.split("-")[0] for t in first}) > 20  # drawn across many shards, not the first few
+
+    peaks = []
+    for shards in (10, 1000):  # 10k documents, then 1M
+        tracemalloc.start()
+        _sample(shards, 1000, seed=0)
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+    assert peaks[1] < 2 * peaks[0] + (1 << 20), peaks  # a list of every (shard, row) would be ~100 MB
+
+
+# --- item 11: read-only lakes ---------------------------------------------------------------------
+
+
+def _read_only_below(monkeypatch, root: Path) -> None:
+    """Every write under ``root`` fails as on a read-only mount (tests run as root, so chmod cannot)."""
+    import errno
+
+    def refuse(path) -> None:
+        if Path(path).resolve().is_relative_to(root.resolve()):
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+
+    real_mkdir, real_open = Path.mkdir, open
+
+    def mkdir(self, *args, **kwargs):
+        refuse(self)
+        return real_mkdir(self, *args, **kwargs)
+
+    def guarded_open(file, mode="r", *args, **kwargs):
+        if isinstance(file, (str, Path)) and any(c in mode for c in "wax+"):
+            refuse(file)
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+    monkeypatch.setattr("builtins.open", guarded_open)
+
+
+def test_a_read_only_lake_trains_from_the_cache_and_refuses_writes_in_one_line(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("torch")
+    from model.data import PackedStream, StreamConfig
+    from model.sample_lake import synthetic_records, write_version
+    from model.tokenizer import train_tokenizer
+    from pipelines.curate import main as curate_main
+
+    lake = tmp_path / "lake"
+    records = synthetic_records(120, {"eng": "abcdefghijklmnopqrstuvwxyz", "rus": "абвгдежзийклмнопрст"}, seed=1,
+                               words=(5, 30))
+    write_version(lake, "mix", records, rows_per_shard=40)
+    tok = train_tokenizer(iter([r["text"] for r in records]), 300, sum(len(r["text"]) for r in records))
+    tok.save(str(tmp_path / "tok.json"))
+    before = sorted(p for p in lake.rglob("*"))
+    _read_only_below(monkeypatch, lake)
+
+    cfg = StreamConfig(seq_len=32, micro_batch=4, cache_dir=str(tmp_path / "cache"))
+    stream = PackedStream(str(lake), "mix", str(tmp_path / "tok.json"), cfg)
+    batch = next(iter(stream))
+    assert batch["input_ids"].shape[0] == 4
+    assert list((tmp_path / "cache" / "token-lengths").glob("*.npy"))  # the index went to the cache
+    again = PackedStream(str(lake), "mix", str(tmp_path / "tok.json"), cfg)  # and is found there next time
+    assert (again.batch_at(0)["input_ids"] == stream.batch_at(0)["input_ids"]).all()
+    assert sorted(p for p in lake.rglob("*")) == before
+
+    capsys.readouterr()
+    assert catalog_main(["tag", "mix@v1", "gold", "--lake", str(lake)]) == 2
+    err = capsys.readouterr().err
+    assert "is read-only here (Read-only file system)" in err and len(err.splitlines()) == 1, err
+    (tmp_path / "in.jsonl").write_text(json.dumps({"text": "hello"}) + "\n")
+    assert curate_main(["--input", str(tmp_path / "in.jsonl"), "--lake", str(lake), "--dataset", "mix", *FAST]) == 2
+    err = capsys.readouterr().err
+    assert f"lake {lake} is read-only here" in err and len(err.splitlines()) == 1, err
+    assert sorted(p for p in lake.rglob("*")) == before
