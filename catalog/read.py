@@ -63,7 +63,8 @@ def sample_rows(root: str | Path | Location, manifest: dict[str, Any], lang: str
     for entry in entries:
         wanted = [p - offset for p in picks[i:] if p < offset + entry["rows"]]
         if wanted:
-            table = open_verified_table(root, entry, version_spec(manifest), verify=verify, remember=remember)
+            table = open_verified_table(root, entry, version_spec(manifest), verify=verify, remember=remember,
+                                        kind="shard")
             rows += table.take(wanted).to_pylist()
             i += len(wanted)
         offset += entry["rows"]

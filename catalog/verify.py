@@ -203,14 +203,15 @@ def _identity(path: Path) -> tuple[int, ...]:
 
 
 def open_verified_table(root: str | Path | Location, entry: dict[str, Any], spec: str, *, verify: bool = True,
-                        override: bool = True, remember: bool = False):
+                        override: bool = True, remember: bool = False, kind: str | None = None):
     """The Arrow table of a manifest entry, memory-mapped, after checking it in the same pass.
 
     The mapped bytes are hashed and then handed to Arrow, so the check reads the file once (the
     pages it warms are the ones Arrow then uses). ``verify=False`` is the user's override;
     ``override`` says whether the error should mention it (``--no-verify``). With ``remember`` (a
     long-lived reader: ``catalog serve``) a local file found intact is not hashed again while its
-    identity (:func:`_identity`) is unchanged; its size and rows are still checked.
+    identity (:func:`_identity`) is unchanged; its size and rows are still checked. Given its ``kind``,
+    the file's Arrow schema must be the contract's (:func:`schema_problem`).
     """
     import pyarrow.ipc as ipc
 
@@ -227,7 +228,7 @@ def open_verified_table(root: str | Path | Location, entry: dict[str, Any], spec
             table = ipc.open_file(where.buffer(rel)).read_all()
             if table.num_rows == entry["rows"]:
                 return table
-        table = open_verified_table(root, entry, spec, override=override)
+        table = open_verified_table(root, entry, spec, override=override, kind=kind)
         if seen is not None:
             if len(_known_good) >= KNOWN_GOOD_LIMIT:
                 _known_good.clear()
@@ -252,9 +253,10 @@ def open_verified_table(root: str | Path | Location, entry: dict[str, Any], spec
         except Exception as e:
             problem = f"unreadable Arrow file: {e}"
         else:
-            if table.num_rows == entry["rows"]:
+            problem = (schema_problem(table.schema, kind) if table.num_rows == entry["rows"]
+                       else f"{table.num_rows:,} rows, manifest says {entry['rows']:,}")
+            if problem is None:
                 return table
-            problem = f"{table.num_rows:,} rows, manifest says {entry['rows']:,}"
     raise damaged(spec, entry["path"], problem, override)
 
 

@@ -455,6 +455,13 @@ def test_verify_fails_a_duplicated_entry_a_foreign_schema_and_a_misplaced_manife
     assert catalog_main(["verify", "e", "--lake", str(lake)]) == 1
     out = capsys.readouterr().out
     assert "is not the contract's for a shard file" in out and "body: string" in out, out
+    assert catalog_main(["sample", "e", "--lake", str(lake)]) == 2  # readers refuse it too, in one line
+    err = capsys.readouterr().err
+    assert "is not the contract's for a shard file" in err and len(err.splitlines()) == 1, err
+    from model.shard_reader import ShardError, ShardReader, open_version
+
+    with pytest.raises(ShardError, match="is not the contract's for a shard file"):
+        ShardReader(open_version(str(lake), "e@v1"), tmp_path / "cache").verify()
 
     import shutil
     shutil.copytree(lake / "e" / "v1", lake / "e" / "v5")  # cp -r v1 v5: a "latest" that is no version
