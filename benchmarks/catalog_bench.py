@@ -25,20 +25,22 @@ import pyarrow.ipc as ipc
 
 from benchmarks.results import add_record_argument, record
 from catalog import lake as lakelib
+from catalog.contract import DOC_SCHEMA
 from catalog.verify import verify_version
 
 SHARD_MB = 128
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _shard_bytes(rng: np.random.Generator, mb: int) -> tuple[bytes, int]:
+def _shard_bytes(rng: np.random.Generator, mb: int, lang: str) -> tuple[bytes, int]:
     letters = np.frombuffer(b"abcdefghijklmnopqrstuvwxyz     ", dtype=np.uint8)
     doc = 64 * 1024
     docs = mb * 1024 * 1024 // doc
     blob = letters[rng.integers(0, len(letters), docs * doc)].tobytes().decode("ascii")
-    table = pa.table(
-        {"id": [f"doc-{i}" for i in range(docs)], "text": [blob[i * doc : (i + 1) * doc] for i in range(docs)]}
-    )
+    table = pa.table(  # the contract's shard schema: verify checks it
+        {"id": [f"doc-{i}" for i in range(docs)], "text": [blob[i * doc : (i + 1) * doc] for i in range(docs)],
+         "lang": [lang] * docs, "lang_score": [1.0] * docs, "source": ["gen"] * docs, "meta": ["{}"] * docs},
+        schema=DOC_SCHEMA)
     sink = io.BytesIO()
     with ipc.new_file(sink, table.schema) as writer:
         writer.write_table(table, max_chunksize=256)
@@ -51,8 +53,8 @@ def make_big_version(root: Path, gb: float) -> tuple[Path, dict]:
     rng = np.random.default_rng(0)
     shards = []
     for i in range(max(1, round(gb * 1024 / SHARD_MB))):
-        data, rows = _shard_bytes(rng, SHARD_MB)
         lang = ["en", "fr", "de", "zh"][i % 4]
+        data, rows = _shard_bytes(rng, SHARD_MB, lang)
         rel = f"data/lang={lang}/part-{i:05d}-000.arrow"
         (vdir / rel).parent.mkdir(parents=True, exist_ok=True)
         (vdir / rel).write_bytes(data)

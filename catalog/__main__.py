@@ -13,12 +13,13 @@
     python -m catalog serve [--port 8000]           browse in a web browser
 
 ``--lake`` is a directory, a ``file://`` URL, or an ``s3://``/``gs://`` URL (``--endpoint-url`` or
-``AWS_ENDPOINT_URL`` for an S3-compatible store); every command but ``gc`` and ``push`` reads an
+``AWS_ENDPOINT_URL`` for an S3-compatible store); every command but ``push`` (and ``gc --keep-last``) reads an
 object-store lake the way it reads a local one (``catalog.lake.open_lake``).
 """
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import math
 import sys
@@ -80,24 +81,28 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from catalog.verify import describe_unlisted, verify_version
+    from catalog.verify import describe_unlisted, manifest_problems, verify_version
 
     lake = _lake(args)
-    ref, manifest = lake.load_manifest(args.spec)
+    ref, manifest = lake.load_manifest(args.spec)  # the schema, and the version against its folder
     where = lake.version_dir(ref)
     started = time.monotonic()
+    lies = manifest_problems(manifest)
     checks = verify_version(where, manifest, threads=args.threads)
     elapsed = max(time.monotonic() - started, 1e-9)
     total = sum(c.bytes for c in checks)
     bad = [c for c in checks if c.problem]
+    for lie in lies:
+        print(f"BAD  {ref.spec} {lakelib.MANIFEST}: {lie}")
     for c in bad:
         print(f"BAD  {ref.spec} {c.path}: {c.problem}")
     for line in describe_unlisted(where, manifest):
         print(f"NOTE {ref.spec} {line}")
-    verdict = "FAILED" if bad else "ok"
+    verdict = "FAILED" if bad or lies else "ok"
     print(f"{ref.spec}: {verdict}: {len(checks) - len(bad)}/{len(checks)} files intact, "
-          f"{total / 1e6:,.1f} MB in {elapsed:.2f} s ({total / 1e6 / elapsed:,.0f} MB/s)")
-    return 1 if bad else 0
+          f"{total / 1e6:,.1f} MB in {elapsed:.2f} s ({total / 1e6 / elapsed:,.0f} MB/s)"
+          + (f"; the manifest contradicts itself ({len(lies)} problem(s))" if lies else ""))
+    return 1 if bad or lies else 0
 
 
 def cmd_why(args: argparse.Namespace) -> int:
@@ -150,7 +155,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     ref, manifest = lake.load_manifest(args.spec)
     try:
         out = export_version(lake.version_dir(ref), manifest, args.out, verify=not args.no_verify)
-    except FileExistsError as e:
+    except (FileExistsError, ValueError) as e:  # a folder in the way, a language code that is no code
         raise lakelib.CatalogError(str(e)) from None
     print(f"exported {ref.spec} to {out}\n"
           f"  Hugging Face: datasets.load_dataset({str(out)!r}, 'all')  (configs: all, "
@@ -168,13 +173,20 @@ def cmd_tag(args: argparse.Namespace) -> int:
 def cmd_gc(args: argparse.Namespace) -> int:
     from catalog.gc import collect
 
-    _local_only(_lake(args), "gc")
-    result = collect(args.lake, grace=args.grace_hours * 3600, keep_last=args.keep_last, dry_run=args.dry_run)
+    lake = _lake(args)
+    if lake.is_remote and args.keep_last:
+        raise lakelib.CatalogError(f"gc --keep-last works on local lakes only; {lake} is on an object store "
+                                   f"(gc without it collects the staging of dead runs there)")
+    result = collect(lake, grace=args.grace_hours * 3600, keep_last=args.keep_last, dry_run=args.dry_run)
     for path in result.removed:
         print(f"{'would remove' if args.dry_run else 'removed'}  {path}")
+    for path in result.live:
+        print(f"kept     {path}: its run is live (it holds its lease)")
+    for reason in result.skipped:
+        print(f"catalog: gc skipped {reason}", file=sys.stderr)
     print(f"{'would free' if args.dry_run else 'freed'} {result.bytes / 1e6:,.2f} MB in {len(result.removed)} "
           f"path(s) (grace {args.grace_hours:g} h)")
-    return 0
+    return 2 if result.skipped else 0
 
 
 def cmd_push(args: argparse.Namespace) -> int:
@@ -320,6 +332,11 @@ def main(argv: list[str] | None = None) -> int:
     except lakelib.CatalogError as e:
         print(f"catalog: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # disk full, quota, read-only or forbidden: what was written is already removed
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
+            raise
+        print(f"catalog: {args.command}: {e.strerror} writing {e.filename or 'its output'}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

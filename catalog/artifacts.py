@@ -23,13 +23,13 @@ from catalog.errors import CatalogError
 from catalog.hashing import sha256_file
 from catalog.lake import resolve, write_json_atomic
 
-_KIND = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_KIND = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
 
 def attach_artifact(lake: str | Path, spec: str, file: str | Path, kind: str,
                     metadata: dict[str, Any] | None = None) -> dict[str, Any]:
     """Copy ``file`` into the version's artifacts and return its record (with ``path``)."""
-    if not _KIND.match(kind):
+    if not _KIND.fullmatch(kind):
         raise CatalogError(f"invalid artifact kind {kind!r}: use lowercase letters, digits, '_' or '-'")
     ref = resolve(lake, spec)
     src = Path(file)

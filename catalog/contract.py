@@ -7,6 +7,7 @@ the pipeline to read a lake.
 from __future__ import annotations
 
 import os
+import re
 
 import pyarrow as pa
 
@@ -72,6 +73,23 @@ def kinds_note(langs: list[str]) -> str:
     return f" ({len(langs) - code} natural, {code} programming)" if code else ""
 
 
+SCHEMA_OF_KIND = {"shard": DOC_SCHEMA, "removed": REMOVED_SCHEMA, "dedup-bands": BANDS_SCHEMA,
+                  "dedup-clusters": CLUSTERS_SCHEMA, "audit": AUDIT_SCHEMA}  # by catalog.manifest.file_entries kind
+
+# A language code as it becomes a partition folder and an export config name: a lid.176 label,
+# ``und``, a declared code with subtags (``pt-BR``, ``zh_Hant``), or a programming language
+# (``code-python``). Always ``fullmatch``: ``$`` also matches before a trailing newline.
+LANG_CODE = re.compile(r"[a-z]{2,3}(?:[_-][A-Za-z0-9]{2,8})*|code-[a-z0-9]{1,32}")
+
+
+def check_lang(lang: str) -> str:
+    """``lang`` itself if it is a language code, else ``ValueError`` (it would become a path)."""
+    if not isinstance(lang, str) or not LANG_CODE.fullmatch(lang):
+        raise ValueError(f"invalid language code {lang!r}: expected a code such as 'en', 'ceb', 'pt-BR' "
+                         f"or 'code-python'")
+    return lang
+
+
 def shard_dir(lang: str) -> str:
     """The Hive-style partition of one language's shards."""
-    return f"{DATA_DIR}/lang={lang}"
+    return f"{DATA_DIR}/lang={check_lang(lang)}"

@@ -17,11 +17,15 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import shutil
+import uuid
 from pathlib import Path
 from typing import Any
 
-from catalog.contract import is_code
+import yaml
+
+from catalog.contract import check_lang, is_code
 from catalog.hashing import sha256_file
 from catalog.lakefs import LocalLocation, Location, location
 from catalog.manifest import check_relpath, safe_join
@@ -91,22 +95,21 @@ def croissant(manifest: dict[str, Any], base_url: str = "") -> dict[str, Any]:
 
 
 def dataset_card(manifest: dict[str, Any]) -> str:
-    """A Hugging Face dataset card: YAML configs (``all`` plus one per language) and a short summary."""
-    langs = sorted(manifest["languages"])
-    configs = ["- config_name: all", "  default: true", "  data_files:", "  - split: train",
-               "    path: data/lang=*/*.arrow"]
-    for lang in langs:
-        configs += [
-            f"- config_name: {lang}",
-            "  data_files:",
-            "  - split: train",
-            f"    path: data/lang={lang}/*.arrow",
-        ]
-    licenses = _licenses(manifest)
+    """A Hugging Face dataset card: YAML configs (``all`` plus one per language) and a short summary.
+
+    The front matter is emitted by a YAML library, so every value is quoted where YAML needs it:
+    written by hand, Norwegian's ``config_name: no`` reads back as the boolean false and
+    ``datasets`` cannot load the folder at all. Each code is checked first (it names a folder).
+    """
+    langs = sorted(check_lang(lang) for lang in manifest["languages"])
+    configs = [{"config_name": "all", "default": True,
+                "data_files": [{"split": "train", "path": "data/lang=*/*.arrow"}]}]
+    configs += [{"config_name": lang, "data_files": [{"split": "train", "path": f"data/lang={lang}/*.arrow"}]}
+                for lang in langs]
     # The Hub's ``language`` holds natural-language codes, and ``code`` for source code (The Stack's card).
     card_langs = [lang for lang in langs if not is_code(lang)] + (["code"] if any(map(is_code, langs)) else [])
-    front = ["---", "license: other", f"license_name: {json.dumps(', '.join(licenses))}",
-             f"language: {json.dumps(card_langs)}", "configs:", *configs, "---"]
+    front = {"license": "other", "license_name": ", ".join(_licenses(manifest)), "language": card_langs,
+             "configs": configs}
     body = [
         f"# {manifest['dataset']} v{manifest['version']}",
         "",
@@ -120,7 +123,8 @@ def dataset_card(manifest: dict[str, Any]) -> str:
         f"`'{langs[0] if langs else 'en'}'`. Files are Arrow IPC file format; `manifest.json` holds checksums "
         "and lineage, `croissant.json` the Croissant metadata.",
     ]
-    return "\n".join(front + body) + "\n"
+    yaml_text = yaml.safe_dump(front, sort_keys=False, allow_unicode=True, default_flow_style=False)
+    return "---\n" + yaml_text + "---\n" + "\n".join(body) + "\n"
 
 
 def _clone(src: Path, dst: Path) -> bool:
@@ -175,32 +179,30 @@ def export_version(
 ) -> Path:
     """Write the HF folder (shards, README.md card), croissant.json and manifest.json under ``out``.
 
-    Every manifest path is checked before anything is written; on any failure what the export
-    wrote is removed again (``out`` was new or empty).
+    Every manifest path and language code is checked before anything is written. Everything is
+    written into a hidden sibling folder (``.OUT.tmp-*``) that is renamed to ``out`` last, so an
+    export killed half-way leaves no folder that loads as a smaller dataset; on any other failure
+    the temporary folder is removed. ``out`` must be new or empty.
     """
     where, out = location(root), Path(out)
-    if out.exists() and any(out.iterdir()):
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise FileExistsError(f"export folder {out} is not empty")
     spec = f"{manifest['dataset']}@v{manifest['version']}"
-    pairs = [(check_relpath(s["path"]), safe_join(out, s["path"]), s) for s in manifest["shards"]]
-    created = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
+    card = dataset_card(manifest)  # checks every language code
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex}"
+    pairs = [(check_relpath(s["path"]), safe_join(tmp, s["path"]), s) for s in manifest["shards"]]
+    tmp.mkdir()
     try:
         for rel, dst, shard in pairs:
             export_file(where, rel, dst, shard, spec, verify)
-        (out / "README.md").write_text(dataset_card(manifest), encoding="utf-8")
-        (out / "croissant.json").write_text(json.dumps(croissant(manifest), indent=2, ensure_ascii=False) + "\n",
+        (tmp / "README.md").write_text(card, encoding="utf-8")
+        (tmp / "croissant.json").write_text(json.dumps(croissant(manifest), indent=2, ensure_ascii=False) + "\n",
                                             encoding="utf-8")
-        (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
                                            encoding="utf-8")
+        os.rename(tmp, out)  # replaces an empty folder; refuses one that filled up meanwhile
     except BaseException:
-        if created:
-            shutil.rmtree(out, ignore_errors=True)
-        else:
-            for child in out.iterdir():
-                if child.is_dir():
-                    shutil.rmtree(child)
-                else:
-                    child.unlink()
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out

@@ -18,24 +18,31 @@ Readers never trust what they find: a version directory counts only under its ca
 """
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import logging
 import os
 import re
 import shutil
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from catalog.errors import CatalogError, ManifestError
-from catalog.lakefs import Location, S3Config, is_remote_url, location
+from catalog.lakefs import LocalLocation, Location, S3Config, is_remote_url, location
+from catalog.manifest import require_present
 from catalog.names import MANIFEST, VERSION_NUMBER, VersionRef, check_name, parse_spec
 from catalog.names import NAME_PATTERN as _NAME
 
 log = logging.getLogger(__name__)
 STAGING = "_staging"
 TAGS = "_tags"
-_VERSION_DIR = re.compile(rf"^v({VERSION_NUMBER})$")
+PIN_LOCK = ".lock"  # NAME/_tags/.lock: see pin_lock
+READ_ONLY_ERRNOS = (errno.EROFS, errno.EACCES, errno.EPERM)  # a write refused by the mount or permissions
+_VERSION_DIR = re.compile(rf"v({VERSION_NUMBER})")  # always fullmatch: "$" matches before a "\n"
 
 
 class Lake:
@@ -57,10 +64,11 @@ class Lake:
     def is_remote(self) -> bool:
         return self.root.local is None
 
-    def new_staging(self, name: str) -> str:
-        """A fresh, private location for one run's output (the lake's directory is made if missing)."""
+    def new_staging(self, name: str, run_id: str | None = None) -> str:
+        """A fresh, private location for one run's output (the lake's directory is made if missing);
+        ``run_id`` names it (``catalog.lease.StagingLease`` leases that name first)."""
         local = self.root.local
-        return new_staging(self.display, name) if local is None else str(new_staging_dir(local, name))
+        return new_staging(self.display, name, run_id) if local is None else str(new_staging_dir(local, name, run_id))
 
     def discard(self, *staged: str) -> None:
         """Delete staged directories or prefixes: a run's scratch files before its commit, or a failed
@@ -84,19 +92,19 @@ class Lake:
         if local is None:
             from catalog.objectstore import commit_staged, store_for_lake
 
-            return commit_staged(store_for_lake(self), self.display, name, staging, manifest)
+            return commit_staged(store_for_lake(self), self.display, name, staging, manifest, self.root)
         return commit_version(local, name, Path(staging), manifest)
 
     def list_datasets(self) -> list[str]:
         if not self.root.is_dir():
             return []
-        return sorted(name for name, is_dir in self.root.children() if is_dir and _NAME.match(name)
+        return sorted(name for name, is_dir in self.root.children() if is_dir and _NAME.fullmatch(name)
                       and self.list_versions(name))
 
     def version_numbers(self, name: str) -> list[int]:
         """Every canonical ``v<N>`` folder of a dataset, published or not (sorted)."""
         return sorted(int(m.group(1)) for child, is_dir in self.root.children(name)
-                      if is_dir and (m := _VERSION_DIR.match(child)))
+                      if is_dir and (m := _VERSION_DIR.fullmatch(child)))
 
     def list_versions(self, name: str) -> list[int]:
         """Published versions only: a directory without its manifest is invisible."""
@@ -132,11 +140,21 @@ class Lake:
             raise ManifestError(f"{what} is unreadable: {type(e).__name__}: {e}") from None
 
     def load_manifest(self, spec: str) -> tuple[VersionRef, dict[str, Any]]:
-        """A version and its manifest; ``ManifestError`` when the manifest is not a readable JSON object."""
+        """A version and its manifest; ``ManifestError`` when the manifest is not a readable JSON object,
+        breaks ``catalog/manifest.schema.json``, or names another dataset or version than its folder's."""
+        from catalog.schema import schema_errors
+
         ref = self.resolve(spec)
         manifest = self._read_json(f"{ref.dataset}/v{ref.version}/{MANIFEST}", f"{ref.spec}: {MANIFEST}")
         if not isinstance(manifest, dict):
             raise ManifestError(f"{ref.spec}: {MANIFEST} is not a JSON object")
+        errors = schema_errors(manifest)
+        if errors:
+            more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+            raise ManifestError(f"{ref.spec}: {MANIFEST} breaks catalog/manifest.schema.json: {errors[0]}{more}")
+        if (manifest["dataset"], manifest["version"]) != (ref.dataset, ref.version):
+            raise ManifestError(f"{ref.spec}: {MANIFEST} says it is {manifest['dataset']}@v{manifest['version']}: a "
+                                f"manifest copied into another version's folder is not that version")
         return ref, manifest
 
     def list_tags(self, name: str) -> dict[str, int]:
@@ -159,7 +177,7 @@ class Lake:
         Create-only on both kinds of lake: ``os.link`` locally, a conditional write on an object store.
         """
         ref = self.resolve(spec)
-        if not _NAME.match(tag or "") or re.fullmatch(r"v\d+", tag):
+        if not _NAME.fullmatch(tag or "") or re.fullmatch(r"v\d+", tag):
             raise CatalogError(f"invalid tag {tag!r}: use letters, digits, '.', '_' or '-', and not the form vN")
         payload = {"version": ref.version}
         try:
@@ -170,14 +188,31 @@ class Lake:
                 if not store_for_lake(self).put_if_absent(f"{ref.dataset}/{TAGS}/{tag}.json", body.encode("utf-8")):
                     raise FileExistsError(tag)
             else:
-                base = self.root.local / ref.dataset / TAGS
-                base.mkdir(exist_ok=True)
-                write_json_atomic(base / f"{tag}.json", payload)
+                with pin_lock(self.root.local / ref.dataset):
+                    ref = self.resolve(spec)  # still published: gc may have retired it while this waited
+                    write_json_atomic(self.root.local / ref.dataset / TAGS / f"{tag}.json", {"version": ref.version})
         except FileExistsError:
             raise CatalogError(
                 f"tag {tag!r} already points at {ref.dataset}@v{self.list_tags(ref.dataset)[tag]}"
             ) from None
+        except OSError as e:
+            if e.errno not in READ_ONLY_ERRNOS:
+                raise
+            raise read_only(self.display, e) from None
         return ref
+
+
+@contextmanager
+def pin_lock(dataset_dir: Path) -> Iterator[None]:
+    """Exclusive lock of a local dataset's pins: ``add_tag`` holds it to check and write a tag,
+    ``gc`` to re-read the tags and retire a version, so neither acts on what the other just changed."""
+    (dataset_dir / TAGS).mkdir(exist_ok=True)
+    with open(dataset_dir / TAGS / PIN_LOCK, "a") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
 def open_lake(lake: str | Path | Lake, *, endpoint_url: str | None = None, options: Any = None) -> Lake:
@@ -225,11 +260,16 @@ def load_manifest(lake: str | Path | Lake, spec: str) -> tuple[VersionRef, dict[
     return open_lake(lake).load_manifest(spec)
 
 
-def new_staging_dir(lake: str | Path, name: str) -> Path:
+def new_staging_dir(lake: str | Path, name: str, run_id: str | None = None) -> Path:
     """A private directory for one run's output; invisible to readers until committed."""
     check_name(name)
-    path = Path(lake) / name / STAGING / uuid.uuid4().hex
-    path.mkdir(parents=True)
+    path = Path(lake) / name / STAGING / (run_id or uuid.uuid4().hex)
+    try:
+        path.mkdir(parents=True)
+    except OSError as e:
+        if e.errno not in READ_ONLY_ERRNOS:
+            raise
+        raise read_only(lake, e) from None
     return path
 
 
@@ -238,12 +278,18 @@ def is_url(lake: str | Path) -> bool:
     return "://" in str(lake)
 
 
-def new_staging(lake: str | Path, name: str) -> str:
+def new_staging(lake: str | Path, name: str, run_id: str | None = None) -> str:
     """One run's staging location: a fresh local directory, or a fresh prefix on an object store
     (object stores have no directories, so nothing is created there until the run writes)."""
     if is_url(lake):
-        return f"{str(lake).rstrip('/')}/{check_name(name)}/{STAGING}/{uuid.uuid4().hex}"
-    return str(new_staging_dir(lake, name))
+        return f"{str(lake).rstrip('/')}/{check_name(name)}/{STAGING}/{run_id or uuid.uuid4().hex}"
+    return str(new_staging_dir(lake, name, run_id))
+
+
+def read_only(lake: str | Path, error: OSError) -> CatalogError:
+    """The one-line refusal of a write into a lake that cannot be written (read-only mount, no permission)."""
+    return CatalogError(f"lake {lake} is read-only here ({error.strerror or error}): this command must write to it; "
+                        f"reading commands (list, show, verify, sample, export, serve, training) still work")
 
 
 def _fsync_dir(path: Path) -> None:
@@ -294,6 +340,7 @@ def commit_version(lake: str | Path, name: str, staging: Path, manifest: dict[st
         os.rename(entry, vdir / entry.name)
     _fsync_dir(vdir)
     manifest = dict(manifest, dataset=name, version=version)
+    require_present(LocalLocation(vdir), manifest, f"{name}@v{version}")  # last check: nothing listed is missing
     try:
         write_json_atomic(vdir / MANIFEST, manifest)
     except FileExistsError:

@@ -17,6 +17,8 @@ DataLoader workers can be handed one and read the same bucket the launcher read.
 from __future__ import annotations
 
 import os
+import shutil
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,6 +134,19 @@ class Location:
         """Copy the file to the local path ``dst``; (hex digest, size) of the bytes copied, in the same read."""
         raise NotImplementedError
 
+    def newest_mtime(self, rel: str = "") -> float | None:
+        """The latest modification time (seconds since the epoch) of the entry or anything below it;
+        None when there is nothing. Links are never followed: a link counts as itself."""
+        raise NotImplementedError
+
+    def write_bytes(self, rel: str, data: bytes) -> None:
+        """Write a small file whole (overwrites)."""
+        raise NotImplementedError
+
+    def remove(self, rel: str) -> None:
+        """Delete a file, a link (never what it points to) or a folder with everything below it."""
+        raise NotImplementedError
+
 
 class LocalLocation(Location):
     """A local directory."""
@@ -181,6 +196,32 @@ class LocalLocation(Location):
     def download(self, rel: str, dst: str | Path) -> tuple[str, int]:
         with open(self._path(rel), "rb", buffering=0) as src, open(dst, "wb") as out:
             return sha256_stream(src, copy_to=out)
+
+    def newest_mtime(self, rel: str = "") -> float | None:
+        path = self._path(rel)
+        try:
+            top = path.lstat()
+        except FileNotFoundError:
+            return None
+        newest = top.st_mtime
+        if stat.S_ISDIR(top.st_mode):
+            for parent, dirs, files in os.walk(path):  # os.walk follows no links by default
+                for entry in dirs + files:
+                    try:
+                        newest = max(newest, os.lstat(os.path.join(parent, entry)).st_mtime)
+                    except FileNotFoundError:  # removed while walking
+                        pass
+        return newest
+
+    def write_bytes(self, rel: str, data: bytes) -> None:
+        self._path(rel).write_bytes(data)
+
+    def remove(self, rel: str) -> None:
+        path = self._path(rel)
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
 
 
 class RemoteLocation(Location):
@@ -259,6 +300,36 @@ class RemoteLocation(Location):
     def download(self, rel: str, dst: str | Path) -> tuple[str, int]:
         with self.fs.open_input_stream(self._sub(rel)[1]) as src, open(dst, "wb") as out:
             return sha256_stream(src, copy_to=out)
+
+    def newest_mtime(self, rel: str = "") -> float | None:
+        from pyarrow import fs as pafs
+
+        path = self._sub(rel)[1]
+        infos = [self.fs.get_file_info(path)]
+        if infos[0].type == pafs.FileType.Directory:
+            infos += self.fs.get_file_info(pafs.FileSelector(path, allow_not_found=True, recursive=True))
+        stamps = [i.mtime.timestamp() for i in infos if i.type == pafs.FileType.File and i.mtime is not None]
+        return max(stamps, default=None)
+
+    def write_bytes(self, rel: str, data: bytes) -> None:
+        with self.fs.open_output_stream(self._sub(rel)[1]) as f:
+            f.write(data)
+
+    def remove(self, rel: str) -> None:
+        from pyarrow import fs as pafs
+
+        path = self._sub(rel)[1]
+        kind = self.fs.get_file_info(path).type
+        if self.scheme == "s3":  # boto3: pyarrow would leave a marker object for the emptied parent
+            keys = [path] if kind == pafs.FileType.File else [f"{self.path}/{f}" for f in self.files(rel)]
+            client, bucket = self.s3.client(), path.split("/", 1)[0]
+            for start in range(0, len(keys), 1000):  # DeleteObjects takes at most 1000 keys
+                client.delete_objects(Bucket=bucket, Delete={
+                    "Objects": [{"Key": k.split("/", 1)[1]} for k in keys[start:start + 1000]], "Quiet": True})
+        elif kind == pafs.FileType.Directory:
+            self.fs.delete_dir(path)
+        elif kind == pafs.FileType.File:
+            self.fs.delete_file(path)
 
 
 def is_remote_url(url: str | Path) -> bool:

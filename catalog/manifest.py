@@ -117,6 +117,22 @@ def require_listed(staging: str, manifest: dict[str, Any]) -> None:
                            f"{', '.join(unlisted[:5])}")
 
 
+class MissingFile(CatalogError):
+    """A run about to publish a manifest that lists a file it does not have: refuse to publish it."""
+
+
+def require_present(where: Any, manifest: dict[str, Any], spec: str) -> None:
+    """Refuse to publish ``manifest`` unless every file it lists is under ``where`` (a
+    :class:`catalog.lakefs.Location`) with the listed size: the last check before the manifest
+    makes a version visible, so nothing that removed staged files can publish a version without them."""
+    for _, entry in file_entries(manifest):
+        size, listed = where.size(check_relpath(entry["path"])), entry.get("bytes")
+        if size is None or (isinstance(listed, int) and size != listed):
+            found = "missing" if size is None else f"{size:,} B, the manifest says {listed:,} B"
+            raise MissingFile(f"refusing to publish {spec}: {entry['path']} is {found} "
+                              f"(was the run's staging removed while it ran?)")
+
+
 def read_removed(root: str | Path, infos: list[dict[str, Any]]) -> pa.Table:
     """The removed table under ``root``, a local directory or a ``gs://``/``s3://`` prefix (read via Beam)."""
     from apache_beam.io.filesystems import CompressionTypes, FileSystems

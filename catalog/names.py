@@ -13,7 +13,7 @@ from catalog.errors import CatalogError
 
 MANIFEST = "manifest.json"
 VERSION_NUMBER = r"[1-9][0-9]{0,17}"  # canonical: no leading zero, and always fits an int64
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")  # always fullmatch: "$" matches before a "\n"
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class VersionRef:
 
 def check_name(name: str) -> str:
     """Dataset names become directory names, so they are restricted to a safe alphabet."""
-    if not NAME_PATTERN.match(name or ""):
+    if not NAME_PATTERN.fullmatch(name or ""):
         raise CatalogError(f"invalid dataset name {name!r}: use letters, digits, '.', '_' or '-'")
     return name
 

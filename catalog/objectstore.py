@@ -23,12 +23,13 @@ from typing import Any, Protocol
 from urllib.parse import urlparse
 
 from catalog.errors import CatalogError
-from catalog.manifest import file_entries, safe_join
+from catalog.lakefs import Location
+from catalog.manifest import file_entries, require_present, safe_join
 from catalog.names import MANIFEST, VersionRef, check_name
 from catalog.verify import require_intact
 
 CLAIM = "_claim"
-_VERSION_KEY = re.compile(r"^v(\d+)/(.+)$")
+_VERSION_KEY = re.compile(r"v(\d+)/(.+)", re.DOTALL)
 
 
 class ObjectStore(Protocol):
@@ -137,7 +138,7 @@ def store_for_lake(lake: Any) -> ObjectStore:
 def _version_keys(store: ObjectStore, name: str) -> dict[int, set[str]]:
     found: dict[int, set[str]] = {}
     for key in store.keys(f"{check_name(name)}/"):
-        m = _VERSION_KEY.match(key[len(name) + 1:])
+        m = _VERSION_KEY.fullmatch(key[len(name) + 1:])
         if m:
             found.setdefault(int(m.group(1)), set()).add(m.group(2))
     return found
@@ -183,9 +184,10 @@ def publish(store: ObjectStore, name: str, version_dir: str | Path, manifest: di
     return version
 
 
-def commit_staged(store: ObjectStore, lake: str, name: str, staging: str, manifest: dict[str, Any]) -> VersionRef:
+def commit_staged(store: ObjectStore, lake: str, name: str, staging: str, manifest: dict[str, Any],
+                  root: Location) -> VersionRef:
     """Publish a run staged under ``staging`` (a prefix inside the ``lake`` URL, whose create-only
-    ``store`` is ``store_for_lake`` of that lake) as the next version.
+    ``store`` is ``store_for_lake`` of that lake, and ``root`` its location) as the next version.
 
     The local commit with object-store primitives: claim ``v<N>`` create-only, move every staged
     object under it (Beam's rename: a server-side copy, then a delete), write the manifest
@@ -199,6 +201,7 @@ def commit_staged(store: ObjectStore, lake: str, name: str, staging: str, manife
     staged = staging[len(lake) + 1:].rstrip("/") + "/"
     rels = sorted(key[len(staged):] for key in store.keys(staged))
     FileSystems.rename([f"{lake}/{staged}{rel}" for rel in rels], [f"{lake}/{name}/v{version}/{rel}" for rel in rels])
+    require_present(root / f"{name}/v{version}", manifest, f"{name}@v{version}")  # last check: nothing listed missing
     _write_manifest(store, name, version, manifest)
     FileSystems.delete([f"{lake}/{staged}"])
     return VersionRef(name, version, f"{lake}/{name}/v{version}")

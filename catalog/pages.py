@@ -176,7 +176,7 @@ def _samples(root: Path | Location, m: dict[str, Any]) -> str:
     out = []
     for lang in sorted(m["languages"]):
         try:
-            rows = sample_rows(root, m, lang, SAMPLES_PER_LANGUAGE, seed=0)
+            rows = sample_rows(root, m, lang, SAMPLES_PER_LANGUAGE, seed=0, remember=True)  # hashed once per file
         except Exception as e:  # a truncated or missing shard (ArrowInvalid, OSError...): this language only
             out.append(f'<p class="doc" data-lang="{_e(lang)}">Samples in {_e(lang)}: '
                        f'{_broken(f"a shard cannot be read ({type(e).__name__}: {e}); run catalog verify")}</p>')

@@ -53,8 +53,9 @@ def iter_rows_with_id(
 
 
 def sample_rows(root: str | Path | Location, manifest: dict[str, Any], lang: str | None, n: int, seed: int, *,
-                verify: bool = True) -> list[dict[str, Any]]:
-    """``n`` documents drawn uniformly (reproducibly, by ``seed``) from the shards of ``lang`` (all when None)."""
+                verify: bool = True, remember: bool = False) -> list[dict[str, Any]]:
+    """``n`` documents drawn uniformly (reproducibly, by ``seed``) from the shards of ``lang`` (all when None);
+    ``remember``: see :func:`catalog.verify.open_verified_table`."""
     entries = [s for s in manifest["shards"] if lang is None or s["lang"] == lang]
     total = sum(s["rows"] for s in entries)
     picks = sorted(random.Random(seed).sample(range(total), min(n, total)))
@@ -62,7 +63,8 @@ def sample_rows(root: str | Path | Location, manifest: dict[str, Any], lang: str
     for entry in entries:
         wanted = [p - offset for p in picks[i:] if p < offset + entry["rows"]]
         if wanted:
-            table = open_verified_table(root, entry, version_spec(manifest), verify=verify)
+            table = open_verified_table(root, entry, version_spec(manifest), verify=verify, remember=remember,
+                                        kind="shard")
             rows += table.take(wanted).to_pylist()
             i += len(wanted)
         offset += entry["rows"]

@@ -59,8 +59,9 @@ def _hash_buffer(buf: Any) -> str:
     return digest.hexdigest()
 
 
-def entry_problem(where: Location, rel: str, entry: dict[str, Any]) -> tuple[int, str | None]:
-    """(size, what is wrong or None) for the file ``rel`` of ``where`` against its manifest entry.
+def entry_problem(where: Location, rel: str, entry: dict[str, Any], kind: str | None = None) -> tuple[int, str | None]:
+    """(size, what is wrong or None) for the file ``rel`` of ``where`` against its manifest entry and,
+    given its ``kind`` (``catalog.manifest.file_entries``), the Arrow schema the contract promises for it.
 
     A local file is hashed from disk and then memory-mapped for its rows; a remote one is read once
     into memory for both, so checking an object-store lake transfers each file once.
@@ -79,12 +80,31 @@ def entry_problem(where: Location, rel: str, entry: dict[str, Any]) -> tuple[int
     if digest != entry["sha256"]:
         return size, f"sha256 {digest[:16]}..., manifest says {entry['sha256'][:16]}..."
     try:
-        rows = arrow_rows(where, rel) if buf is None else arrow_rows_of(buf)
+        buf = where.buffer(rel) if buf is None else buf
+        rows, schema = arrow_rows_of(buf), ipc_schema(buf)
     except Exception as e:  # a file with the right checksum that Arrow cannot read is still bad
         return size, f"unreadable Arrow file: {e}"
     if rows != entry["rows"]:
         return size, f"{rows:,} rows, manifest says {entry['rows']:,}"
-    return size, None
+    return size, schema_problem(schema, kind)
+
+
+def ipc_schema(buf: Any) -> Any:
+    import pyarrow.ipc as ipc
+
+    return ipc.open_file(buf).schema
+
+
+def schema_problem(schema: Any, kind: str | None) -> str | None:
+    """How an Arrow file's schema differs from the contract's for its kind (None: it matches, or no kind)."""
+    from catalog.contract import SCHEMA_OF_KIND
+
+    expected = SCHEMA_OF_KIND.get(kind or "")
+    if expected is None or schema.equals(expected, check_metadata=False):
+        return None
+    got = ", ".join(f"{f.name}: {f.type}" for f in schema)
+    want = ", ".join(f"{f.name}: {f.type}" for f in expected)
+    return f"Arrow schema ({got}) is not the contract's for a {kind} file ({want})"
 
 
 def arrow_rows_of(buf: Any) -> int:
@@ -95,12 +115,12 @@ def arrow_rows_of(buf: Any) -> int:
     return sum(reader.get_batch(i).num_rows for i in range(reader.num_record_batches))
 
 
-def check_file(root: str | Path | Location, entry: dict[str, Any]) -> FileCheck:
+def check_file(root: str | Path | Location, entry: dict[str, Any], kind: str | None = None) -> FileCheck:
     try:
         rel = check_relpath(entry["path"])
     except UnsafePath as e:
         return FileCheck(str(entry["path"]), 0, str(e))
-    size, problem = entry_problem(location(root), rel, entry)
+    size, problem = entry_problem(location(root), rel, entry, kind)
     return FileCheck(entry["path"], size, problem)
 
 
@@ -121,11 +141,35 @@ def verify_version(
 ) -> list[FileCheck]:
     """Check every file the manifest lists, then every artifact by its record; results in that order."""
     root = location(root)
-    entries = [e for _, e in file_entries(manifest)]
+    entries = file_entries(manifest)
     workers = threads or min(len(entries), os.cpu_count() or 1, 8) or 1
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        checks = list(pool.map(lambda e: check_file(root, e), entries))
+        checks = list(pool.map(lambda ke: check_file(root, ke[1], ke[0]), entries))
     return checks + _artifact_checks(root)
+
+
+def manifest_problems(manifest: dict[str, Any]) -> list[str]:
+    """What a schema-valid manifest says that cannot be true of its own files: an entry listed twice,
+    counts that disagree with the shards, the count identity broken."""
+    paths = [e["path"] for _, e in file_entries(manifest)]
+    problems = [f"{p} is listed {paths.count(p)} times" for p in sorted({p for p in paths if paths.count(p) > 1})]
+    counts, shards = manifest["counts"], manifest["shards"]
+    kept = sum(s["rows"] for s in shards)
+    if counts["kept"] != kept:
+        problems.append(f"counts.kept is {counts['kept']:,}, its shards hold {kept:,} rows")
+    removed = (sum(counts["filtered"].values()) + counts["duplicates"]["exact"] + counts["duplicates"]["near"]
+               + counts["quarantined"])
+    if counts["input"] != counts["kept"] + removed:
+        problems.append(f"counts.input is {counts['input']:,}, but kept + removed is {counts['kept'] + removed:,}")
+    in_removed_table = sum(e["rows"] for e in manifest["removed_table"])
+    if in_removed_table != removed:
+        problems.append(f"the removed table holds {in_removed_table:,} rows, the counts say {removed:,} were removed")
+    for lang, info in manifest["languages"].items():
+        mine = [s for s in shards if s["lang"] == lang]
+        if (info["docs"], info["shards"]) != (sum(s["rows"] for s in mine), len(mine)):
+            problems.append(f"languages.{lang} says {info['docs']:,} docs in {info['shards']} shard(s), its shards "
+                            f"hold {sum(s['rows'] for s in mine):,} in {len(mine)}")
+    return problems
 
 
 def unlisted_files(root: str | Path | Location, manifest: dict[str, Any]) -> list[str]:
@@ -145,19 +189,49 @@ def describe_unlisted(root: str | Path | Location, manifest: dict[str, Any]) -> 
     ]
 
 
+KNOWN_GOOD_LIMIT = 65536
+_known_good: dict[tuple[str, str], tuple[int, ...]] = {}  # (local path, sha256) -> identity when found intact
+
+
+def _identity(path: Path) -> tuple[int, ...]:
+    """What changes whenever a file's bytes may have: device, inode, size, mtime and ctime (in ns;
+    ctime cannot be set back from user space, so a rewrite that restores the mtime still shows)."""
+    st = os.stat(path)
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
 def open_verified_table(root: str | Path | Location, entry: dict[str, Any], spec: str, *, verify: bool = True,
-                        override: bool = True):
+                        override: bool = True, remember: bool = False, kind: str | None = None):
     """The Arrow table of a manifest entry, memory-mapped, after checking it in the same pass.
 
     The mapped bytes are hashed and then handed to Arrow, so the check reads the file once (the
     pages it warms are the ones Arrow then uses). ``verify=False`` is the user's override;
-    ``override`` says whether the error should mention it (``--no-verify``).
+    ``override`` says whether the error should mention it (``--no-verify``). With ``remember`` (a
+    long-lived reader: ``catalog serve``) a local file found intact is not hashed again while its
+    identity (:func:`_identity`) is unchanged; its size and rows are still checked. Given its ``kind``,
+    the file's Arrow schema must be the contract's (:func:`schema_problem`).
     """
     import pyarrow.ipc as ipc
 
     where, rel = location(root), check_relpath(entry["path"])
     if not verify:
         return ipc.open_file(where.buffer(rel)).read_all()
+    key = (str(where.local / rel), str(entry["sha256"])) if remember and where.local is not None else None
+    if key is not None:
+        try:
+            seen = _identity(where.local / rel)  # type: ignore[operator]
+        except OSError:
+            seen = None
+        if seen is not None and _known_good.get(key) == seen and seen[2] == entry["bytes"]:
+            table = ipc.open_file(where.buffer(rel)).read_all()
+            if table.num_rows == entry["rows"]:
+                return table
+        table = open_verified_table(root, entry, spec, override=override, kind=kind)
+        if seen is not None:
+            if len(_known_good) >= KNOWN_GOOD_LIMIT:
+                _known_good.clear()
+            _known_good[key] = seen  # the identity from before the hash: a change meanwhile shows next time
+        return table
     size = where.size(rel)
     if size is None:
         raise damaged(spec, entry["path"], "missing", override)
@@ -177,9 +251,10 @@ def open_verified_table(root: str | Path | Location, entry: dict[str, Any], spec
         except Exception as e:
             problem = f"unreadable Arrow file: {e}"
         else:
-            if table.num_rows == entry["rows"]:
+            problem = (schema_problem(table.schema, kind) if table.num_rows == entry["rows"]
+                       else f"{table.num_rows:,} rows, manifest says {entry['rows']:,}")
+            if problem is None:
                 return table
-            problem = f"{table.num_rows:,} rows, manifest says {entry['rows']:,}"
     raise damaged(spec, entry["path"], problem, override)
 
 

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from catalog.lake import VersionRef, commit_version, new_staging_dir
+from catalog.manifest import build_manifest
 
 SCHEMA = pa.schema([("id", pa.string()), ("text", pa.string()), ("lang", pa.string()),
                     ("lang_score", pa.float32()), ("source", pa.string()), ("meta", pa.string())])
@@ -41,18 +41,20 @@ def write_version(lake: str | Path, name: str, records: Iterable[dict[str, Any]]
                                    "lang_score": float(r.get("lang_score", 1.0)), "source": r.get("source", ""),
                                    "meta": json.dumps(r.get("meta", {}), sort_keys=True)})
     staging = new_staging_dir(lake, name)
-    shards, languages = [], {}
+    shards = []
     for lang in sorted(by_lang):
         rows = sorted(by_lang[lang], key=lambda r: r["id"])
         for k, start in enumerate(range(0, len(rows), rows_per_shard)):
             rel = f"data/lang={lang}/part-00000-{k:03d}.arrow"
-            info = _write_shard(staging / rel, rows[start:start + rows_per_shard])
-            shards.append({"path": rel, "lang": lang, **info})
-        languages[lang] = {"docs": len(rows), "chars": sum(len(r["text"]) for r in rows)}
-    docs = sum(v["docs"] for v in languages.values())
-    manifest = {"created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "shards": shards,
-                "counts": {"docs": docs, "shards": len(shards)}, "languages": languages,
-                "lineage": {"source": "model.sample_lake"}}
+            chunk = rows[start:start + rows_per_shard]
+            info = _write_shard(staging / rel, chunk)
+            shards.append({"path": rel, "lang": lang, "chars": sum(len(r["text"]) for r in chunk),
+                           "sources": dict(sorted(Counter(r["source"] for r in chunk).items())), **info})
+    inputs = Counter(r["source"] for rows in by_lang.values() for r in rows)
+    manifest = build_manifest(  # the pipeline's own manifest, so every reader's schema check holds
+        shards=shards, removed_infos=[], removed_counts=[], input_by_source=dict(inputs), pii={},
+        sources=[{"name": source, "license": "synthetic"} for source in sorted(inputs)], inputs=[], options={},
+        runner="model.sample_lake", stages={})
     return commit_version(lake, name, staging, manifest)
 
 

@@ -28,6 +28,7 @@ from catalog.hashing import sha256_file
 from catalog.lake import open_lake
 from catalog.lakefs import Location
 from catalog.manifest import UnsafePath, check_relpath
+from catalog.verify import schema_problem
 
 
 class ShardError(Exception):
@@ -144,6 +145,10 @@ class ShardReader:
         if digest != entry["sha256"]:
             raise ShardError(f"{where} is corrupted: sha256 {digest[:16]}… "
                              f"does not match the manifest's {entry['sha256'][:16]}…")
+        with pa.memory_map(str(path)) as source:  # a rewrite whose manifest was updated to match
+            problem = schema_problem(pa.ipc.open_file(source).schema, "shard")
+        if problem:
+            raise ShardError(f"{where}: {problem}")
         marker.parent.mkdir(parents=True, exist_ok=True)
         tmp = marker.with_name(f".{uuid.uuid4().hex}.tmp")
         tmp.write_text(stamp)

@@ -27,6 +27,7 @@ from model.shard_reader import ShardError, ShardReader, Version, open_version
 EOD = "<|endoftext|>"
 PAD = "<pad>"
 SPECIAL_TOKENS = [EOD, PAD]
+SAMPLE_BATCH = 1024  # rows of one shard read at once while sampling
 
 
 def load_tokenizer(path: str | Path, expect_sha256: str | None = None) -> tuple[Tokenizer, str]:
@@ -62,8 +63,12 @@ def language_sample(version: Version, reader: ShardReader, alpha: float, sample_
                     seed: int) -> tuple[dict[str, int], Iterator[str]]:
     """Per-language character budgets and an iterator over sampled documents meeting them.
 
-    Each language's documents are visited in a seeded random order; a language whose budget
-    exceeds its size is cycled, which is what upsampling means for frequency-based BPE.
+    Streamed, in memory independent of a language's size: each pass visits the language's shards
+    in a seeded random order and takes each document of a shard with probability budget / size (all
+    of them when the budget exceeds the size, which is what upsampling means for frequency-based
+    BPE), reading the chosen rows of one shard at a time, in batches. Only the current shard's
+    choice is held, never a list of every document. The same version, budgets and seed give the
+    same sample.
     """
     sizes = {lang: info["chars"] for lang, info in version.manifest["languages"].items()}
     budgets = {lang: max(1, int(sample_chars * w)) for lang, w in alpha_weights(sizes, alpha).items()}
@@ -75,18 +80,29 @@ def language_sample(version: Version, reader: ShardReader, alpha: float, sample_
     def docs() -> Iterator[str]:
         rng = np.random.default_rng(seed)
         for lang, budget in budgets.items():
-            refs = [(s, r) for s in shards_of.get(lang, []) for r in range(version.shards[s]["rows"])]
-            if not refs:
-                continue
+            shards = shards_of.get(lang, [])
+            rate = min(1.0, budget / max(sizes[lang], 1))
             taken = 0
-            while taken < budget:
-                for k in rng.permutation(len(refs)):
-                    shard, row = refs[k]
-                    text = reader.column(shard, np.array([row]))[0]
-                    yield text
-                    taken += len(text)
+            while shards and taken < budget:
+                before = taken
+                for k in rng.permutation(len(shards)):
+                    index = shards[k]
+                    rows = np.arange(version.shards[index]["rows"])
+                    if rate < 1.0:
+                        rows = rows[rng.random(len(rows)) < rate]
+                    rng.shuffle(rows)
+                    for start in range(0, len(rows), SAMPLE_BATCH):
+                        for text in reader.column(index, rows[start:start + SAMPLE_BATCH]):
+                            yield text
+                            taken += len(text)
+                            if taken >= budget:
+                                break
+                        if taken >= budget:
+                            break
                     if taken >= budget:
                         break
+                if taken == before and rate >= 1.0:  # every document is empty: no pass can add more
+                    break
 
     return budgets, docs()
 

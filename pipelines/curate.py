@@ -9,6 +9,8 @@ in the lake.
 """
 from __future__ import annotations
 
+import errno
+import functools
 import json
 import logging
 import os
@@ -32,10 +34,11 @@ from catalog.contract import (
     REMOVED_DIR,
     REMOVED_SCHEMA,
 )
+from catalog.lease import StagingLease
 from catalog.manifest import build_manifest, describe_staged, require_listed
 from catalog.report import format_summary
 from catalog.verify import require_intact
-from pipelines.options import CurateOptions, OptionError, parse_stage_list, validate_options
+from pipelines.options import CurateOptions, OptionError, check_argv, parse_stage_list, validate_options
 from pipelines.runner import choose_runner
 from pipelines.sample import write_sample
 from transforms.boilerplate import RemoveBoilerplate
@@ -48,7 +51,7 @@ from transforms.document import KEPT, REMOVED
 from transforms.filters.audit import WriteFilterAudit
 from transforms.filters.config import FilterConfig
 from transforms.filters.stage import FilterDocuments
-from transforms.langid.identify import IdentifyLanguage, LangIdConfig
+from transforms.langid.identify import IdentifyLanguage, LangIdConfig, check_model
 from transforms.normalize import NormalizeDocuments
 from transforms.pii import RedactPII
 from transforms.read.files import ReadDocuments
@@ -203,6 +206,8 @@ def check_options(opts: CurateOptions, disabled: set[str]) -> None:
               ("--lid-thresholds: ", lambda: LangIdConfig.from_options(opts))]
     if "filter" not in disabled:
         checks.append((f"--filter-config {opts.filter_config}: ", lambda: FilterConfig.from_options(opts)))
+    if opts.lid_model and "langid" not in disabled:
+        checks.append(("--lid-model: ", lambda: check_model(opts.lid_model)))
     for flag, check in checks:
         try:
             check()
@@ -238,12 +243,32 @@ def _dedup_parents(opts: CurateOptions, config: MinHashConfig) -> list[tuple[str
     return parents
 
 
-def _read_stats(staging: str, name: str, default):
-    """A ``_stats/<name>.json`` the workers wrote, read through Beam's filesystems (local dir or object store)."""
+class IncompleteRun(lakelib.CatalogError):
+    """A run whose statistics are not all there (its staging was damaged): it must not publish."""
+
+
+def expected_stats(stages: dict[str, Any], disabled: set[str]) -> set[str]:
+    """The ``_stats`` files ``build_pipeline`` writes for these stages: every one must be read back."""
+    names = {"input_by_source", "skipped_records", "shards", "removed", "removed_counts", "dedup_clusters"}
+    names |= {"boilerplate"} if "boilerplate" in stages else set()
+    names |= {"filter_skipped"} if "filter" in stages else set()
+    names |= {"pii"} if "pii" not in disabled else set()
+    return names | ({"dedup_bands"} if "dedup-near" not in disabled else set())
+
+
+def read_stats(staging: str, name: str, default, expected: set[str]):
+    """A ``_stats/<name>.json`` the workers wrote, read through Beam's filesystems (local dir or object store).
+
+    ``default`` only stands for a file the run does not write (a stage that is off): one that is
+    expected and missing is an :class:`IncompleteRun` naming it, never an empty version.
+    """
     from apache_beam.io.filesystems import FileSystems
 
     path = FileSystems.join(staging, STATS_DIR, f"{name}.json")
     if not FileSystems.exists(path):
+        if name in expected:
+            raise IncompleteRun(f"the run's statistics file {path} is missing (its staging was removed or damaged "
+                                f"while it ran): nothing was published")
         return default
     with FileSystems.open(path) as f:
         return json.loads(f.read().decode("utf-8"))
@@ -278,6 +303,7 @@ def run(argv: list[str] | None = None) -> tuple[lakelib.VersionRef, dict[str, An
     from apache_beam.io.filesystems import FileSystems
 
     argv = sys.argv[1:] if argv is None else argv
+    check_argv(argv)  # a value argparse refuses: one line, not Beam's usage
     options = PipelineOptions(argv)
     opts = options.view_as(CurateOptions)
     disabled = parse_stage_list(opts.disable)
@@ -285,7 +311,8 @@ def run(argv: list[str] | None = None) -> tuple[lakelib.VersionRef, dict[str, An
     check_options(opts, disabled)
     FileSystems.set_options(options)  # the launcher reads and writes the lake too (S3 endpoint, credentials)
     lake = lakelib.open_lake(opts.lake, options=opts)
-    staging = lake.new_staging(opts.dataset)
+    lease = StagingLease(lake, opts.dataset)  # gc leaves a leased staging alone, whatever its grace
+    staging = lease.staging
     try:
         sources, sample_dir = resolve_sources(opts, f"{staging}/_sample")  # workers see what the launcher sees
         files = match_inputs(sources)
@@ -297,27 +324,29 @@ def run(argv: list[str] | None = None) -> tuple[lakelib.VersionRef, dict[str, An
         with beam.Pipeline(options=options) as p:
             stages = build_pipeline(p, files, str(staging), opts, disabled)
         elapsed = time.monotonic() - started
+        expected = expected_stats(stages, disabled)
+        stat = functools.partial(read_stats, staging, expected=expected)  # stat(name, default for a stage off)
 
-        shards = _read_stats(staging, "shards", [])
-        removed_infos = _read_stats(staging, "removed", [])
+        shards = stat("shards", [])
+        removed_infos = stat("removed", [])
         manifest = build_manifest(
             shards=shards, removed_infos=removed_infos,
-            removed_counts=[(tuple(kind), n) for kind, n in _read_stats(staging, "removed_counts", [])],
-            input_by_source=_read_stats(staging, "input_by_source", {}), pii=_read_stats(staging, "pii", {}),
+            removed_counts=[(tuple(kind), n) for kind, n in stat("removed_counts", [])],
+            input_by_source=stat("input_by_source", {}), pii=stat("pii", {}),
             sources=[s.to_json() for s in sources],
             inputs=[{"source": f.source.name, "path": f.relpath if sample_dir else f.path, "bytes": f.size,
                      "mtime": f.mtime} for f in files],
             options={k: v for k, v in sorted(options.get_all_options(drop_default=True).items())
                      if k not in ("s3_access_key_id", "s3_secret_access_key", "s3_session_token")},  # no credentials
             runner=runner.runner, stages=stage_record(stages, disabled),
-            filter_skipped=_read_stats(staging, "filter_skipped", {}),
+            filter_skipped=stat("filter_skipped", {}),
         )
         manifest["lineage"].update(runner.lineage(), wall_seconds=round(elapsed, 2))
         manifest["lineage"]["dedup_against"] = [lake.resolve(s).spec for s in opts.dedup_against or []]
-        manifest["dedup"] = {name: sorted(_read_stats(staging, f"dedup_{name}", []), key=lambda i: i["path"])
+        manifest["dedup"] = {name: sorted(stat(f"dedup_{name}", []), key=lambda i: i["path"])
                              for name in ("bands", "clusters")}
         manifest.update({name: value for name in ("skipped_records", "boilerplate")
-                         if (value := _read_stats(staging, name, {}))})
+                         if (value := stat(name, {}))})
         manifest["audit"] = describe_staged(staging, os.path.dirname(AUDIT_PATH))
         lake.discard(f"{staging}/{STATS_DIR}", f"{staging}/{STAGED_DIR}",
                      *([sample_dir] if sample_dir else []))  # scratch, not the version's
@@ -328,10 +357,35 @@ def run(argv: list[str] | None = None) -> tuple[lakelib.VersionRef, dict[str, An
     except BaseException:
         lake.discard(staging)  # nobody will commit a failed run's files: they go now rather than wait for gc
         raise
+    finally:
+        lease.release()
+
+
+_DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES)
+
+
+def disk_error(error: BaseException) -> OSError | None:
+    """The disk-full, quota or permission ``OSError`` at the root of a failure, however Beam wrapped it
+    (a worker's exception comes back as a ``RuntimeError`` whose context is the original)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _DISK_ERRORS:
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _not_a_disk_error(record: logging.LogRecord) -> bool:
+    """Log filter: a worker's disk-full traceback is left out; ``main`` says it in one line."""
+    return not (record.exc_info and record.exc_info[1] is not None and disk_error(record.exc_info[1]))
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_not_a_disk_error)
     argv = sys.argv[1:] if argv is None else argv
     if any(a in ("-h", "--help") for a in argv):
         CurateOptions(["--help"])
@@ -342,6 +396,13 @@ def main(argv: list[str] | None = None) -> int:
     except (OptionError, SourceError, lakelib.CatalogError) as e:
         print(f"curate: {e}", file=sys.stderr)
         return 2
+    except Exception as e:
+        disk = disk_error(e)
+        if disk is None:
+            raise
+        print(f"curate: {disk.strerror} writing {disk.filename or 'the lake'}: the run stopped, its staging was "
+              f"removed and nothing was published", file=sys.stderr)
+        return 1
     lake = PipelineOptions(argv).view_as(CurateOptions).lake
     print(format_summary(manifest, str(ref.path), lake))
     print(f"  took:     {time.monotonic() - started:.1f} s")

@@ -19,13 +19,12 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.curate import build_pipeline, stages_for
 from pipelines.options import CurateOptions
-from transforms.dedup.keys import DedupKeys
 from transforms.document import REMOVED
-from transforms.shards import WriteDocShards
+from transforms.staging import StageDocuments, WriteDocShards
 
 TITLES = {"read": "read", "normalize": "normalise", "boilerplate": "boilerplate lines", "langid": "language id",
           "filter": "quality filters", "pii": "PII redaction", "dedup-exact": "exact dedup",
-          "dedup-near": "near dedup", "DedupKeys": "dedup keys", "WriteDocShards": "write shards"}
+          "dedup-near": "near dedup", "StageDocuments": "stage text, dedup keys", "WriteDocShards": "write shards"}
 # After the Beam job: what the launcher, the catalog and the trainer do with its output.
 AFTER = (("commit v<N>", "catalog.lake.Lake.commit"), ("catalog", "python -m catalog"),
          ("training stream", "model.data.PackedStream"))
@@ -45,7 +44,7 @@ def stage_nodes() -> list[Node]:
     with tempfile.TemporaryDirectory() as lake:
         argv = ["--lake", lake, "--boilerplate-min-docs", "2"]  # a value that switches the optional stage on
         opts = PipelineOptions(argv).view_as(CurateOptions)
-        defaults = set(stages_for([], PipelineOptions(["--lake", lake]).view_as(CurateOptions), set()))
+        defaults = set(stages_for([], PipelineOptions(["--lake", lake]).view_as(CurateOptions), set(), f"{lake}/staging"))
         pipeline = beam.Pipeline(options=PipelineOptions([]))
         stages = build_pipeline(pipeline, [], f"{lake}/staging", opts, set())
     names = {id(stage): name for name, stage in stages.items()}
@@ -53,7 +52,7 @@ def stage_nodes() -> list[Node]:
     for applied in pipeline.transforms_stack[0].parts:
         transform = applied.transform
         name = names.get(id(transform))
-        if name is None and isinstance(transform, (DedupKeys, WriteDocShards)):
+        if name is None and isinstance(transform, (StageDocuments, WriteDocShards)):
             name = type(transform).__name__
         if name is None:
             continue  # statistics, tables and lists: not stages

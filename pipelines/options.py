@@ -14,6 +14,18 @@ from transforms.read.ranges import SPLIT_BYTES
 
 STAGES = ("langid", "filter", "pii", "dedup-exact", "dedup-near")
 _SEED_LIMIT = 1 << 32  # the MinHash permutations come from numpy's RandomState(seed)
+# Upper bounds: past them a value is a typo that would exhaust memory or overflow a size, not a setting.
+MAX_SHARD_MB = 1024.0  # a shard's text column is one Arrow string array (32-bit offsets: < 2 GiB)
+MIN_SHARD_MB = 0.001  # about 1 KB: below it shards round to zero bytes
+MAX_IN_MEMORY_BYTES = 1 << 30  # a line or a whole file that is read into memory at once (1 GiB)
+MAX_DOC_CHARS = 1 << 30
+MAX_FILE_BYTES = 1 << 50  # 1 PiB of decompressed bytes per file
+MAX_AUDIT_K = 10_000  # audit rows kept per filter, in memory, PII-redacted
+MAX_PERM = 4096  # MinHash permutations: 8 bytes each per document, in every signature
+MAX_NGRAM = 64
+MAX_PARTITIONS = 1 << 16
+MAX_FANOUT = 1 << 12
+MAX_MIN_DOCS = 1 << 31
 
 
 class OptionError(ValueError):
@@ -37,39 +49,66 @@ def _finite(value: float) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value)
 
 
+def check_argv(argv: list[str]) -> None:
+    """Parse ``argv`` as Beam will (every registered options class), turning argparse's refusal of a
+    value (``--max-line-bytes 1e20`` for an integer) into one :class:`OptionError` line instead of
+    Beam's whole usage text."""
+    from apache_beam.options.pipeline_options import _BeamArgumentParser
+
+    class OneLineParser(_BeamArgumentParser):
+        def error(self, message: str):
+            raise OptionError(message)
+
+    parser = OneLineParser(allow_abbrev=False)
+    classes: dict[str, Any] = {}
+    for cls in PipelineOptions.__subclasses__():
+        classes.setdefault(str(cls), cls)
+    for cls in classes.values():
+        cls._add_argparse_args(parser)
+    parser.parse_known_args(argv)
+
+
 def validate_options(opts: CurateOptions) -> None:
     """Refuse any out-of-range curation option (``OptionError`` naming the flag and the rule)."""
     parse_stage_list(opts.disable)
-    _need(_finite(opts.shard_target_mb) and opts.shard_target_mb > 0, "--shard-target-mb", opts.shard_target_mb,
-          "a positive number of MB")
-    _need(opts.filter_audit_k >= 0, "--filter-audit-k", opts.filter_audit_k, ">= 0")
+    _need(_finite(opts.shard_target_mb) and MIN_SHARD_MB <= opts.shard_target_mb <= MAX_SHARD_MB,
+          "--shard-target-mb", opts.shard_target_mb,
+          f"a positive number of MB, within [{MIN_SHARD_MB}, {MAX_SHARD_MB:g}]")
+    _need(0 <= opts.filter_audit_k <= MAX_AUDIT_K, "--filter-audit-k", opts.filter_audit_k,
+          f">= 0 and <= {MAX_AUDIT_K}")
     _need(_finite(opts.lid_threshold) and 0.0 <= opts.lid_threshold <= 1.0, "--lid-threshold", opts.lid_threshold,
           "within [0, 1] (a probability)")
-    _need(opts.minhash_ngram >= 1, "--minhash-ngram", opts.minhash_ngram, ">= 1")
-    _need(opts.minhash_perm >= 2, "--minhash-perm", opts.minhash_perm, ">= 2")
+    _need(1 <= opts.minhash_ngram <= MAX_NGRAM, "--minhash-ngram", opts.minhash_ngram, f">= 1 and <= {MAX_NGRAM}")
+    _need(2 <= opts.minhash_perm <= MAX_PERM, "--minhash-perm", opts.minhash_perm, f">= 2 and <= {MAX_PERM}")
     _need(0 <= opts.minhash_seed < _SEED_LIMIT, "--minhash-seed", opts.minhash_seed, f"within [0, {_SEED_LIMIT - 1}]")
     _need(_finite(opts.minhash_threshold) and 0.0 < opts.minhash_threshold < 1.0, "--minhash-threshold",
           opts.minhash_threshold, "within (0, 1)")
     for flag, value in (("--minhash-bands", opts.minhash_bands), ("--minhash-rows", opts.minhash_rows)):
-        _need(value is None or value >= 1, flag, value, ">= 1")
+        _need(value is None or 1 <= value <= MAX_PERM, flag, value, f">= 1 and <= {MAX_PERM}")
     _need((opts.minhash_bands is None) == (opts.minhash_rows is None), "--minhash-bands/--minhash-rows",
           (opts.minhash_bands, opts.minhash_rows), "given together (or neither: the threshold decides)")
     if opts.minhash_bands is not None:
         _need(opts.minhash_bands * opts.minhash_rows <= opts.minhash_perm, "--minhash-bands x --minhash-rows",
               opts.minhash_bands * opts.minhash_rows, f"<= --minhash-perm ({opts.minhash_perm})")
-    _need(opts.minhash_partitions >= 1, "--minhash-partitions", opts.minhash_partitions, ">= 1")
-    _need(opts.minhash_bucket_fanout >= 1, "--minhash-bucket-fanout", opts.minhash_bucket_fanout, ">= 1")
-    _need(opts.max_doc_chars >= 0, "--max-doc-chars", opts.max_doc_chars, ">= 0 (0: no limit)")
-    _need(opts.max_line_bytes >= 1, "--max-line-bytes", opts.max_line_bytes, ">= 1")
+    _need(1 <= opts.minhash_partitions <= MAX_PARTITIONS, "--minhash-partitions", opts.minhash_partitions,
+          f">= 1 and <= {MAX_PARTITIONS}")
+    _need(1 <= opts.minhash_bucket_fanout <= MAX_FANOUT, "--minhash-bucket-fanout", opts.minhash_bucket_fanout,
+          f">= 1 and <= {MAX_FANOUT}")
+    _need(0 <= opts.max_doc_chars <= MAX_DOC_CHARS, "--max-doc-chars", opts.max_doc_chars,
+          f">= 0 and <= {MAX_DOC_CHARS} (0: no limit)")
+    _need(1 <= opts.max_line_bytes <= MAX_IN_MEMORY_BYTES, "--max-line-bytes", opts.max_line_bytes,
+          f">= 1 and <= {MAX_IN_MEMORY_BYTES} (1 GiB: a line is held in memory)")
     _need(_finite(opts.max_file_error_rate) and 0.0 <= opts.max_file_error_rate <= 1.0, "--max-file-error-rate",
           opts.max_file_error_rate, "within [0, 1] (1: off)")
-    _need(opts.max_file_bytes >= 0, "--max-file-bytes", opts.max_file_bytes, ">= 0 (0: no limit)")
-    _need(opts.max_text_bytes >= 0, "--max-text-bytes", opts.max_text_bytes, ">= 0 (0: no limit)")
+    _need(0 <= opts.max_file_bytes <= MAX_FILE_BYTES, "--max-file-bytes", opts.max_file_bytes,
+          f">= 0 and <= {MAX_FILE_BYTES} (0: no limit)")
+    _need(0 <= opts.max_text_bytes <= MAX_IN_MEMORY_BYTES, "--max-text-bytes", opts.max_text_bytes,
+          f">= 0 and <= {MAX_IN_MEMORY_BYTES} (1 GiB: such a file is held in memory; 0: no limit)")
     _need(opts.split_bytes >= 0, "--split-bytes", opts.split_bytes, ">= 0 (0: every file read whole)")
     _need(_finite(opts.max_compression_ratio) and (opts.max_compression_ratio == 0 or opts.max_compression_ratio >= 1),
           "--max-compression-ratio", opts.max_compression_ratio, ">= 1 (0: no limit)")
-    _need(opts.boilerplate_min_docs == 0 or opts.boilerplate_min_docs >= 2, "--boilerplate-min-docs",
-          opts.boilerplate_min_docs, ">= 2 (a line in one document is no boilerplate; 0: off)")
+    _need(opts.boilerplate_min_docs == 0 or 2 <= opts.boilerplate_min_docs <= MAX_MIN_DOCS, "--boilerplate-min-docs",
+          opts.boilerplate_min_docs, f">= 2 and <= {MAX_MIN_DOCS} (a line in one document is no boilerplate; 0: off)")
     if opts.dedup_against and "dedup-near" in parse_stage_list(opts.disable):
         raise OptionError("--dedup-against needs the dedup-near stage")
 

@@ -1,5 +1,6 @@
 """The commit protocol: a killed publisher leaves nothing visible, concurrent publishers never share a
 version number, gc cleans leftovers and never touches tagged versions."""
+import hashlib
 import json
 import os
 import signal
@@ -44,10 +45,21 @@ _PUBLISH_MANY = textwrap.dedent("""
 """)
 
 
-def _stage(root, content="x"):
+def _stage(root, content="x", name="f"):
     staging = lake.new_staging_dir(root, "ds")
-    (staging / "f").write_text(content)
+    (staging / name).write_text(content)
     return staging
+
+
+def _listing(name: str, content: str) -> dict:
+    """A manifest the schema accepts (readers refuse any other) that lists one staged file."""
+    from catalog.manifest import build_manifest
+
+    data = content.encode()
+    shard = {"path": name, "lang": "en", "rows": 0, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(),
+             "chars": 0, "sources": {}}
+    return build_manifest(shards=[shard], removed_infos=[], removed_counts=[], input_by_source={}, pii={}, sources=[],
+                          inputs=[], options={}, runner="test", stages={})
 
 
 def test_publisher_killed_between_shards_and_manifest_leaves_nothing_visible(tmp_path):
@@ -97,7 +109,7 @@ def test_second_manifest_for_a_version_is_refused_with_a_clear_error(tmp_path, m
 
 def test_gc_keeps_tagged_and_recent_versions_and_removes_stray_files(tmp_path):
     for i in range(4):
-        lake.commit_version(tmp_path, "ds", _stage(tmp_path, str(i)), {"shards": [{"path": "f"}], "removed_table": []})
+        lake.commit_version(tmp_path, "ds", _stage(tmp_path, str(i), "f.arrow"), _listing("f.arrow", str(i)))
     lake.add_tag(tmp_path, "ds@v1", "paper-2026")
     with pytest.raises(lake.CatalogError, match="already points at ds@v1"):
         lake.add_tag(tmp_path, "ds@v2", "paper-2026")
@@ -113,5 +125,5 @@ def test_gc_keeps_tagged_and_recent_versions_and_removes_stray_files(tmp_path):
     assert result.removed == planned.removed
     assert lake.list_versions(tmp_path, "ds") == [1, 4]  # v1 is tagged, v4 is the newest
     assert not stray.exists() and not stale_run.exists()
-    assert (tmp_path / "ds" / "v4" / "f").exists()  # referenced by the manifest
+    assert (tmp_path / "ds" / "v4" / "f.arrow").exists()  # referenced by the manifest
     assert list((tmp_path / "ds" / "v2").iterdir()) == []  # retired: manifest and files gone, number kept

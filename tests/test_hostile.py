@@ -339,6 +339,7 @@ def damaged_lake(sample_version, tmp_path):
     v = f"v{ref.version}"
     for name in ("good", "badjson", "notobject"):
         shutil.copytree(ref.path, tmp_path / name / v)
+        (tmp_path / name / v / "manifest.json").write_text(json.dumps(dict(manifest, dataset=name)))  # its own
     (tmp_path / "badjson" / v / "manifest.json").write_text('{"counts": ')
     (tmp_path / "notobject" / v / "manifest.json").write_text("[1, 2]")
     newer = tmp_path / "good" / f"v{ref.version + 1}"

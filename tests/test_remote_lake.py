@@ -161,3 +161,33 @@ def test_the_training_stream_reads_an_s3_lake_through_a_local_cache(s3, s3_endpo
         where.read_bytes("manifest.json")
         == s3.get_object(Bucket=BUCKET, Key="lake/mix/v1/manifest.json")["Body"].read()
     )
+
+
+def test_gc_at_every_staging_step_of_a_live_run_on_the_object_store(s3, s3_endpoint, monkeypatch):
+    from catalog import gc
+    from catalog.lake import open_lake
+    from catalog.verify import verify_version
+    from tests.test_hostile_lake import gc_at_every_staging_step
+
+    lake = open_lake(LAKE, endpoint_url=s3_endpoint)
+    removed: list = []
+    hits = gc_at_every_staging_step(monkeypatch, lambda: removed.extend(gc.collect(lake, grace=0).removed))
+    body = "".join(json.dumps({"id": str(i), "text": f"document {i} " + "word " * (i % 5 + 2) + f"u{i * 7919}"}) + "\n"
+                   for i in range(30))
+    s3.put_object(Bucket=BUCKET, Key="in/docs.jsonl", Body=body.encode())
+    ref, manifest = _curate(s3_endpoint, "--input", f"s3://{BUCKET}/in/docs.jsonl", "--disable", "langid,filter")
+    assert {"write_bytes", "read_stats", "describe_staged", "require_listed", "claim_version",
+            "_write_manifest"} <= set(hits), hits
+    assert removed == []  # the live run's lease kept gc off its staging at every step
+    assert manifest["counts"]["input"] == manifest["counts"]["kept"] == 30 and manifest["dedup"]["bands"]
+    checks = verify_version(lake.version_dir(ref), manifest)
+    assert checks and all(c.problem is None for c in checks), [c for c in checks if c.problem]
+    assert _keys(s3, "lake/sample/_staging/") == []  # staging and lease gone after the commit
+
+    s3.put_object(Bucket=BUCKET, Key="lake/sample/_staging/dead/data/x.arrow", Body=b"left by a dead run")
+    s3.put_object(Bucket=BUCKET, Key="lake/sample/_staging/far/data/x.arrow", Body=b"a live run elsewhere")
+    s3.put_object(Bucket=BUCKET, Key="lake/sample/_staging/far.lease", Body=b'{"host": "elsewhere", "pid": 1}')
+    result = gc.collect(lake, grace=0)
+    assert result.removed == [f"{LAKE}/sample/_staging/dead"] and result.live == [f"{LAKE}/sample/_staging/far"]
+    assert _keys(s3, "lake/sample/_staging/") == ["lake/sample/_staging/far.lease",
+                                                  "lake/sample/_staging/far/data/x.arrow"]

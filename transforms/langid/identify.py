@@ -40,7 +40,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -51,10 +50,10 @@ from typing import Any, Literal, NamedTuple
 import apache_beam as beam
 import numpy as np
 
-from catalog.contract import is_code
+from catalog.contract import LANG_CODE, is_code
 from catalog.hashing import sha256_file
 from transforms.document import KEPT, Document, with_changes
-from transforms.langid.langcodes import SUPPLEMENTARY, UNDETERMINED, parse_label
+from transforms.langid.langcodes import LABEL_PREFIX, SUPPLEMENTARY, UNDETERMINED, parse_label
 from transforms.langid.scripts import NO_SCRIPT, SCRIPTS, script_shares, scripts_of, warm_up, written_in
 
 LANGID_VERSION = "lid176-script-cld2-ncg-1"
@@ -87,6 +86,26 @@ def default_model_path() -> str:
 def supplement_model_path() -> str:
     """Path of the shipped ``lid-ncg.ftz`` (package data, so every worker has it)."""
     return str(files("transforms") / "langid" / "models" / SUPPLEMENT_MODEL)
+
+
+def check_model(path: str) -> None:
+    """Open a ``--lid-model`` when the options are checked, so a missing file, or one that is no
+    fastText classifier, is one line before any work instead of a traceback after every input was read."""
+    import contextlib
+    import io
+
+    import fasttext
+
+    if not os.path.isfile(path):
+        raise ValueError(f"no such file: {path!r}")
+    with contextlib.redirect_stderr(io.StringIO()):  # fastText's notice on every load
+        try:
+            model = fasttext.load_model(path)
+        except ValueError as e:
+            raise ValueError(f"{path!r} is not a fastText model ({' '.join(str(e).split())})") from None
+    labels = model.get_labels()
+    if not labels or not all(label.startswith(LABEL_PREFIX) for label in labels):
+        raise ValueError(f"{path!r} is a fastText model without {LABEL_PREFIX} labels: not a language classifier")
 
 
 Moves = frozenset[tuple[str, str]]  # (lid.176's label, the label the second opinion may give instead)
@@ -432,13 +451,10 @@ def apply_prediction(doc: Document, lang: str, score: float, alternatives: Ranke
                         meta={"lang_alternatives": alternatives, "lang_script": script})
 
 
-_SAFE_LANG = re.compile(r"^[a-z]{2,3}(?:[_-][A-Za-z0-9]{2,8})*$")
-
-
 def hinted_language(doc: Document, source_hint: str | None) -> str:
     """The language a record or its source declares, used when language id is switched off."""
     for candidate in (doc["meta"].get("lang"), source_hint):
-        if isinstance(candidate, str) and _SAFE_LANG.match(candidate):
+        if isinstance(candidate, str) and LANG_CODE.fullmatch(candidate):
             return candidate
     return UNDETERMINED
 

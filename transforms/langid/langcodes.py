@@ -29,7 +29,7 @@ ROOTS_NIGER_CONGO = frozenset({
 NIGER_CONGO_NEIGHBOURS = frozenset({"nr", "ss", "ve", "ha"})
 SUPPLEMENTARY = ROOTS_NIGER_CONGO | NIGER_CONGO_NEIGHBOURS  # the labels that only the supplement gives
 UNDETERMINED = "und"
-_LABEL = re.compile(r"^([a-z]{2,3})(?:[_-]([A-Z][a-z]{3}))?$")
+_LABEL = re.compile(r"([a-z]{2,3})(?:[_-]([A-Z][a-z]{3}))?")
 
 # ISO 639-3 -> ISO 639-1, all 184 pairs (Debian iso-codes 4.15, iso_639-3.json).
 _ISO3_TO_ISO1 = dict(p.split(":") for p in """
@@ -70,7 +70,7 @@ def parse_label(label: str) -> tuple[str, str | None]:
     Alemannic); labels with one are ISO 639-3 (GlotLID, OpenLID) and are mapped.
     """
     raw = label.removeprefix(LABEL_PREFIX)
-    match = _LABEL.match(raw)
+    match = _LABEL.fullmatch(raw)
     if not match or not match.group(2):
         return raw.lower(), None
     code, script = match.groups()
