@@ -44,7 +44,8 @@ def stage_nodes() -> list[Node]:
     with tempfile.TemporaryDirectory() as lake:
         argv = ["--lake", lake, "--boilerplate-min-docs", "2"]  # a value that switches the optional stage on
         opts = PipelineOptions(argv).view_as(CurateOptions)
-        defaults = set(stages_for([], PipelineOptions(["--lake", lake]).view_as(CurateOptions), set(), f"{lake}/staging"))
+        plain = PipelineOptions(["--lake", lake]).view_as(CurateOptions)
+        defaults = set(stages_for([], plain, set(), f"{lake}/staging"))
         pipeline = beam.Pipeline(options=PipelineOptions([]))
         stages = build_pipeline(pipeline, [], f"{lake}/staging", opts, set())
     names = {id(stage): name for name, stage in stages.items()}
