@@ -15,8 +15,8 @@ from typing import Any
 
 import apache_beam as beam
 
-from transforms.dedup.clustering import Node, Rank
 from transforms.dedup.minhash import MinHashConfig, dedup_normal_form, normal_forms, signatures
+from transforms.dedup.nodes import Node, Rank
 from transforms.document import Document, RemovedRow
 from transforms.removed import removed_row
 from transforms.shards import shard_row
