@@ -75,8 +75,8 @@ def ours(docs: list[tuple[str, str]], config: MinHashConfig) -> dict[str, str]:
             groups[key].append(posting)
     found: dict = defaultdict(int)  # the join by node: the bands that found each pair
     for kv in groups.items():
-        for a, b, band in band_pairs(kv, config):
-            found[a, b] |= 1 << band
+        for pair, band in band_pairs(kv, config):
+            found[pair] |= band
     row = {n: k for k, n in enumerate(nodes)}
     pairs, masks = list(found), list(found.values())
     edges = []

@@ -33,6 +33,7 @@ from transforms.dedup.near import (
     band_pairs,
     band_partitions,
     band_postings,
+    either_band,
     found_first,
     star_clusters,
     verify_pairs,
@@ -107,8 +108,8 @@ def _found(nodes, sigs, cfg, partitions=None):
         groups.setdefault(key, []).append(posting)
     found = {}
     for kv in sorted(groups.items()):
-        for a, b, band in band_pairs(kv, cfg):
-            found[a, b] = found.get((a, b), 0) | 1 << band
+        for pair, band in band_pairs(kv, cfg):
+            found[pair] = either_band((found.get(pair, 0), band))
     return found
 
 

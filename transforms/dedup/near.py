@@ -34,6 +34,8 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Iterable, Iterator, Mapping
+from functools import reduce
+from operator import or_
 from typing import Any
 
 import apache_beam as beam
@@ -137,11 +139,15 @@ def _large_bucket_pairs(order: np.ndarray, starts: np.ndarray, sizes: np.ndarray
     return rows[_ranges(first_of, count)], np.repeat(rows, count)
 
 
-def band_pairs(kv: tuple[tuple[int, int], Iterable[Posting]],
-               config: MinHashConfig) -> list[tuple[NodeKey, NodeKey, int]]:
-    """One (band, partition) group -> its candidate pairs, each with the band that found it."""
+def band_pairs(kv: tuple[tuple[int, int], Iterable[Posting]], config: MinHashConfig) -> list[tuple[Pair, int]]:
+    """One (band, partition) group -> its candidate pairs, each with the bit of the band that found it."""
     (band, _), postings = kv
-    return [(a, b, band) for a, b in bucket_pairs(postings, config)]
+    return [(pair, 1 << band) for pair in bucket_pairs(postings, config)]
+
+
+def either_band(found: Iterable[int]) -> int:
+    """The bands that found a pair, as one bit mask (near copies share several bands)."""
+    return reduce(or_, found, 0)
 
 
 def found_first(sigs_a: np.ndarray, sigs_b: np.ndarray, found: list[int], config: MinHashConfig) -> np.ndarray:
@@ -208,7 +214,7 @@ def _sig(raw: bytes) -> np.ndarray:
 
 
 def sign_requests(kv: tuple[NodeKey, Iterable[Any]]) -> Iterator[Any]:
-    """One node's signature (bytes) sent to each of its distinct candidate pairs (requests are tuples):
+    """One node's signature (bytes) sent to each of its candidate pairs (requests are tuples):
     (pair, (side, signature, bands)), side 0 for the better-ranked document, bit b of ``bands`` set when
     band b found the pair; and, tagged ``signatures``, (node, (1, signature)) of a new document for the
     join with its key record. A node without a signature (impossible in a consistent run) sends none."""
@@ -218,14 +224,20 @@ def sign_requests(kv: tuple[NodeKey, Iterable[Any]]) -> Iterator[Any]:
         if isinstance(v, bytes):
             sig = v
         else:
-            other, band, side = v
-            found[other, side] = found.get((other, side), 0) | 1 << band
+            other, bands, side = v
+            found[other, side] = found.get((other, side), 0) | bands
     if sig is None:
         return
     if not is_published(node):
         yield beam.pvalue.TaggedOutput("signatures", (node, (1, sig)))
     for (other, side), bands in found.items():
         yield ((node, other) if side == 0 else (other, node)), (side, sig, bands)
+
+
+def ask_both_nodes(found: tuple[Pair, int]) -> list[tuple[NodeKey, tuple[NodeKey, int, int]]]:
+    """A candidate pair and its bands as a request to each of its nodes: (node, (the other, bands, its side))."""
+    (a, b), bands = found
+    return [(a, (b, bands, 0)), (b, (a, bands, 1))]
 
 
 def _pair_signatures(kv: tuple[Pair, Iterable[tuple[int, bytes, int]]]) -> tuple[Pair, bytes, bytes, int]:
@@ -235,11 +247,11 @@ def _pair_signatures(kv: tuple[Pair, Iterable[tuple[int, bytes, int]]]) -> tuple
 
 
 class WithSignatures(beam.PTransform):
-    """(a, b, band) candidate pairs -> {"pairs": (pair, signature of a, signature of b, bands that found it),
+    """(pair, bands that found it) -> {"pairs": (pair, signature of a, signature of b, bands that found it),
     "signatures": (node, (1, signature)) of every new document}.
 
     Each pair asks both its nodes for their signature (one join by node: a GroupByKey of signatures and
-    requests, told apart by type, where a node's requests from several bands become one), and the two
+    requests, told apart by type), and the two
     answers meet by pair (one GroupByKey). The join also hands every new document's signature on, so
     that the join with the key records gets it only now, after the band groups are gone."""
 
@@ -248,7 +260,7 @@ class WithSignatures(beam.PTransform):
         self.sigs = sigs
 
     def expand(self, pairs):
-        requests = pairs | "AskBothNodes" >> beam.FlatMap(lambda e: [(e[0], (e[1], e[2], 0)), (e[1], (e[0], e[2], 1))])
+        requests = pairs | "AskBothNodes" >> beam.FlatMap(ask_both_nodes)
         sent = ((self.sigs, requests)
                 | "SigsAndRequests" >> beam.Flatten()
                 | "JoinByNode" >> beam.GroupByKey()
@@ -347,7 +359,8 @@ class NearDedup(beam.PTransform):
                  | "BandPostings" >> beam.FlatMap(_postings, config, beam.pvalue.AsSingleton(
                      nodes | "CountNodes" >> beam.combiners.Count.Globally()))
                  | "GroupByBand" >> beam.GroupByKey()
-                 | "BucketPairs" >> beam.FlatMap(band_pairs, config))
+                 | "BucketPairs" >> beam.FlatMap(band_pairs, config)
+                 | "BandsPerPair" >> beam.CombinePerKey(either_band))
         signed = pairs | "PairSignatures" >> WithSignatures(nodes)
         removals = (signed["pairs"]
                     | "BatchForVerify" >> beam.BatchElements(min_batch_size=64, max_batch_size=2048)
