@@ -219,7 +219,8 @@ def sign_requests(kv: tuple[NodeKey, Iterable[Any]]) -> Iterator[Any]:
     band b found the pair; and, tagged ``signatures``, (node, (1, signature)) of a new document for the
     join with its key record. A node without a signature (impossible in a consistent run) sends none."""
     node, values = kv
-    sig, found = None, {}
+    sig: bytes | None = None
+    found: dict[tuple[NodeKey, int], int] = {}
     for v in values:
         if isinstance(v, bytes):
             sig = v
