@@ -41,7 +41,8 @@ import numpy as np
 from benchmarks import SHARED_DATA
 from benchmarks.results import add_record_argument, record
 from transforms.dedup.minhash import MinHashConfig, shingles, signatures
-from transforms.dedup.near import band_postings, bucket_pairs, star_clusters, verify_pairs
+from transforms.dedup.near import band_pairs, band_postings, found_first, star_clusters, verify_pairs
+from transforms.dedup.nodes import node_key, node_of
 
 CORPORA = {"debian-copyright": "neardup-debian-copyright/copyright.jsonl",
            "spdx-licenses": "neardup-spdx-licenses/spdx_licenses.jsonl"}
@@ -65,7 +66,7 @@ def speed_corpus(shared: Path) -> list[tuple[str, str]]:
 
 def ours(docs: list[tuple[str, str]], config: MinHashConfig) -> dict[str, str]:
     """Our stage's functions in-process, Beam's shuffles replaced by dicts: returns removed id -> kept id."""
-    nodes = [((1, 0, i, i), i) for i, _ in docs]
+    nodes = [node_key(((1, 0, i, i), i)) for i, _ in docs]
     sigs = np.concatenate(
         [signatures([t for _, t in docs[lo : lo + BATCH]], config) for lo in range(0, len(docs), BATCH)]
     )
@@ -73,13 +74,19 @@ def ours(docs: list[tuple[str, str]], config: MinHashConfig) -> dict[str, str]:
     for lo in range(0, len(docs), BATCH):
         for key, posting in band_postings(nodes[lo:lo + BATCH], sigs[lo:lo + BATCH], config):
             groups[key].append(posting)
-    pairs = [pair for postings in groups.values() for pair in bucket_pairs(postings, config)]
-    row = {n[1]: k for k, n in enumerate(nodes)}
+    found: dict = defaultdict(int)  # the join by node: the bands that found each pair
+    for kv in groups.items():
+        for pair, band in band_pairs(kv, config):
+            found[pair] |= band
+    row = {n: k for k, n in enumerate(nodes)}
+    pairs, masks = list(found), list(found.values())
     edges = []
     for lo in range(0, len(pairs), BATCH):  # the signature joins, then BatchForVerify
         batch = pairs[lo:lo + BATCH]
-        edges += verify_pairs(batch, sigs[[row[a[1]] for a, _ in batch]], sigs[[row[b[1]] for _, b in batch]], config)
-    return {node[1]: kept[1] for kept, node, _ in star_clusters(edges)}
+        a, b = sigs[[row[a] for a, _ in batch]], sigs[[row[b] for _, b in batch]]
+        first = found_first(a, b, masks[lo:lo + BATCH], config)
+        edges += verify_pairs([p for p, ok in zip(batch, first.tolist()) if ok], a[first], b[first], config)
+    return {node_of(node)[1]: node_of(kept)[1] for kept, node, _ in star_clusters(edges)}
 
 
 def datasketch_lsh(docs: list[tuple[str, str]], config: MinHashConfig) -> dict[str, str]:

@@ -9,10 +9,11 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from transforms.dedup.clustering import StarClusters, star_clusters_in_rounds
 from transforms.dedup.near import star_clusters
+from transforms.dedup.nodes import node_key
 
 
 def _node(i: int, published: bool = False, priority: int = 0):
-    return ((0 if published else 1, priority, f"id{i:04d}", f"u{i}"), f"u{i}")
+    return node_key(((0 if published else 1, priority, f"id{i:04d}", f"u{i}"), f"u{i}"))
 
 
 def _chain(n, ranked_along=True):

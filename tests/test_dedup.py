@@ -30,12 +30,15 @@ from transforms.dedup.minhash import (
 )
 from transforms.dedup.near import (
     POSTINGS_PER_GROUP,
+    band_pairs,
     band_partitions,
     band_postings,
-    bucket_pairs,
+    either_band,
+    found_first,
     star_clusters,
     verify_pairs,
 )
+from transforms.dedup.nodes import is_published, node_key, node_of
 
 TEXTS = ["the quick brown fox jumps over the lazy dog and keeps running far away",
          "Съешь же ещё этих мягких французских булок, да выпей чаю", "ＡＢＣ  déjà-vu, 東京タワー!",
@@ -98,16 +101,29 @@ def test_batch_normal_form_on_every_code_point():
     assert _normal_batch(texts).tobytes().replace(b" \n", b"\n") == b"".join(_normal_bytes(t) + b"\n" for t in texts)
 
 
-def _pairs(nodes, sigs, cfg, partitions=None):
-    """band_postings -> GroupByKey -> bucket_pairs, as NearDedup runs them."""
+def _found(nodes, sigs, cfg, partitions=None):
+    """band_postings -> GroupByKey -> band_pairs -> the join by node: pair -> bit mask of the bands that found it."""
     groups = {}
     for key, posting in band_postings(nodes, sigs, cfg, partitions):
         groups.setdefault(key, []).append(posting)
-    return [pair for key in sorted(groups) for pair in bucket_pairs(groups[key], cfg)]
+    found = {}
+    for kv in sorted(groups.items()):
+        for pair, band in band_pairs(kv, cfg):
+            found[pair] = either_band((found.get(pair, 0), band))
+    return found
+
+
+def _pairs(nodes, sigs, cfg, partitions=None):
+    """The candidate pairs as NearDedup verifies them: each found by the first band its documents share."""
+    found = _found(nodes, sigs, cfg, partitions)
+    row = {n: i for i, n in enumerate(nodes)}
+    pairs = list(found)
+    first = found_first(sigs[[row[a] for a, _ in pairs]], sigs[[row[b] for _, b in pairs]], list(found.values()), cfg)
+    return [pair for pair, ok in zip(pairs, first.tolist()) if ok]
 
 
 def _nodes(n):
-    return [((1, 0, str(i), str(i)), str(i)) for i in range(n)]
+    return [node_key(((1, 0, str(i), str(i)), str(i))) for i in range(n)]
 
 
 def test_candidate_pairs_do_not_depend_on_the_number_of_band_partitions():
@@ -146,6 +162,25 @@ def test_each_candidate_pair_comes_once_from_its_first_shared_band():
     nodes = _nodes(4)
     pairs = _pairs(nodes, signatures(texts, cfg), cfg)
     assert sorted(pairs) == [(nodes[0], nodes[1]), (nodes[0], nodes[2]), (nodes[1], nodes[2])]
+
+
+def test_bands_find_a_pair_of_near_copies_several_times_and_it_counts_once():
+    cfg = MinHashConfig()
+    base = " ".join(f"w{i}" for i in range(300))
+    nodes = _nodes(2)
+    sigs = signatures([base, base.replace("w150", "x")], cfg)
+    found = _found(nodes, sigs, cfg)
+    assert list(found) == [(nodes[0], nodes[1])] and bin(found[nodes[0], nodes[1]]).count("1") > 1
+    assert _pairs(nodes, sigs, cfg) == [(nodes[0], nodes[1])]
+
+
+def test_a_pair_the_fanout_leaves_out_of_its_first_shared_band_is_not_found_by_a_later_one():
+    cfg = MinHashConfig(num_perm=4, bands=2, rows=2, bucket_fanout=1)
+    a, b, c = _nodes(3)
+    # band 0: one bucket of all three (each paired with its one best-ranked member: a-b, a-c); band 1: b, c twins
+    sigs = np.array([[1, 1, 5, 6], [1, 1, 7, 7], [1, 1, 7, 7]], dtype=np.uint32)
+    assert (b, c) in _found([a, b, c], sigs, cfg)
+    assert sorted(_pairs([a, b, c], sigs, cfg)) == [(a, b), (a, c)]
 
 
 def test_a_large_bucket_pairs_each_member_with_its_best_ranked_members_only():
@@ -268,15 +303,16 @@ def test_exact_keep_first_prefers_priority_then_id():
 
 
 def _node(name, published=False):
-    return ((0 if published else 1, 0, name, "u" + name), "u" + name)
+    return node_key(((0 if published else 1, 0, name, "u" + name), "u" + name))
 
 
 def test_a_chain_keeps_both_ends_and_removes_only_verified_duplicates_of_kept_documents():
     a, b, c, d = map(_node, "abcd")
-    removed = {node[1]: (kept, j) for kept, node, j in star_clusters([(a, b, 0.8), (b, c, 0.8)])}
+    removed = {node_of(node)[1]: (kept, j) for kept, node, j in star_clusters([(a, b, 0.8), (b, c, 0.8)])}
     assert removed == {"ub": (a, 0.8)}  # A~B, B~C, A!~C: A and C kept
     closed = star_clusters([(a, b, 0.8), (b, c, 0.8), (a, c, 0.75), (c, d, 0.7)])
-    assert {node[1]: kept for kept, node, _ in closed} == {"ub": a, "uc": a}  # C~A verified: removed; D~C only: kept
+    # C~A verified: removed; D~C only: kept
+    assert {node_of(node)[1]: kept for kept, node, _ in closed} == {"ub": a, "uc": a}
 
 
 def test_a_removed_document_points_to_its_most_similar_kept_neighbour():
@@ -291,8 +327,21 @@ def test_published_documents_win_and_are_never_removed():
 
 
 def test_clusters_do_not_depend_on_edge_order_or_orientation():
-    nodes = [((1, i % 3, f"id{i}", f"u{i}"), f"u{i}") for i in range(30)]
+    nodes = [node_key(((1, i % 3, f"id{i}", f"u{i}"), f"u{i}")) for i in range(30)]
     edges = [(nodes[i], nodes[i + 1], 0.7 + i / 100) for i in range(0, 29, 2)] + [(nodes[1], nodes[2], 0.9)]
     edges += [(nodes[i], nodes[i + 3], 0.8) for i in range(0, 27, 5)]
     forward = star_clusters(edges)
     assert forward and forward == star_clusters([(b, a, j) for a, b, j in reversed(edges)])
+
+
+_texts = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]) | st.sampled_from("\x00\x01\xff"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 1), st.integers(-(2 ** 70), 2 ** 70), _texts, _texts), min_size=2, max_size=6))
+def test_node_keys_sort_as_the_nodes_and_decode_back(ranks):
+    nodes = [(rank, rank[3]) for rank in ranks]
+    keys = [node_key(n) for n in nodes]
+    assert sorted(range(len(nodes)), key=nodes.__getitem__) == sorted(range(len(keys)), key=keys.__getitem__)
+    assert [node_of(k) for k in keys] == nodes
+    assert [is_published(k) for k in keys] == [n[0][0] == 0 for n in nodes]

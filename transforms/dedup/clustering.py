@@ -14,6 +14,8 @@ shorter than the rounds. Finally every kept document tells each neighbour, and a
 points to its most similar kept neighbour (highest Jaccard, then best rank), exactly as
 ``star_clusters`` chooses.
 
+Nodes are node keys (``transforms.dedup.nodes``): bytes that compare in rank order.
+
 Memory bounds: a node group holds one document's neighbours (its verified edges) and the statuses
 sent to it; the pointer group the same; the residue group holds the documents undecided after
 ``rounds`` rounds with their edges, which is empty unless near duplicates form dependency chains of
@@ -26,8 +28,9 @@ from typing import Any
 
 import apache_beam as beam
 
-Rank = tuple[int, int, str, str]  # (0 published / 1 new, priority or parent index, id, uid)
-Node = tuple[Rank, str]
+from transforms.dedup.nodes import NodeKey, is_published
+
+Node = NodeKey  # a node key (``transforms.dedup.nodes``): it sorts in rank order
 KEPT, REMOVED = True, False
 DEFAULT_ROUNDS = 4
 State = tuple[Node, tuple[tuple[Node, float], ...], dict]  # node, its neighbours with Jaccard, statuses heard
@@ -46,7 +49,7 @@ def initial_state(node: Node, neighbours: Iterable[tuple[Node, float]]) -> State
 def decide(state: State) -> bool | None:
     """KEPT, REMOVED, or None while a better neighbour's status is still unknown."""
     node, neighbours, heard = state
-    if node[0][0] == 0:
+    if is_published(node):
         return KEPT  # published documents are never removed
     waiting = False
     for other, _ in neighbours:

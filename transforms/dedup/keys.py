@@ -17,8 +17,8 @@ import apache_beam as beam
 
 from catalog.contract import is_code
 from transforms.code.dedup import code_exact_key, code_signatures
-from transforms.dedup.clustering import Node, Rank
 from transforms.dedup.minhash import MinHashConfig, dedup_normal_form, normal_forms, signatures
+from transforms.dedup.nodes import Node, Rank
 from transforms.document import Document, RemovedRow
 from transforms.removed import removed_row
 

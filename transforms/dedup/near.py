@@ -1,96 +1,55 @@
 """Near-duplicate removal as a Beam DAG over key records (``transforms.dedup.keys``).
 
 Batched signatures -> per batch, band hashes split by (band, partition) -> GroupByKey ->
-candidate pairs inside each LSH bucket, each pair once, by the first band it shares (every pair, or
-each member with its ``bucket_fanout`` best-ranked members in a larger bucket) -> verified by
-estimated Jaccard >= threshold -> greedy star clustering, distributed in rounds (the rule: documents
-are walked in rank order and one is removed only if it has a verified edge to a document already
-kept; it then points to its most similar kept neighbour). Unlike connected components this never
-removes a document through a chain (A~B, B~C, A!~C keeps A and C), so every removed document is a
-verified near-duplicate of its kept ``duplicate_of``.
+candidate pairs inside each LSH bucket (every pair, or each member with its ``bucket_fanout``
+best-ranked members in a larger bucket), each tagged with the band that found it -> each pair
+meets both signatures (a join by node, then by pair) -> kept only if found by the first band its
+two documents share (so a pair counts once, whatever the bands that found it) and verified by
+estimated Jaccard >= threshold -> greedy star clustering, distributed in rounds (the rule:
+documents are walked in rank order and one is removed only if it has a verified edge to a
+document already kept; it then points to its most similar kept neighbour). Unlike connected
+components this never removes a document through a chain (A~B, B~C, A!~C keeps A and C), so
+every removed document is a verified near-duplicate of its kept ``duplicate_of``.
+
+Past the key records every step names a document by its node key (``transforms.dedup.nodes``):
+one small bytes object that sorts in rank order. The FnApiRunner holds each GroupByKey's input
+decoded, as Python objects, so what a group's values are decides the memory per document (see
+docs/dedup.md, "At scale").
 
 Memory bounds of the aggregating steps:
 - exact dedup groups key records by exact key: one group holds the key records of one text's copies;
 - signatures: see ``transforms.dedup.minhash`` (bounded per character group, whatever the batch);
 - GroupByBand: one group holds one band's postings of one partition (no text), about
   ``documents / partitions`` of them (at most about ``POSTINGS_PER_GROUP``: the partitions grow with
-  the corpus), each a node plus at most ``bands`` 8-byte band hashes;
-- bucket pairs: at most ``bucket_fanout`` pairs per bucket member;
-- verification's join by uid: one signature plus that document's candidate pairs, streamed; then
-  a GroupByKey by pair holds that pair's two signatures;
+  the corpus), each an 8-byte band hash and a node key, packed in a few bytes objects per batch;
+- bucket pairs: at most ``bucket_fanout`` pairs per bucket member and band;
+- verification's join by node: one signature plus that document's candidate pairs; then a
+  GroupByKey by pair holds that pair's two signatures;
 - star clustering (``transforms.dedup.clustering``) runs in rounds grouped by node: a group holds one
   document's verified edges and the statuses sent to it; what is still undecided after the rounds
-  (dependency chains longer than the rounds, in practice none) is resolved in one group;
+  (dependency chains longer than the rounds, in practice few) is resolved in one group;
 - the join of removals with key records holds one document's key record and its removal.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
-from itertools import chain
+import pickle
+from collections.abc import Iterable, Iterator, Mapping
+from functools import reduce
+from operator import or_
 from typing import Any
 
 import apache_beam as beam
 import numpy as np
 
 from catalog.contract import STAGE_DEDUP_NEAR
-from transforms.dedup.clustering import Node, StarClusters
+from transforms.dedup.clustering import StarClusters
 from transforms.dedup.keys import Key, removed_from_key
 from transforms.dedup.minhash import MinHashConfig, band_hashes, estimated_jaccards, has_shingles
+from transforms.dedup.nodes import NodeKey, is_published, node_key, node_of
 
-Posting = tuple[bytes, list[Node]]  # (documents x bands 0..b) uint64 band hashes as bytes, and the nodes
-
-
-def band_postings(nodes: list[Node], sigs: np.ndarray, config: MinHashConfig,
-                  partitions: int | None = None) -> list[tuple[tuple[int, int], Posting]]:
-    """The band hashes of a batch as one chunk per (band, partition of that band's hash).
-
-    Few elements instead of one per band per document. A chunk of band ``b`` holds its documents'
-    hashes of bands 0..b (so ``bucket_pairs`` can tell a pair's first shared band) as raw bytes,
-    which Beam's coder copies where it would pickle an array, and their nodes; documents without
-    shingles take no part.
-    """
-    rows = np.flatnonzero(has_shingles(sigs))
-    hashes = band_hashes(sigs[rows], config)
-    out = []
-    for band in range(hashes.shape[1]):
-        partition = (hashes[:, band] % np.uint64(partitions or config.partitions)).astype(np.int64)
-        order = np.argsort(partition, kind="stable")
-        prefix, partition = hashes[order, :band + 1], partition[order]
-        ordered_nodes = list(map(nodes.__getitem__, rows[order].tolist()))
-        starts = np.flatnonzero(np.diff(partition, prepend=-1))
-        ends = np.append(starts[1:], len(partition)).tolist()
-        out += [((band, part), (prefix[lo:hi].tobytes(), ordered_nodes[lo:hi]))
-                for part, lo, hi in zip(partition[starts].tolist(), starts.tolist(), ends)]
-    return out
-
-
-def bucket_pairs(postings: Iterable[Posting], config: MinHashConfig) -> list[tuple[Node, Node]]:
-    """Candidate pairs (better rank first) of the LSH buckets in one band's partition.
-
-    A pair is emitted only by the first band its two documents share, so across all bands a
-    candidate pair is produced at most once (no Distinct). A bucket of up to ``bucket_fanout + 1``
-    members yields all such pairs, a larger one pairs each member with its ``bucket_fanout``
-    best-ranked members: those are where clustering keeps documents, and it caps the pairs of a
-    bucket of many near-copies at ``members x bucket_fanout`` (a pair left out there is not tried
-    again in a later band: the cap can only cost recall, never precision).
-    """
-    postings = list(postings)
-    nodes = list(chain.from_iterable(chunk for _, chunk in postings))
-    if not nodes:
-        return []
-    band = len(postings[0][0]) // (8 * len(postings[0][1])) - 1
-    prefix = np.frombuffer(b"".join(h for h, _ in postings), dtype=np.uint64).reshape(len(nodes), band + 1)
-    order = np.argsort(prefix[:, band], kind="stable")
-    ordered = prefix[order, band]
-    starts = np.flatnonzero(np.append(True, ordered[1:] != ordered[:-1]))
-    sizes = np.diff(np.append(starts, len(ordered)))
-    twins = starts[sizes == 2]
-    better, later = _large_bucket_pairs(order, starts[sizes > 2], sizes[sizes > 2], nodes, config.bucket_fanout)
-    first = np.concatenate((order[twins], better))
-    second = np.concatenate((order[twins + 1], later))
-    fresh = ~(prefix[first, :band] == prefix[second, :band]).any(axis=1)  # no earlier band in common
-    ones, others = map(nodes.__getitem__, first[fresh].tolist()), map(nodes.__getitem__, second[fresh].tolist())
-    return [(a, b) if a < b else (b, a) for a, b in zip(ones, others) if a != b]
+Posting = tuple[bytes, bytes, bytes]  # band hashes (<u8), node key lengths (<u4), the node keys concatenated
+Pair = tuple[NodeKey, NodeKey]  # better-ranked first
+BAND_BATCH = 8192  # documents per BandPostings call: a (band, partition) chunk then holds several postings
 
 
 def _ranges(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
@@ -99,7 +58,67 @@ def _ranges(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     return np.arange(ends[-1] if len(ends) else 0) + np.repeat(starts - ends + sizes, sizes)
 
 
-def _large_bucket_pairs(order: np.ndarray, starts: np.ndarray, sizes: np.ndarray, nodes: list[Node],
+def band_postings(nodes: list[NodeKey], sigs: np.ndarray, config: MinHashConfig,
+                  partitions: int | None = None) -> list[tuple[tuple[int, int], Posting]]:
+    """The band hashes of a batch as one chunk per (band, partition of that band's hash).
+
+    Few elements instead of one per band per document: a chunk is three bytes objects (band
+    hashes, node key lengths, node keys), which Beam's coder copies and the runner holds as three
+    objects whatever the number of postings in it; documents without shingles take no part.
+    """
+    rows = np.flatnonzero(has_shingles(sigs))
+    hashes = band_hashes(sigs[rows], config)
+    keys = [nodes[r] for r in rows.tolist()]
+    lengths = np.fromiter(map(len, keys), dtype=np.int64, count=len(keys))
+    blob = np.frombuffer(b"".join(keys), dtype=np.uint8)
+    offsets = np.cumsum(lengths) - lengths
+    out = []
+    for band in range(hashes.shape[1]):
+        partition = (hashes[:, band] % np.uint64(partitions or config.partitions)).astype(np.int64)
+        order = np.argsort(partition, kind="stable")
+        partition, band_hash, size = partition[order], hashes[order, band].astype("<u8"), lengths[order]
+        ordered_keys = blob[_ranges(offsets[order], size)]
+        key_end = np.cumsum(size)
+        starts = np.flatnonzero(np.diff(partition, prepend=-1))
+        stops = np.append(starts[1:], len(partition))
+        for part, lo, hi, byte_lo, byte_hi in zip(partition[starts].tolist(), starts.tolist(), stops.tolist(),
+                                                  (key_end[starts] - size[starts]).tolist(),
+                                                  key_end[stops - 1].tolist()):
+            out.append(((band, part), (band_hash[lo:hi].tobytes(), size[lo:hi].astype("<u4").tobytes(),
+                                       ordered_keys[byte_lo:byte_hi].tobytes())))
+    return out
+
+
+def bucket_pairs(postings: Iterable[Posting], config: MinHashConfig) -> list[Pair]:
+    """Candidate pairs (better rank first) of the LSH buckets in one band's partition.
+
+    A bucket of up to ``bucket_fanout + 1`` members yields all its pairs, a larger one pairs each
+    member with its ``bucket_fanout`` best-ranked members: those are where clustering keeps
+    documents, and it caps the pairs of a bucket of many near-copies at ``members x bucket_fanout``.
+    Node keys are cut out of the chunks only for the members of buckets of two or more.
+    """
+    postings = list(postings)
+    hashes = np.frombuffer(b"".join(p[0] for p in postings), dtype="<u8")
+    if not len(hashes):
+        return []
+    lengths = np.frombuffer(b"".join(p[1] for p in postings), dtype="<u4").astype(np.int64)
+    blob = b"".join(p[2] for p in postings)
+    key_end = np.cumsum(lengths)
+    order = np.argsort(hashes, kind="stable")
+    ordered = hashes[order]
+    starts = np.flatnonzero(np.append(True, ordered[1:] != ordered[:-1]))
+    sizes = np.diff(np.append(starts, len(ordered)))
+    members = order[_ranges(starts[sizes > 1], sizes[sizes > 1])].tolist()
+    nodes = {r: blob[e - n:e] for r, e, n in zip(members, key_end[members].tolist(), lengths[members].tolist())}
+    twins = starts[sizes == 2]
+    better, later = _large_bucket_pairs(order, starts[sizes > 2], sizes[sizes > 2], nodes, config.bucket_fanout)
+    first = np.concatenate((order[twins], better)).tolist()
+    second = np.concatenate((order[twins + 1], later)).tolist()
+    ones, others = map(nodes.__getitem__, first), map(nodes.__getitem__, second)
+    return [(a, b) if a < b else (b, a) for a, b in zip(ones, others) if a != b]
+
+
+def _large_bucket_pairs(order: np.ndarray, starts: np.ndarray, sizes: np.ndarray, nodes: Mapping[int, NodeKey],
                         fanout: int) -> tuple[np.ndarray, np.ndarray]:
     """Row pairs (better, later) of buckets of more than two rows: each distinct member with its ``fanout``
     best-ranked members, as arrays, so that one sort ranks the members of every bucket of the partition."""
@@ -120,15 +139,36 @@ def _large_bucket_pairs(order: np.ndarray, starts: np.ndarray, sizes: np.ndarray
     return rows[_ranges(first_of, count)], np.repeat(rows, count)
 
 
-def verify_pairs(pairs: list[tuple[Node, Node]], sigs_a: np.ndarray, sigs_b: np.ndarray,
-                 config: MinHashConfig) -> list[tuple[Node, Node, float]]:
+def band_pairs(kv: tuple[tuple[int, int], Iterable[Posting]], config: MinHashConfig) -> list[tuple[Pair, int]]:
+    """One (band, partition) group -> its candidate pairs, each with the bit of the band that found it."""
+    (band, _), postings = kv
+    return [(pair, 1 << band) for pair in bucket_pairs(postings, config)]
+
+
+def either_band(found: Iterable[int]) -> int:
+    """The bands that found a pair, as one bit mask (near copies share several bands)."""
+    return reduce(or_, found, 0)
+
+
+def found_first(sigs_a: np.ndarray, sigs_b: np.ndarray, found: list[int], config: MinHashConfig) -> np.ndarray:
+    """Per pair: was it found by the first band its two documents share (``found``: bit b set when band b
+    found it)? Near copies share several bands, and each band that put them in one bucket may have paired
+    them or, in a bucket larger than the fan-out, not: the pair counts as found by its first shared band
+    alone, whatever the bands' order of arrival (a pair left out there is not tried again in a later band:
+    the fan-out can only cost recall, never precision)."""
+    first = (band_hashes(sigs_a, config) == band_hashes(sigs_b, config)).argmax(axis=1)
+    return np.array([(bands >> b) & 1 == 1 for bands, b in zip(found, first.tolist())], dtype=bool)
+
+
+def verify_pairs(pairs: list[Pair], sigs_a: np.ndarray, sigs_b: np.ndarray,
+                 config: MinHashConfig) -> list[tuple[NodeKey, NodeKey, float]]:
     """(a, b, estimated Jaccard) of the pairs that pass verification (all of them with ``verify`` off)."""
     jaccard = estimated_jaccards(sigs_a, sigs_b)
     passed = jaccard >= config.threshold if config.verify else np.ones(len(pairs), dtype=bool)
     return [(a, b, j) for (a, b), j, ok in zip(pairs, jaccard.tolist(), passed.tolist()) if ok]
 
 
-def star_clusters(edges: Iterable[tuple[Node, Node, float]]) -> list[tuple[Node, Node, float]]:
+def star_clusters(edges: Iterable[tuple[NodeKey, NodeKey, float]]) -> list[tuple[NodeKey, NodeKey, float]]:
     """Greedy star clustering: (kept, removed, Jaccard) for every removed new document.
 
     Documents are walked in rank order; one with a verified edge to an already kept document is
@@ -155,13 +195,13 @@ def star_clusters(edges: Iterable[tuple[Node, Node, float]]) -> list[tuple[Node,
             for k, r, j in zip(kept[first].tolist(), gone[first].tolist(), similarity[first].tolist())]
 
 
-def _greedy_removals(nodes: list[Node], lo: np.ndarray, hi: np.ndarray) -> list[bool]:
+def _greedy_removals(nodes: list[NodeKey], lo: np.ndarray, hi: np.ndarray) -> list[bool]:
     """Removed?, per node in rank order: a new node with an edge to a better-ranked kept node.
 
     Edges are walked by their worse-ranked end, so each node's better neighbours are decided first.
     """
     removed = [False] * len(nodes)
-    new = [node[0][0] == 1 for node in nodes]
+    new = [not is_published(node) for node in nodes]
     by_hi = np.argsort(hi, kind="stable")
     for better, worse in zip(lo[by_hi].tolist(), hi[by_hi].tolist()):
         if new[worse] and not removed[better]:
@@ -173,41 +213,63 @@ def _sig(raw: bytes) -> np.ndarray:
     return np.frombuffer(raw, dtype="<u4")
 
 
-def sign_requests(kv):
-    """One uid's signature (bytes) sent to each of its candidate pairs (tuples): (pair, (side, signature)),
-    side 0 for the better-ranked document. A uid without a signature (impossible in a consistent run)
-    sends none."""
-    uid, values = kv
-    sig = next((v for v in values if isinstance(v, bytes)), None)
-    if sig is not None:
-        for pair in values:
-            if not isinstance(pair, bytes):
-                yield pair, (int(pair[0][1] != uid), sig)
+def sign_requests(kv: tuple[NodeKey, Iterable[Any]]) -> Iterator[Any]:
+    """One node's signature (bytes) sent to each of its candidate pairs (requests are tuples):
+    (pair, (side, signature, bands)), side 0 for the better-ranked document, bit b of ``bands`` set when
+    band b found the pair; and, tagged ``signatures``, (node, (1, signature)) of a new document for the
+    join with its key record. A node without a signature (impossible in a consistent run) sends none."""
+    node, values = kv
+    sig: bytes | None = None
+    found: dict[tuple[NodeKey, int], int] = {}
+    for v in values:
+        if isinstance(v, bytes):
+            sig = v
+        else:
+            other, bands, side = v
+            found[other, side] = found.get((other, side), 0) | bands
+    if sig is None:
+        return
+    if not is_published(node):
+        yield beam.pvalue.TaggedOutput("signatures", (node, (1, sig)))
+    for (other, side), bands in found.items():
+        yield ((node, other) if side == 0 else (other, node)), (side, sig, bands)
 
 
-def _pair_signatures(kv):
+def ask_both_nodes(found: tuple[Pair, int]) -> list[tuple[NodeKey, tuple[NodeKey, int, int]]]:
+    """A candidate pair and its bands as a request to each of its nodes: (node, (the other, bands, its side))."""
+    (a, b), bands = found
+    return [(a, (b, bands, 0)), (b, (a, bands, 1))]
+
+
+def _pair_signatures(kv: tuple[Pair, Iterable[tuple[int, bytes, int]]]) -> tuple[Pair, bytes, bytes, int]:
     pair, sides = kv
-    by_side = dict(sides)
-    return pair, by_side[0], by_side[1]
+    by_side = {side: (sig, bands) for side, sig, bands in sides}
+    return pair, by_side[0][0], by_side[1][0], by_side[0][1]
 
 
 class WithSignatures(beam.PTransform):
-    """(a, b) node pairs -> (pair, signature of a, signature of b): each pair asks both its uids for
-    their signature (one join by uid: a GroupByKey of signatures and requests, told apart by type), and
-    the two answers meet by pair (one GroupByKey)."""
+    """(pair, bands that found it) -> {"pairs": (pair, signature of a, signature of b, bands that found it),
+    "signatures": (node, (1, signature)) of every new document}.
+
+    Each pair asks both its nodes for their signature (one join by node: a GroupByKey of signatures and
+    requests, told apart by type), and the two
+    answers meet by pair (one GroupByKey). The join also hands every new document's signature on, so
+    that the join with the key records gets it only now, after the band groups are gone."""
 
     def __init__(self, sigs):
         super().__init__()
         self.sigs = sigs
 
     def expand(self, pairs):
-        requests = pairs | "AskBothUids" >> beam.FlatMap(lambda e: [(e[0][1], e), (e[1][1], e)])
-        return ((self.sigs, requests)
+        requests = pairs | "AskBothNodes" >> beam.FlatMap(ask_both_nodes)
+        sent = ((self.sigs, requests)
                 | "SigsAndRequests" >> beam.Flatten()
-                | "JoinByUid" >> beam.GroupByKey()
-                | "SendSignatures" >> beam.FlatMap(sign_requests)
+                | "JoinByNode" >> beam.GroupByKey()
+                | "SendSignatures" >> beam.FlatMap(sign_requests).with_outputs("signatures", main="pairs"))
+        both = (sent.pairs
                 | "GroupByPair" >> beam.GroupByKey()
                 | "BothSignatures" >> beam.Map(_pair_signatures))
+        return {"pairs": both, "signatures": sent.signatures}
 
 
 POSTINGS_PER_GROUP = 5_000
@@ -220,20 +282,23 @@ def band_partitions(documents: int, config: MinHashConfig) -> int:
     return max(config.partitions, -(-documents // POSTINGS_PER_GROUP))
 
 
-def _postings(batch: list[tuple[Node, bytes]], config: MinHashConfig, documents: int):
+def _postings(batch: list[tuple[NodeKey, bytes]], config: MinHashConfig, documents: int):
     return band_postings([n for n, _ in batch], np.stack([_sig(s) for _, s in batch]), config,
                          band_partitions(documents, config))
 
 
-def _verify(batch: list[tuple[tuple[Node, Node], bytes, bytes]], config: MinHashConfig):
-    return verify_pairs([p for p, _, _ in batch], np.stack([_sig(a) for _, a, _ in batch]),
-                        np.stack([_sig(b) for _, _, b in batch]), config)
+def _verify(batch: list[tuple[Pair, bytes, bytes, int]], config: MinHashConfig):
+    sigs_a, sigs_b = np.stack([_sig(a) for _, a, _, _ in batch]), np.stack([_sig(b) for _, _, b, _ in batch])
+    first = found_first(sigs_a, sigs_b, [bands for *_, bands in batch], config)
+    pairs = [p for (p, *_), ok in zip(batch, first.tolist()) if ok]
+    return verify_pairs(pairs, sigs_a[first], sigs_b[first], config)
 
 
-def removal_info(kept: Node, jaccard: float, parents: list[str]) -> dict[str, Any]:
-    info = {"duplicate_of": kept[0][2], "duplicate_of_uid": kept[1], "jaccard": round(jaccard, 4)}
-    if kept[0][0] == 0:
-        info["duplicate_of_version"] = parents[kept[0][1]]
+def removal_info(kept: NodeKey, jaccard: float, parents: list[str]) -> dict[str, Any]:
+    (flag, index, doc_id, _), uid = node_of(kept)
+    info = {"duplicate_of": doc_id, "duplicate_of_uid": uid, "jaccard": round(jaccard, 4)}
+    if flag == 0:
+        info["duplicate_of_version"] = parents[index]
     return info
 
 
@@ -245,13 +310,26 @@ def bands_rows(kept: list[Key], config: MinHashConfig) -> list[dict[str, Any]]:
             for k, h in zip(kept, hashes)]
 
 
+def key_without_signature(key: Key) -> tuple[NodeKey, tuple[int, bytes]]:
+    """(node key, (0, the key record without its signature, pickled)): what the join with the removals
+    holds from the start, one small bytes object; the signature joins it later (``sign_requests``)."""
+    return node_key(key[0]), (0, pickle.dumps(key[:5], protocol=pickle.HIGHEST_PROTOCOL))
+
+
 def split_near(kv):
-    """One uid's key record (a tuple) and its removal info (a dict), if any -> kept key or removed row."""
+    """One node's key record without signature, its signature (tagged tuples) and its removal info (a dict),
+    if any -> kept key or removed row."""
     _, values = kv
-    info = next((v for v in values if isinstance(v, dict)), None)
-    for key in values:
-        if isinstance(key, dict):
-            continue
+    info, sig, keys = None, b"", []
+    for v in values:
+        if isinstance(v, dict):
+            info = v
+        elif v[0] == 0:
+            keys.append(v[1])
+        else:
+            sig = v[1]
+    for packed in keys:
+        key = (*pickle.loads(packed), sig)
         if info is None:
             yield beam.pvalue.TaggedOutput("kept", key)
         else:
@@ -273,24 +351,25 @@ class NearDedup(beam.PTransform):
 
     def expand(self, keys):
         config, parents = self.config, self.parents
-        nodes = keys | "NodeAndSig" >> beam.Map(lambda k: (k[0], k[5]))
+        nodes = keys | "NodeAndSig" >> beam.Map(lambda k: (node_key(k[0]), k[5]))
         if self.published is not None:
-            nodes = (nodes, self.published) | "WithPublished" >> beam.Flatten()
+            published = self.published | "PublishedNodeKeys" >> beam.Map(lambda ns: (node_key(ns[0]), ns[1]))
+            nodes = (nodes, published) | "WithPublished" >> beam.Flatten()
         pairs = (nodes
-                 | "BatchForBands" >> beam.BatchElements(min_batch_size=64, max_batch_size=2048)
+                 | "BatchForBands" >> beam.BatchElements(min_batch_size=BAND_BATCH, max_batch_size=BAND_BATCH)
                  | "BandPostings" >> beam.FlatMap(_postings, config, beam.pvalue.AsSingleton(
                      nodes | "CountNodes" >> beam.combiners.Count.Globally()))
                  | "GroupByBand" >> beam.GroupByKey()
-                 | "BucketPairs" >> beam.FlatMap(lambda kv: bucket_pairs(kv[1], config)))
-        removals = (pairs
-                    | "PairSignatures" >> WithSignatures(nodes | "SigByUid" >> beam.Map(lambda ns: (ns[0][1], ns[1])))
+                 | "BucketPairs" >> beam.FlatMap(band_pairs, config)
+                 | "BandsPerPair" >> beam.CombinePerKey(either_band))
+        signed = pairs | "PairSignatures" >> WithSignatures(nodes)
+        removals = (signed["pairs"]
                     | "BatchForVerify" >> beam.BatchElements(min_batch_size=64, max_batch_size=2048)
                     | "Verify" >> beam.FlatMap(_verify, config)
                     | "StarClusters" >> StarClusters()
-                    | "Info" >> beam.Map(lambda e: (e[1][1], removal_info(e[0], e[2], parents))))
-        keyed = keys | "KeyByUid" >> beam.Map(lambda k: (k[0][1], k))
-        split = ((keyed, removals)
-                 | "KeysAndRemovals" >> beam.Flatten()
+                    | "Info" >> beam.Map(lambda e: (e[1], removal_info(e[0], e[2], parents))))
+        split = ((keys | "KeyByNode" >> beam.Map(key_without_signature), signed["signatures"], removals)
+                 | "KeysSignaturesAndRemovals" >> beam.Flatten()
                  | "JoinRemovals" >> beam.GroupByKey()
                  | "Split" >> beam.FlatMap(split_near).with_outputs("kept", "removed"))
         bands = (split.kept

@@ -14,8 +14,8 @@ from typing import Any
 
 from catalog.contract import DEDUP_STAGES
 from catalog.lakefs import Location, location
-from transforms.dedup.clustering import Node
 from transforms.dedup.keys import published_node
+from transforms.dedup.nodes import Node
 
 
 def cluster_row(removed: dict[str, Any]) -> dict[str, Any]:
