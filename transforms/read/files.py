@@ -38,7 +38,8 @@ from catalog.contract import STAGE_QUARANTINE
 from transforms.document import KEPT, REMOVED, CountNested, Item, new_document, tagged
 from transforms.normalize import replace_lone_surrogates
 from transforms.read.decode import decode_bytes, decode_mostly_utf8
-from transforms.read.html_text import markup_kind, page_text
+from transforms.read.gzip_members import GzipMembers
+from transforms.read.html_text import MarkupTooDeep, markup_kind, page_text
 from transforms.read.limits import RATIO_CHECK_AFTER, ReadLimits, apply_error_budget, limit_document
 from transforms.read.sources import InputFile, Source, file_kind
 from transforms.removed import removed_row
@@ -318,7 +319,11 @@ def iter_text(stream: BinaryIO, src: Source, relpath: str, limits: ReadLimits = 
     text, meta = decoded.text, {"encoding": decoded.encoding, "method": decoded.method}
     kind = markup_kind(text, relpath)
     if kind:
-        text, meta = page_text(text, kind, src.extract or "full"), dict(meta, markup=kind)
+        try:
+            text, meta = page_text(text, kind, src.extract or "full"), dict(meta, markup=kind)
+        except MarkupTooDeep as e:
+            yield _quarantine(src, relpath, 0, "markup_too_deep", **e.details)
+            return
     tag, doc = record_to_doc({src.text_field: text, src.id_field: f"{src.name}:{relpath}"}, src, relpath, 0)
     if meta["method"] != "utf-8" or kind:
         doc["meta"] = dict(doc["meta"], decode=meta)
@@ -374,16 +379,17 @@ def _read_records(f: InputFile, limits: ReadLimits) -> Iterator[Item]:
             yield from iter_parquet(raw, f.source, f.relpath, limits, seekable=True)
             return
         compressed = _Counted(raw) if compression else None
+        members = GzipMembers(compressed) if fmt == "warc" and compression == ".gz" else None
         try:
-            stream = open_decompressed(compressed or raw, compression)
+            stream = io.BufferedReader(members) if members else open_decompressed(compressed or raw, compression)
         except Exception as e:
             yield _quarantine(f.source, f.relpath, 0, "corrupt_file", error=f"{type(e).__name__}: {e}")
             return
         metered = io.BufferedReader(_Metered(stream, limits, compressed), buffer_size=_DRAIN_CHUNK)
         if fmt == "warc":
-            from transforms.read.warc import iter_warc  # imports fastwarc only for crawls
+            from transforms.read.warc import iter_warc
 
-            yield from iter_warc(metered, f.source, f.relpath)
+            yield from iter_warc(metered, f.source, f.relpath, limits, members.damage if members else ())
             return
         read = {"jsonl": iter_jsonl, "parquet": iter_parquet}.get(fmt, iter_text)
         yield from read(metered, f.source, f.relpath, limits)
