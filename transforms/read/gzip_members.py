@@ -15,14 +15,14 @@ from __future__ import annotations
 import io
 import zlib
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any
 
 _MAGIC = b"\x1f\x8b\x08"
 _CHUNK = 1 << 16
 # Compressed bytes kept of the member being read, to look for the next member inside them when it
 # fails (a damaged deflate stream can run past the member's end before it errs). A longer member is
 # searched from where it failed.
-_KEEP_MEMBER_BYTES = 64 << 20
+_KEEP_MEMBER_BYTES = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ def _header_at(data: bytes | bytearray, start: int) -> int:
 class GzipMembers(io.RawIOBase):
     """The decompressed bytes of every readable member of a gzip stream; ``damage`` lists what was lost."""
 
-    def __init__(self, raw: BinaryIO):
+    def __init__(self, raw: Any):  # a file or a counting wrapper around one
         self._raw, self._raw_eof = raw, False
         self._input = bytearray()  # compressed bytes not yet given to the decompressor
         self._member = bytearray()  # compressed bytes of the current member, from its header on
@@ -92,7 +92,7 @@ class GzipMembers(io.RawIOBase):
             if not self._input and self._raw_eof:
                 break
         if junk:
-            self.damage.append(Damage(self._produced(), self._produced(), f"{skipped} bytes that are no gzip member"))
+            self._add_damage(Damage(self._produced(), self._produced(), f"{skipped} bytes that are no gzip member"))
         if not self._input:
             return False
         self._dobj = zlib.decompressobj(16 + zlib.MAX_WBITS)
@@ -100,9 +100,18 @@ class GzipMembers(io.RawIOBase):
         self._member_start_out = self._produced()
         return True
 
+    def _add_damage(self, damage: Damage) -> None:
+        """Keep ``damage``, as one with the last when they meet (a failed member, then the rest of
+        it skipped as junk): one loss, one quarantine row."""
+        last = self.damage[-1] if self.damage else None
+        if last is not None and last.end == damage.start == damage.end:
+            self.damage[-1] = Damage(last.start, last.end, f"{last.error}; {damage.error}")
+        else:
+            self.damage.append(damage)
+
     def _fail_member(self, error: Exception, unread: bytes) -> None:
         """Record the member's output as damaged; look for the next member after its first byte."""
-        self.damage.append(Damage(self._member_start_out, self._produced(), f"{type(error).__name__}: {error}"))
+        self._add_damage(Damage(self._member_start_out, self._produced(), f"{type(error).__name__}: {error}"))
         self._dobj = None
         kept = len(self._member) < _KEEP_MEMBER_BYTES
         self._input[:0] = (self._member + unread)[1:] if kept else unread

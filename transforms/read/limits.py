@@ -16,7 +16,9 @@ first ``error_budget_window`` records (fewer when they reach ``BUDGET_WINDOW_CHA
 text), or the whole file when it is shorter. When the share of bad records in that prefix exceeds
 ``max_file_error_rate``, every good record of the file, before and after the prefix, is
 quarantined as ``file_error_budget_exceeded`` (the bad ones keep their precise reason), so that
-every record is still accounted for; records after the prefix do not change the verdict.
+every record is still accounted for; records after the prefix do not change the verdict. Records
+that are no documents (a WARC's requests, metadata...) are handed on at once, never held, so that
+a file of nothing else is streamed too.
 """
 from __future__ import annotations
 
@@ -112,9 +114,10 @@ def apply_error_budget(items: Iterable[Item], limits: ReadLimits, relpath: str) 
     prefix: deque = deque()
     bad = chars = total = 0
     for tag, item in rest:
-        prefix.append((tag, item))
-        if tag == "skipped":  # a WARC's requests and headers are no records
+        if tag == "skipped":  # a WARC's requests and headers are no records: handed on, never held
+            yield tag, item
             continue
+        prefix.append((tag, item))
         total += 1
         bad += tag == "removed"
         chars += len(item["text"]) if tag == "doc" else 0

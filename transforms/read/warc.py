@@ -42,7 +42,7 @@ from transforms.read.gzip_members import Damage
 from transforms.read.html_text import MarkupTooDeep, markup_kind, page_text
 from transforms.read.limits import RATIO_CHECK_AFTER, ReadLimits
 from transforms.read.sources import Source
-from transforms.read.warc_records import MAX_HEADER_BYTES, BadRecord, RawRecord, iter_records
+from transforms.read.warc_records import MAX_HEADER_BYTES, BadRecord, RawRecord, blank_line, iter_records
 from transforms.removed import removed_row
 
 # A payload larger than this is quarantined as record_too_large, read no further than this (Common
@@ -192,11 +192,9 @@ def _codec_name(encoding: str) -> str:
 def _http_head(block: bytes) -> tuple[int | None, dict[str, str], int]:
     """The HTTP status, head fields (lower-case names, the first of repeated ones) and where the
     payload starts; status ``None`` when the block starts with no readable HTTP head."""
-    ends = [at for at in (block.find(b"\n\r\n", 0, MAX_HEADER_BYTES), block.find(b"\n\n", 0, MAX_HEADER_BYTES))
-            if at >= 0]
-    if not block.startswith(b"HTTP/") or not ends:
+    end = blank_line(block, 0, MAX_HEADER_BYTES) if block.startswith(b"HTTP/") else -1
+    if end < 0:
         return None, {}, 0
-    end = min(ends)
     lines = block[:end].decode("latin-1").split("\n")
     status_line = lines[0].split()
     status = int(status_line[1]) if len(status_line) > 1 and status_line[1].isdigit() and len(status_line[1]) == 3 \

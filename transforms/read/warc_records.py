@@ -2,9 +2,10 @@
 
 A record is its ``WARC/1.x`` header block, a blank line, ``Content-Length`` bytes of block, and
 the blank line that ends it. A record is accepted only when that framing holds: its block is
-followed by CR/LF and the next ``WARC/`` header (or the end of the file), no valid record is hidden
-inside its block ending where it ends (a Content-Length that swallowed the next record), and no
-byte of it comes from a damaged gzip member (``transforms.read.gzip_members``). A record that
+followed by CR/LF and the next ``WARC/`` header or the end of the file (or by exactly CRLF CRLF,
+when its block holds no record header), no valid record is hidden inside its block ending where
+it ends (a Content-Length that swallowed the next record), and no byte of it comes from a damaged
+gzip member (``transforms.read.gzip_members``). A record that
 fails is a ``BadRecord`` and reading resynchronises on the next offset, after the bad record's
 first byte, where a record passes the same checks: a Content-Length too short or too long, a
 garbled header or a damaged member cost that record only, and no record's bytes end up in another.
@@ -21,6 +22,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from transforms.read.files import ReadLimitExceeded
 from transforms.read.gzip_members import Damage
 
 MAX_HEADER_BYTES = 64 << 10
@@ -98,6 +100,14 @@ class _Parsed:
     length: int
 
 
+def blank_line(data: bytes | bytearray, start: int, stop: int) -> int:
+    """Where the first blank line (CRLF CRLF, or LF LF as some writers end lines) of
+    ``data[start:stop]`` begins (its first LF), or -1; each search stops at the first one found."""
+    crlf = data.find(b"\n\r\n", start, stop)
+    lf = data.find(b"\n\n", start, crlf + 2 if crlf >= 0 else stop)
+    return lf if lf >= 0 else crlf
+
+
 def _parse_header(raw: bytes) -> dict[str, str] | None:
     """Header fields by lower-case name, or ``None`` when a line is no ``Name: value``."""
     lines = raw.decode("utf-8", "replace").split("\n")
@@ -131,14 +141,13 @@ class _Framer:
             short = win.eof and win.end - pos < 5 and b"WARC/".startswith(win.get(pos, win.end))
             return BadRecord(pos, "truncated_record" if short else "corrupt_record",
                              {"error": "the file ends inside a record header" if short else "no WARC header here"})
-        ends = [at for at in (win.find(b"\n\r\n", pos, pos + MAX_HEADER_BYTES),
-                              win.find(b"\n\n", pos, pos + MAX_HEADER_BYTES)) if at >= 0]
-        if not ends:
+        end = blank_line(win.buf, pos - win.base, pos - win.base + MAX_HEADER_BYTES)
+        if end < 0:
             if win.eof and win.end < pos + MAX_HEADER_BYTES:
                 return BadRecord(pos, "truncated_record", {"error": "the file ends inside a record header",
                                                            "bytes_read": 0, "content_length": None})
             return BadRecord(pos, "corrupt_record", {"error": f"header longer than {MAX_HEADER_BYTES} bytes"})
-        end = min(ends)
+        end += win.base
         block_start = end + (3 if win.get(end, end + 3) == b"\n\r\n" else 2)
         headers = _parse_header(win.get(pos, end))
         if headers is None:
@@ -153,6 +162,8 @@ class _Framer:
         """Whether the bytes at ``at`` close a record: CR/LF, then the next ``WARC/`` or the end of
         the file; ``None`` when the file ends inside the next record's first bytes."""
         win, span = self.win, _MAX_SEPARATOR + 5
+        if win.fill(at + 9) and win.get(at, at + 9) == b"\r\n\r\nWARC/":  # as the standard writes them
+            return True
         win.fill(at + span)
         rest = win.get(at, at + span).lstrip(b"\r\n")
         if rest.startswith(b"WARC/"):
@@ -166,16 +177,16 @@ class _Framer:
         first = bisect.bisect_right(self.damage, start, key=lambda d: d.end)
         return self.damage[first] if first < len(self.damage) and self.damage[first].start < stop else None
 
-    def _hides_a_record(self, block_start: int, block_end: int) -> bool:
-        """A valid header inside the block whose record ends where the block ends: the block's
-        Content-Length covered that record too."""
+    def _hides_a_record(self, block_start: int, block_end: int, anywhere: bool) -> bool:
+        """A valid header inside the block whose record ends where the block ends (or, with
+        ``anywhere``, a valid header at all): the block's Content-Length covered that record too."""
         at = block_start
         for _ in range(_EMBEDDED_CHECKS):
             at = self.win.find(b"\r\n\r\nWARC/", at, block_end)
             if at < 0:
                 return False
             inner = self.header(at + 4)
-            if isinstance(inner, _Parsed) and inner.block_start + inner.length == block_end:
+            if isinstance(inner, _Parsed) and (anywhere or inner.block_start + inner.length == block_end):
                 return True
             at += 1
         return False
@@ -199,7 +210,12 @@ class _Framer:
             return BadRecord(pos, "truncated_record", {"bytes_read": max(win.end - parsed.block_start, 0),
                                                        "content_length": length}, headers)
         closed = self._ends_record(block_end)
-        if closed is False or (keep and self._hides_a_record(parsed.block_start, block_end)):
+        if closed is False and win.get(block_end, block_end + 4) == b"\r\n\r\n":
+            # closed as the standard says, but junk follows: kept unless the block holds a record header
+            closed = not (keep and self._hides_a_record(parsed.block_start, block_end, anywhere=True))
+        elif keep and closed is not False and self._hides_a_record(parsed.block_start, block_end, anywhere=False):
+            closed = False
+        if closed is False:
             return BadRecord(pos, "corrupt_record", {"error": f"Content-Length {length} does not end the record"},
                              headers)
         damaged = self._damaged(pos, block_end + 1)
@@ -265,8 +281,8 @@ def iter_records(stream: Any, damage: Sequence[Damage] = ()) -> Iterator[RawReco
         nxt = framer.resync(pos + 1)
         if nxt is None and found.reason == "truncated_record":
             error = win.error
-            if error is not None and hasattr(error, "reason"):  # a read limit stopped the file here
-                found = BadRecord(pos, error.reason, dict(error.details, error=str(error)), found.headers)
+            if isinstance(error, ReadLimitExceeded):  # a read limit stopped the file here
+                found = BadRecord(pos, error.reason, dict(error.details), found.headers)
             elif error is not None:
                 found.details["error"] = f"{type(error).__name__}: {error}"
             yield found
@@ -281,5 +297,7 @@ def iter_records(stream: Any, damage: Sequence[Damage] = ()) -> Iterator[RawReco
         pos, found = nxt.offset, nxt
     if win.error is not None:
         error = win.error
-        yield BadRecord(win.end, getattr(error, "reason", "corrupt_file"),
-                        dict(getattr(error, "details", {}), error=f"{type(error).__name__}: {error}"))
+        if isinstance(error, ReadLimitExceeded):
+            yield BadRecord(win.end, error.reason, dict(error.details))
+        else:
+            yield BadRecord(win.end, "corrupt_file", {"error": f"{type(error).__name__}: {error}"})
