@@ -134,8 +134,8 @@ def test_a_jsonl_line_nested_too_deep_is_one_row(tmp_path):
 def test_bad_chunk_sizes_are_errors_not_loops():
     """Run in a child process: on failure the loop never ends (and grows memory)."""
     code = ("from transforms.read.warc import http_body\n"
-            "for body in (b'-6\\r\\nabc\\r\\n0\\r\\n\\r\\n', b'0x5\\r\\nabcde\\r\\n0\\r\\n\\r\\n', b'ff\\r\\nshort\\r\\n',\n"
-            "             b' \\r\\n', b'+5\\r\\nabcde\\r\\n0\\r\\n\\r\\n'):\n"
+            "for body in (b'-6\\r\\nabc\\r\\n0\\r\\n\\r\\n', b'0x5\\r\\nabcde\\r\\n0\\r\\n\\r\\n',\n"
+            "             b'ff\\r\\nshort\\r\\n', b' \\r\\n', b'+5\\r\\nabcde\\r\\n0\\r\\n\\r\\n'):\n"
             "    try:\n"
             "        http_body(body, 'chunked', None)\n"
             "    except ValueError:\n"

@@ -412,9 +412,10 @@ def _read_records(f: InputFile, limits: ReadLimits) -> Iterator[Item]:
             yield from iter_parquet(raw, f.source, f.relpath, limits, seekable=True)
             return
         compressed = _Counted(raw) if compression else None
-        members = GzipMembers(compressed) if fmt == "warc" and compression == ".gz" else None
+        members = GzipMembers(compressed) if fmt == "warc" and compression == ".gz" else None  # damage-tolerant
         try:
-            stream = io.BufferedReader(members, _DRAIN_CHUNK) if members else open_decompressed(compressed or raw, compression)
+            stream = (io.BufferedReader(members, _DRAIN_CHUNK) if members
+                      else open_decompressed(compressed or raw, compression))
         except Exception as e:
             yield _quarantine(f.source, f.relpath, 0, "corrupt_file", error=f"{type(e).__name__}: {e}")
             return

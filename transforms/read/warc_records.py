@@ -2,9 +2,9 @@
 
 A record is its ``WARC/1.x`` header block, a blank line, ``Content-Length`` bytes of block, and
 the blank line that ends it. A record is accepted only when that framing holds: its block is
-followed by CR/LF and the next ``WARC/`` header or the end of the file (or by exactly CRLF CRLF,
-when its block holds no record header), no valid record is hidden inside its block ending where
-it ends (a Content-Length that swallowed the next record), and no byte of it comes from a damaged
+followed by CRLF CRLF, or by CR/LF and the next ``WARC/`` header or the end of the file; its block
+holds no valid record header after a blank line (a Content-Length that swallowed the next record;
+or a WARC file archived in a WARC, which is no text either); and no byte of it comes from a damaged
 gzip member (``transforms.read.gzip_members``). A record that
 fails is a ``BadRecord`` and reading resynchronises on the next offset, after the bad record's
 first byte, where a record passes the same checks: a Content-Length too short or too long, a
@@ -177,16 +177,15 @@ class _Framer:
         first = bisect.bisect_right(self.damage, start, key=lambda d: d.end)
         return self.damage[first] if first < len(self.damage) and self.damage[first].start < stop else None
 
-    def _hides_a_record(self, block_start: int, block_end: int, anywhere: bool) -> bool:
-        """A valid header inside the block whose record ends where the block ends (or, with
-        ``anywhere``, a valid header at all): the block's Content-Length covered that record too."""
+    def _holds_a_record_header(self, block_start: int, block_end: int) -> bool:
+        """Whether the block holds a valid record header after a blank line: its Content-Length
+        swallowed the next record (or it is a WARC file archived in a WARC, which is no text)."""
         at = block_start
         for _ in range(_EMBEDDED_CHECKS):
             at = self.win.find(b"\r\n\r\nWARC/", at, block_end)
             if at < 0:
                 return False
-            inner = self.header(at + 4)
-            if isinstance(inner, _Parsed) and (anywhere or inner.block_start + inner.length == block_end):
+            if isinstance(self.header(at + 4), _Parsed):
                 return True
             at += 1
         return False
@@ -209,13 +208,8 @@ class _Framer:
         if win.end < block_end:
             return BadRecord(pos, "truncated_record", {"bytes_read": max(win.end - parsed.block_start, 0),
                                                        "content_length": length}, headers)
-        closed = self._ends_record(block_end)
-        if closed is False and win.get(block_end, block_end + 4) == b"\r\n\r\n":
-            # closed as the standard says, but junk follows: kept unless the block holds a record header
-            closed = not (keep and self._hides_a_record(parsed.block_start, block_end, anywhere=True))
-        elif keep and closed is not False and self._hides_a_record(parsed.block_start, block_end, anywhere=False):
-            closed = False
-        if closed is False:
+        closed = self._ends_record(block_end) is not False or win.get(block_end, block_end + 4) == b"\r\n\r\n"
+        if not closed or keep and self._holds_a_record_header(parsed.block_start, block_end):
             return BadRecord(pos, "corrupt_record", {"error": f"Content-Length {length} does not end the record"},
                              headers)
         damaged = self._damaged(pos, block_end + 1)
