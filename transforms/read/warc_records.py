@@ -293,5 +293,6 @@ def iter_records(stream: Any, damage: Sequence[Damage] = ()) -> Iterator[RawReco
         error = win.error
         if isinstance(error, ReadLimitExceeded):
             yield BadRecord(win.end, error.reason, dict(error.details))
-        else:
-            yield BadRecord(win.end, "corrupt_file", {"error": f"{type(error).__name__}: {error}"})
+        else:  # EOFError: the compressed stream is cut (inside a gzip header, say) where a record starts
+            yield BadRecord(win.end, "truncated_record" if isinstance(error, EOFError) else "corrupt_file",
+                            {"error": f"{type(error).__name__}: {error}"})
