@@ -208,7 +208,7 @@ def test_fuzzed_jsonl(lines):
             json.dumps(doc, ensure_ascii=False).encode("utf-8")  # no lone surrogate, no depth that breaks json
 
 
-@pytest.mark.parametrize("n", [1, 3])
+@pytest.mark.parametrize("n", [2])
 def test_fuzz_strategies_produce_whole_records(n):
     """The generator's intact records read back as themselves (the fuzz oracle rests on it)."""
     from hypothesis import find
