@@ -115,6 +115,20 @@ def test_garbage_between_records_and_a_garbled_header(tmp_path):
     assert markers == [0, 1, 2, 4] and reasons == ["corrupt_record", "corrupt_record"]
 
 
+@pytest.mark.parametrize("junk", [b"WARC/1.0\r\n" * 50_000, b"WARC/" * 100_000,
+                                  b"WARC/1.0\r\nContent-Length: 30000000\r\n\r\n" * 10_000],
+                         ids=["version-lines", "warc-runs", "headers-of-huge-records"])
+def test_resynchronising_through_crafted_junk_is_quick(tmp_path, junk):
+    pages = _pages(2)
+    path = tmp_path / "j.warc"
+    path.write_bytes(pages[0] + junk + pages[1])
+    start = time.perf_counter()
+    markers, reasons = _summary(_read(path))
+    assert time.perf_counter() - start < 10.0
+    assert markers == [0, 1] and set(reasons) == {"corrupt_record"}
+    assert len(reasons) == 1 or "Content-Length" in junk.decode()  # each header of a cut huge record: a row
+
+
 def test_a_jsonl_line_nested_too_deep_is_one_row(tmp_path):
     good = json.dumps({"id": "g", "text": "fine"})
     lines = [good, '{"text": "a", "x": ' + "[" * 5000 + "]" * 5000 + "}", good,

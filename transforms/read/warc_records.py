@@ -31,6 +31,9 @@ _READ = 1 << 20
 _MAX_SEPARATOR = 4096  # CR/LF bytes accepted between records (writers differ in how many they put)
 _EMBEDDED_CHECKS = 16  # hidden-record candidates looked at per block
 _DIGITS = re.compile(rb"[0-9]{1,15}")
+_VERSION = re.compile(rb"WARC/[0-9]{1,3}\.[0-9]{1,3}\r?\n")
+_SHORT_HEADER = 4096
+_CANDIDATE = re.compile(rb"WARC/[0-9]")
 
 
 @dataclass
@@ -141,13 +144,16 @@ class _Framer:
             short = win.eof and win.end - pos < 5 and b"WARC/".startswith(win.get(pos, win.end))
             return BadRecord(pos, "truncated_record" if short else "corrupt_record",
                              {"error": "the file ends inside a record header" if short else "no WARC header here"})
-        end = blank_line(win.buf, pos - win.base, pos - win.base + MAX_HEADER_BYTES)
+        if not _VERSION.match(win.get(pos, pos + 16)):
+            cut = win.eof and b"\n" not in win.get(pos, win.end)  # the file ends inside the version line
+            return BadRecord(pos, "truncated_record" if cut else "corrupt_record",
+                             {"error": "the file ends inside a record header" if cut else "no WARC version line"})
+        end = self._header_end(pos)
         if end < 0:
-            if win.eof and win.end < pos + MAX_HEADER_BYTES:
+            if win.eof and win.end < pos + MAX_HEADER_BYTES and win.find(b"\nWARC/", pos, win.end) < 0:
                 return BadRecord(pos, "truncated_record", {"error": "the file ends inside a record header",
                                                            "bytes_read": 0, "content_length": None})
-            return BadRecord(pos, "corrupt_record", {"error": f"header longer than {MAX_HEADER_BYTES} bytes"})
-        end += win.base
+            return BadRecord(pos, "corrupt_record", {"error": "no blank line ends the header"})
         block_start = end + (3 if win.get(end, end + 3) == b"\n\r\n" else 2)
         headers = _parse_header(win.get(pos, end))
         if headers is None:
@@ -157,6 +163,17 @@ class _Framer:
             return BadRecord(pos, "corrupt_record", {"error": f"Content-Length {length[:40]!r} is no length"},
                              headers)
         return _Parsed(headers, block_start, int(length))
+
+    def _header_end(self, pos: int) -> int:
+        """Where the header at ``pos`` ends (its blank line), or -1. A header is short: the first
+        ``_SHORT_HEADER`` bytes are searched, then no further than the next ``WARC/`` line (no
+        header holds one), so that resynchronising through junk costs little per candidate."""
+        win, base = self.win, self.win.base
+        end = blank_line(win.buf, pos - base, pos - base + _SHORT_HEADER)
+        if end < 0:
+            following = win.find(b"\nWARC/", pos, pos + MAX_HEADER_BYTES)
+            end = blank_line(win.buf, pos - base, (following if following >= 0 else pos + MAX_HEADER_BYTES) - base)
+        return end + base if end >= 0 else -1
 
     def _ends_record(self, at: int) -> bool | None:
         """Whether the bytes at ``at`` close a record: CR/LF, then the next ``WARC/`` or the end of
@@ -218,6 +235,12 @@ class _Framer:
         block = win.get(parsed.block_start, block_end) if keep else head
         return RawRecord(pos, headers, length, block, block_end, keep)
 
+    def _candidate(self, start: int) -> int:
+        """The next offset from ``start`` on where a record may start (``WARC/`` and a digit), or
+        -1 if none is buffered."""
+        found = _CANDIDATE.search(self.win.buf, max(start - self.win.base, 0))
+        return found.start() + self.win.base if found else -1
+
     def resync(self, start: int) -> RawRecord | BadRecord | None:
         """The first record from ``start`` on that is acceptable (or the file's cut last one);
         ``None`` when there is none before the end of the file."""
@@ -225,11 +248,11 @@ class _Framer:
         while True:
             start = max(start, win.base)
             win.fill(start + _READ)
-            at = win.find(b"WARC/", start)
+            at = self._candidate(start)
             if at < 0:
                 if win.eof:
                     return None
-                start = max(win.end - 4, start)
+                start = max(win.end - 5, start)
                 win.release(start)
                 continue
             found = self.record(at)
