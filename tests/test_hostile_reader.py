@@ -125,8 +125,7 @@ def test_resynchronising_through_crafted_junk_is_quick(tmp_path, junk):
     start = time.perf_counter()
     markers, reasons = _summary(_read(path))
     assert time.perf_counter() - start < 10.0
-    assert markers == [0, 1] and set(reasons) == {"corrupt_record"}
-    assert len(reasons) == 1 or "Content-Length" in junk.decode()  # each header of a cut huge record: a row
+    assert markers == [0, 1] and reasons == ["corrupt_record"]
 
 
 def test_a_jsonl_line_nested_too_deep_is_one_row(tmp_path):

@@ -242,22 +242,27 @@ class _Framer:
         return found.start() + self.win.base if found else -1
 
     def resync(self, start: int) -> RawRecord | BadRecord | None:
-        """The first record from ``start`` on that is acceptable (or the file's cut last one);
-        ``None`` when there is none before the end of the file."""
-        win = self.win
+        """The first record from ``start`` on that is acceptable, else the first one the end of
+        the file cuts; ``None`` when there is neither."""
+        win, cut = self.win, None
         while True:
             start = max(start, win.base)
             win.fill(start + _READ)
             at = self._candidate(start)
             if at < 0:
                 if win.eof:
-                    return None
+                    return cut
                 start = max(win.end - 5, start)
-                win.release(start)
+                if cut is None:
+                    win.release(start)
                 continue
             found = self.record(at)
-            if isinstance(found, RawRecord) or found.reason == "truncated_record" and win.eof:
+            if isinstance(found, RawRecord):
                 return found
+            if found.reason == "truncated_record" and win.eof and cut is None:
+                cut = found  # the file's cut last record, unless a whole record follows (junk headers)
+                if found.offset < win.base:  # streamed past: nothing left to look at
+                    return cut
             start = at + 1
 
 
@@ -304,6 +309,9 @@ def iter_records(stream: Any, damage: Sequence[Damage] = ()) -> Iterator[RawReco
                 found.details["error"] = f"{type(error).__name__}: {error}"
             yield found
             return
+        if found.reason == "truncated_record" and isinstance(nxt, RawRecord):  # not the last record: a lie
+            found = BadRecord(pos, "corrupt_record", {"error": "Content-Length runs past the end of the file"},
+                              found.headers)
         stop = nxt.offset if nxt is not None else win.end
         found.details["bytes_skipped"] = stop - pos
         yield found
