@@ -22,7 +22,7 @@ _CHUNK = 1 << 16
 # Compressed bytes kept of the member being read, to look for the next member inside them when it
 # fails (a damaged deflate stream can run past the member's end before it errs). A longer member is
 # searched from where it failed.
-_KEEP_MEMBER_BYTES = 4 << 20
+_KEEP_MEMBER_BYTES = 256 << 10
 
 
 @dataclass(frozen=True)
