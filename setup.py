@@ -21,10 +21,10 @@ PIPELINE = [
     "phonenumbers==9.0.43",  # libphonenumber: validated phone detection for PII redaction
     "charset-normalizer==3.5.3",  # legacy-encoding detection for non-UTF-8 inputs
     "selectolax==1.0.2",  # HTML to text without regexes
-    "fastwarc==2.0.0",  # WARC/WET reader (Rust, prebuilt wheels; transforms/read/warc.py)
     "identify==2.6.20",  # licence texts (LICENSE/COPYING) -> SPDX ids, for code sources (transforms/code/licenses.py)
     "ukkonen==1.1.0",  # identify's bounded edit distance for licence texts
     "license-expression==30.4.4",  # SPDX licence expressions parsed and normalised (code sources)
+    "brotli==1.2.1",  # Content-Encoding: br in WARC payloads, inflated under a cap (output_buffer_limit)
     "numba==0.68.1",  # compiled loops: quality-filter scores, MinHash signatures (transforms/*_kernels.py)
 ]
 KENLM = ["kenlm==0.3.0"]  # optional perplexity filter; builds from source, no model ships with it
@@ -39,6 +39,7 @@ TRAIN = [
 ]
 DEV = [
     "pytest==9.2.0",
+    "fastwarc==2.0.0",  # the Rust WARC reader benchmarks/warc_bench.py compares ours with
     "hypothesis==6.170.17",
     "jsonschema==4.26.0",  # validates manifests against catalog/manifest.schema.json
     "mlcroissant==1.1.1",  # validates the Croissant export

@@ -48,7 +48,8 @@ def test_catalog_bench_lists_and_shows_generated_datasets():
 
 def test_warc_bench_reads_and_extracts_the_shared_guide_pages():
     shared_path("messy")  # its pages come from ../shared/data/messy
-    assert "selectolax rules (ours)" in run_benchmark("benchmarks.warc_bench", "--records", "50", "--repeat", "1")
+    out = run_benchmark("benchmarks.warc_bench", "--records", "50", "--repeat", "1")
+    assert "selectolax rules (ours)" in out and "ours (warc_records)" in out
 
 
 def test_e2e_bench_runs_the_pipeline_and_the_naive_script():

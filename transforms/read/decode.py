@@ -113,7 +113,7 @@ def _declared(data: bytes) -> str | None:
 def _try(data: bytes, encoding: str) -> str | None:
     try:
         return data.decode(encoding)
-    except (UnicodeDecodeError, LookupError):
+    except (UnicodeError, LookupError):  # UnicodeError: punycode, idna... raise the base class
         return None
 
 

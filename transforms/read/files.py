@@ -8,7 +8,8 @@ file is one plain-text document. A bad line never stops a file, and a file that 
 Text files may be in any encoding (``transforms.read.decode``) and HTML pages or feeds become their
 text (``transforms.read.html_text``). JSONL is UTF-8 by specification: a line with a few invalid bytes
 (at most 1 %) is repaired and says so in ``meta.decode``, a worse one is quarantined; a file that
-starts with a UTF-16/32 byte-order mark is read in that encoding. Size limits, decompression
+starts with a UTF-16/32 byte-order mark is read in that encoding; a record nested deeper than
+``MAX_JSON_DEPTH`` is quarantined as ``too_deeply_nested``. Size limits, decompression
 limits and the per-file error budget are in ``transforms.read.limits``.
 
 Memory: every format is streamed record by record (a Parquet row group at a time), whatever the
@@ -37,9 +38,10 @@ from catalog.contract import STAGE_QUARANTINE
 from transforms.document import KEPT, REMOVED, CountNested, Item, new_document
 from transforms.normalize import replace_lone_surrogates
 from transforms.read.decode import decode_bytes, decode_mostly_utf8
-from transforms.read.html_text import markup_kind, page_text
+from transforms.read.gzip_members import GzipMembers
+from transforms.read.html_text import MarkupTooDeep, markup_kind, page_text
 from transforms.read.limits import RATIO_CHECK_AFTER, ReadLimits, apply_error_budget, limit_document
-from transforms.read.sources import InputFile, Source, file_kind, make_uid
+from transforms.read.sources import InputFile, Source, file_kind, kernel_file_system, make_uid
 from transforms.removed import removed_row
 
 # A readable binary stream: a file, a decompressor or a wrapper below (typeshed gives them no common type).
@@ -51,6 +53,10 @@ _WIDE_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
               (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 _DRAIN_CHUNK = 1 << 20
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+# A record nested deeper than this is quarantined (too_deeply_nested): deeper values break
+# recursive code downstream (json.dumps of meta, pickling between Beam stages), and no text
+# corpus needs them.
+MAX_JSON_DEPTH = 100
 
 
 def split_suffixes(path: str) -> tuple[str, str | None]:
@@ -170,7 +176,22 @@ def _open_raw(path: str) -> BinaryIO:
         mode = os.stat(path).st_mode
         if not stat.S_ISREG(mode):
             raise OSError(f"{path!r} is a {file_kind(mode)}, not a regular file")
+        kernel = kernel_file_system(path)
+        if kernel:
+            raise OSError(f"{path!r} is in {kernel}, a kernel file system, not data")
     return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+
+
+def _nested_deeper(value: Any, limit: int) -> bool:
+    """Whether lists and objects nest more than ``limit`` deep (walked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (list, dict)):
+            if depth > limit:
+                return True
+            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return False
 
 
 def _scrub(value: Any) -> Any:
@@ -250,10 +271,32 @@ def _decode_line(line: bytes) -> tuple[str | None, int, str]:
         return text, repaired, str(e)
 
 
+def _line_item(line: bytes, src: Source, relpath: str, lineno: int) -> Item:
+    """One non-empty JSONL line as a document or a quarantine row."""
+    text, repaired, error = _decode_line(line)
+    if text is None:
+        return _quarantine(src, relpath, lineno, "invalid_utf8", error=error, bytes=len(line))
+    try:
+        record = json.loads(text)
+    except ValueError as e:
+        return _quarantine(src, relpath, lineno, "malformed_json", error=str(e)[:200])
+    except RecursionError:
+        return _quarantine(src, relpath, lineno, "too_deeply_nested", max_depth=MAX_JSON_DEPTH)
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _nested_deeper(record, MAX_JSON_DEPTH):
+        return _quarantine(src, relpath, lineno, "too_deeply_nested", max_depth=MAX_JSON_DEPTH)
+    if _SURROGATE_ESCAPE.search(text):  # only escapes can smuggle in lone surrogates
+        record = _scrub(record)
+    tag, item = record_to_doc(record, src, relpath, lineno)
+    if repaired and tag == "doc":
+        item["meta"] = dict(item["meta"], decode={"encoding": "utf-8+cp1252", "invalid_bytes": repaired})
+    return tag, item
+
+
 def iter_jsonl(stream: BinaryIO, src: Source, relpath: str, limits: ReadLimits = ReadLimits(),
                first_line: int = 1) -> Iterator[Item]:
-    """The records of a JSONL stream; ``first_line`` numbers its first line (a range of a split
-    file starts further in: ``transforms.read.ranges``)."""
+    """Every line as a document or a quarantine row; a line that breaks in any other way is
+    ``unreadable_record`` and the next line is read. ``first_line`` numbers the stream's first line
+    (a range of a split file starts further in: ``transforms.read.ranges``)."""
     lineno = first_line - 1
     try:
         for lineno, (line, size) in enumerate(_lines(stream, limits.max_line_bytes, first_line == 1),
@@ -266,21 +309,11 @@ def iter_jsonl(stream: BinaryIO, src: Source, relpath: str, limits: ReadLimits =
                 line = line[len(codecs.BOM_UTF8):]
             if not line.strip():
                 continue
-            text, repaired, error = _decode_line(line)
-            if text is None:
-                yield _quarantine(src, relpath, lineno, "invalid_utf8", error=error, bytes=len(line))
-                continue
             try:
-                record = json.loads(text)
-            except ValueError as e:
-                yield _quarantine(src, relpath, lineno, "malformed_json", error=str(e)[:200])
-                continue
-            if _SURROGATE_ESCAPE.search(text):  # only escapes can smuggle in lone surrogates
-                record = _scrub(record)
-            tag, item = record_to_doc(record, src, relpath, lineno)
-            if repaired and tag == "doc":
-                item["meta"] = dict(item["meta"], decode={"encoding": "utf-8+cp1252", "invalid_bytes": repaired})
-            yield tag, item
+                item = _line_item(line, src, relpath, lineno)
+            except Exception as e:  # a record that breaks code downstream of the parser: this line only
+                item = _quarantine(src, relpath, lineno, "unreadable_record", error=f"{type(e).__name__}: {e}"[:300])
+            yield item
     except ReadLimitExceeded as e:
         yield _quarantine(src, relpath, f"after-line-{lineno}", e.reason, **e.details, records_read=lineno)
     except Exception as e:  # EOFError, zlib.error, LZMAError, ZstdError...: decoders share no base class
@@ -317,7 +350,11 @@ def iter_text(stream: BinaryIO, src: Source, relpath: str, limits: ReadLimits = 
     text, meta = decoded.text, {"encoding": decoded.encoding, "method": decoded.method}
     kind = markup_kind(text, relpath)
     if kind:
-        text, meta = page_text(text, kind, src.extract or "full"), dict(meta, markup=kind)
+        try:
+            text, meta = page_text(text, kind, src.extract or "full"), dict(meta, markup=kind)
+        except MarkupTooDeep as e:
+            yield _quarantine(src, relpath, 0, "markup_too_deep", **e.details)
+            return
     tag, doc = record_to_doc({src.text_field: text, src.id_field: f"{src.name}:{relpath}"}, src, relpath, 0)
     if meta["method"] != "utf-8" or kind:
         doc["meta"] = dict(doc["meta"], decode=meta)
@@ -380,16 +417,18 @@ def _read_records(f: InputFile, limits: ReadLimits) -> Iterator[Item]:
             yield from iter_parquet(raw, f.source, f.relpath, limits, seekable=True)
             return
         compressed = _Counted(raw) if compression else None
+        members = GzipMembers(compressed) if fmt == "warc" and compression == ".gz" else None  # damage-tolerant
         try:
-            stream = open_decompressed(compressed or raw, compression)
+            stream = (io.BufferedReader(members, _DRAIN_CHUNK) if members
+                      else open_decompressed(compressed or raw, compression))
         except Exception as e:
             yield _quarantine(f.source, f.relpath, 0, "corrupt_file", error=f"{type(e).__name__}: {e}")
             return
         metered = io.BufferedReader(_Metered(stream, limits, compressed), buffer_size=_DRAIN_CHUNK)
         if fmt == "warc":
-            from transforms.read.warc import iter_warc  # imports fastwarc only for crawls
+            from transforms.read.warc import iter_warc
 
-            yield from iter_warc(metered, f.source, f.relpath)
+            yield from iter_warc(metered, f.source, f.relpath, limits, members.damage if members else ())
             return
         readers: dict[str, Callable[..., Iterator[Item]]] = {"jsonl": iter_jsonl, "parquet": iter_parquet}
         read = readers.get(fmt, iter_text)

@@ -16,12 +16,14 @@ first ``error_budget_window`` records (fewer when they reach ``BUDGET_WINDOW_CHA
 text), or the whole file when it is shorter. When the share of bad records in that prefix exceeds
 ``max_file_error_rate``, every good record of the file, before and after the prefix, is
 quarantined as ``file_error_budget_exceeded`` (the bad ones keep their precise reason), so that
-every record is still accounted for; records after the prefix do not change the verdict.
+every record is still accounted for; records after the prefix do not change the verdict. Records
+that are no documents (a WARC's requests, metadata...) are handed on at once, never held, so that
+a file of nothing else is streamed too.
 """
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import chain
 from typing import Any
@@ -105,15 +107,18 @@ def _drain(queue: deque) -> Iterator[Item]:
         yield queue.popleft()
 
 
-def _judge(items: Iterator[Item], limits: ReadLimits, relpath: str) -> tuple[deque, Item | None, dict | None]:
-    """Read a file's prefix (see the module docstring): (its items, the item after it, and the
-    quarantine details when the prefix condemns the file, else ``None``)."""
+def _judge(items: Iterator[Item], limits: ReadLimits,
+           relpath: str) -> Generator[Item, None, tuple[deque, Item | None, dict | None]]:
+    """Read a file's prefix (see the module docstring), yielding the items that are no records (a
+    WARC's requests and headers: handed on, never held); returns (the prefix's records, the item
+    after it, and the quarantine details when the prefix condemns the file, else ``None``)."""
     prefix: deque = deque()
     bad = chars = total = 0
     for tag, item in items:
-        prefix.append((tag, item))
-        if tag == "skipped":  # a WARC's requests and headers are no records
+        if tag == "skipped":
+            yield tag, item
             continue
+        prefix.append((tag, item))
         total += 1
         bad += tag == "removed"
         chars += len(item["text"]) if tag == "doc" else 0
@@ -131,7 +136,12 @@ def _judge(items: Iterator[Item], limits: ReadLimits, relpath: str) -> tuple[deq
 def error_budget_verdict(items: Iterable[Item], limits: ReadLimits, relpath: str) -> dict | None:
     """The ``file_error_budget_exceeded`` details of a file whose prefix (the first of ``items``, a
     file's records from its start) is over the budget; ``None`` for a file within it."""
-    return _judge(iter(items), limits, relpath)[2]
+    judge = _judge(iter(items), limits, relpath)
+    while True:
+        try:
+            next(judge)
+        except StopIteration as done:
+            return done.value[2]
 
 
 def condemn(items: Iterable[Item], details: dict) -> Iterator[Item]:
@@ -145,7 +155,7 @@ def apply_error_budget(items: Iterable[Item], limits: ReadLimits, relpath: str) 
     """All of a file's items, streamed; when bad records exceed the budget in the file's prefix
     (see the module docstring), its documents become quarantine rows. Holds only the prefix."""
     rest = iter(items)
-    prefix, following, details = _judge(rest, limits, relpath)
+    prefix, following, details = yield from _judge(rest, limits, relpath)
     if following is not None:
         rest = chain([following], rest)
     if details is None:

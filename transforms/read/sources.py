@@ -3,10 +3,12 @@
 A source is one entry of a BigScience-style catalogue of sources. ``--sources FILE`` takes a YAML
 or JSON list of them; each ``--input PATTERN`` becomes a source of its own. Source names are unique
 across both (a source's licence and counts are keyed by its name), and a pattern only ever matches
-regular files: a directory, FIFO or device is refused before any work.
+regular files: a directory, FIFO or device, or a file in ``/proc``, ``/sys`` or ``/dev`` (whose
+files look regular), is refused before any work.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -72,6 +74,31 @@ def file_kind(mode: int) -> str:
     kinds = ((stat.S_ISDIR, "directory"), (stat.S_ISFIFO, "FIFO"), (stat.S_ISCHR, "character device"),
              (stat.S_ISBLK, "block device"), (stat.S_ISSOCK, "socket"), (stat.S_ISREG, "regular file"))
     return next((name for test, name in kinds if test(mode)), "special file")
+
+
+_KERNEL_ROOTS = ("/proc", "/sys", "/dev")
+
+
+def kernel_file_system(path: str) -> str | None:
+    """``/proc``, ``/sys`` or ``/dev`` when a local path lies in one (symlinks resolved, or the
+    same device as one of them, which catches bind mounts), else ``None``. Their "regular" files
+    are no data: ``/proc/kmsg`` blocks forever, ``/proc/self/environ`` holds the job's secrets."""
+    real = os.path.realpath(path)
+    try:
+        device = os.stat(real).st_dev
+        root_device = os.stat("/").st_dev
+    except OSError:
+        device = root_device = -1
+    for root in _KERNEL_ROOTS:
+        if real == root or real.startswith(root + "/"):
+            return root
+        try:
+            root_dev = os.stat(root).st_dev
+        except OSError:
+            continue
+        if device >= 0 and root_dev != root_device and root_dev == device:
+            return root
+    return None
 
 
 def _optional_text(entry: dict[str, Any], key: str, where: str) -> str | None:
@@ -210,6 +237,9 @@ def _check_regular(src: Source, pattern: str, path: str) -> None:
                           f"name its files, e.g. {pattern.rstrip('/') + '/*'!r}")
     if not stat.S_ISREG(mode):
         raise SourceError(f"source {src.name!r}: {path!r} is a {file_kind(mode)}, not a regular file")
+    kernel = kernel_file_system(path)
+    if kernel:
+        raise SourceError(f"source {src.name!r}: {path!r} is in {kernel}, a kernel file system, not data")
 
 
 def match_inputs(sources: list[Source]) -> list[InputFile]:
@@ -224,6 +254,7 @@ def match_inputs(sources: list[Source]) -> list[InputFile]:
 
             files += match_code_inputs(src)
             continue
+        first = len(files)
         for pattern in src.paths:
             result = FileSystems.match([pattern])[0]
             metas = [m for m in result.metadata_list if not m.path.endswith("/")]
@@ -234,6 +265,44 @@ def match_inputs(sources: list[Source]) -> list[InputFile]:
             base = _pattern_base(pattern)
             for m in sorted(metas, key=lambda m: m.path):
                 rel = m.path[len(base):].lstrip("/") if base and m.path.startswith(base) else PurePosixPath(m.path).name
-                rel = rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")  # undecodable file names
+                rel = _printable_name(rel)
                 files.append(InputFile(src, m.path, rel, int(m.size_in_bytes), float(m.last_updated_in_seconds or 0.0)))
+        files[first:] = _distinct_relpaths(src, files[first:])
     return files
+
+
+def _printable_name(rel: str) -> str:
+    """A file name with undecodable bytes replaced (as a relpath goes into ids and manifests)."""
+    return rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _distinct_relpaths(src: Source, files: list[InputFile]) -> list[InputFile]:
+    """A source's files with relpaths that tell them apart (ids and uids are made from them): files
+    that would share one (``a/part.jsonl`` and ``b/part.jsonl`` of two patterns) keep the
+    directories from the first one in which their paths differ; relpaths without a clash, the
+    usual case, stay as they are. The same file matched by two patterns is refused."""
+    seen: dict[str, int] = {}
+    for f in files:
+        seen[f.path] = seen.get(f.path, 0) + 1
+    twice = sorted(p for p, n in seen.items() if n > 1)
+    if twice:
+        raise SourceError(f"source {src.name!r}: {twice[0]!r} is matched by more than one of its patterns")
+    rels = [f.relpath for f in files]
+    for _ in range(64):  # each round lengthens every clashing relpath; paths are far shorter
+        groups: dict[str, list[int]] = {}
+        for i, rel in enumerate(rels):
+            groups.setdefault(rel, []).append(i)
+        clashes = [group for group in groups.values() if len(group) > 1]
+        if not clashes:
+            break
+        for group in clashes:
+            parts = [files[i].path.split("/") for i in group]
+            common = 0
+            while all(len(p) > common + 1 and p[common] == parts[0][common] for p in parts):
+                common += 1
+            for i, p in zip(group, parts):
+                rels[i] = _printable_name("/".join(p[common:]))
+    else:
+        raise SourceError(f"source {src.name!r}: cannot tell its files {files[clashes[0][0]].path!r} and "
+                          f"{files[clashes[0][1]].path!r} apart")
+    return [f if f.relpath == rel else dataclasses.replace(f, relpath=rel) for f, rel in zip(files, rels)]

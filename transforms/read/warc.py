@@ -1,10 +1,11 @@
 """Web crawls: WARC and WET files, one document per page, read record by record.
 
 ``.warc``, ``.warc.gz`` (one gzip member per record, as crawlers write them) and WET files
-(``.warc.wet.gz``, Common Crawl's extracted text) are parsed with fastwarc (Rust; the fastest of
-the readers ``python -m benchmarks.warc_bench`` compares). The stream is the one the other
-readers get (``transforms.readers.open_decompressed``, Python's gzip), because fastwarc's own
-gzip reader ends quietly inside a truncated member, and a cut file must say so.
+(``.warc.wet.gz``, Common Crawl's extracted text) are framed record by record by
+``transforms.read.warc_records``, which checks every record's framing and resynchronises after a
+bad one, and ``.gz`` is read member by member (``transforms.read.gzip_members``): a damaged
+member, a lying Content-Length or a garbled header cost one record, never the rest of the file,
+and no document holds another record's bytes. HTTP heads are parsed here.
 
 Documents come from ``response`` records with HTTP status 200 and an HTML, XHTML, RSS/Atom or
 plain-text Content-Type, and from WET ``conversion`` records. Every other record (``warcinfo``,
@@ -18,22 +19,29 @@ Decoding follows the HTTP charset, then the page's own declaration, then detecti
 (``transforms.read.decode``). HTML keeps its main content (``transforms.html_text.main_text``) unless
 the source says ``extract: full``.
 A record cut short (the last one of a truncated file) is a ``truncated_record`` quarantine row;
-the records before it are kept.
+the records before it are kept. A record whose framing fails is ``corrupt_record``; a payload
+over ``MAX_PAYLOAD_BYTES``, also once decompressed (Content-Encoding gzip, deflate or brotli,
+inflated in steps and stopped at the cap or at the run's ``max_compression_ratio``), is
+``record_too_large``; HTML nested deeper than the parser can take in linear time is
+``markup_too_deep`` (``transforms.read.html_text``); any other failure on one record is
+``unreadable_record``, and reading goes on.
 """
 from __future__ import annotations
 
 import codecs
-import gzip
-import io
+import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, BinaryIO
 
 from catalog.contract import STAGE_QUARANTINE
 from transforms.document import Item, new_document
 from transforms.read.decode import decode_bytes
-from transforms.read.html_text import markup_kind, page_text
+from transforms.read.gzip_members import Damage
+from transforms.read.html_text import MarkupTooDeep, markup_kind, page_text
+from transforms.read.limits import RATIO_CHECK_AFTER, ReadLimits
 from transforms.read.sources import Source, make_uid
+from transforms.read.warc_records import MAX_HEADER_BYTES, BadRecord, RawRecord, blank_line, iter_records
 from transforms.removed import removed_row
 
 # A payload larger than this is quarantined as record_too_large, read no further than this (Common
@@ -43,69 +51,86 @@ _DOC_TYPES = {"text/html": "html", "application/xhtml+xml": "html", "application
               "application/atom+xml": "feed", "application/rdf+xml": "feed", "text/plain": None}
 _SNIFFED_TYPES = ("text/xml", "application/xml")  # documents only when they are a page or a feed
 
-class _Guarded(io.RawIOBase):
-    """A stream whose read errors (a truncated gzip member, a size cap) end it instead, and are
-    kept in ``error``: fastwarc reads ahead, and an exception inside its read would lose the
-    records it had buffered but not yet returned."""
+_WARC_TYPES = {"warcinfo", "response", "resource", "request", "metadata", "revisit", "conversion", "continuation"}
+_CHUNK_SIZE = re.compile(rb"[0-9a-fA-F]{1,15}")
+_CHARSET = re.compile(r"""charset\s*=\s*["']?([^"';\s]+)""", re.I)
 
-    def __init__(self, stream: BinaryIO):
-        self._stream, self._pos = stream, 0
-        self.error: Exception | None = None
-        # read1 returns what one decompression step gave, so the data before a break comes out
-        # before the error does (read() of a gzip stream loses the chunk it was filling)
-        self._read = getattr(stream, "read1", stream.read)
-        self.tail = b""  # the last bytes read: a complete WARC ends with a record's CRLF CRLF
 
-    def readable(self) -> bool:
-        return True
+class PayloadTooLarge(Exception):
+    """A payload that decompresses past its cap; ``details`` go into its quarantine row."""
 
-    def tell(self) -> int:  # fastwarc asks where the stream is (its records' ``stream_pos``)
-        return self._pos
-
-    def readinto(self, buffer: Any) -> int:
-        if self.error is not None:
-            return 0
-        try:
-            data = self._read(len(buffer))
-        except Exception as e:  # EOFError, zlib.error, a cap's error...: decoders share no base class
-            self.error = e
-            return 0
-        buffer[:len(data)] = data
-        self._pos += len(data)
-        self.tail = (self.tail + data)[-4:] if len(data) < 4 else data[-4:]
-        return len(data)
+    def __init__(self, details: dict[str, Any]):
+        super().__init__("payload too large once decompressed")
+        self.details = details
 
 
 def _dechunk(data: bytes) -> bytes:
-    """The body of an HTTP ``Transfer-Encoding: chunked`` payload."""
+    """The body of an HTTP ``Transfer-Encoding: chunked`` payload; a size that is no hex number
+    (negative, empty, too long) or a chunk past the end is a ``ValueError``."""
     out: list[bytes] = []
     pos = 0
     while True:
         end = data.index(b"\r\n", pos)
-        size = int(data[pos:end].split(b";")[0].strip() or b"0", 16)
+        size_field = data[pos:end].split(b";")[0].strip()
+        if not _CHUNK_SIZE.fullmatch(size_field):
+            raise ValueError(f"bad chunk size {size_field[:20]!r}")
+        size = int(size_field, 16)
         if size == 0:
             return b"".join(out)
+        if end + 2 + size > len(data):
+            raise ValueError("chunk past the end of the payload")
         out.append(data[end + 2:end + 2 + size])
         pos = end + 4 + size
 
 
-def http_body(payload: bytes, transfer_encoding: str | None, content_encoding: str | None) -> bytes:
-    """The page's bytes from an HTTP payload stored as sent (chunked, gzip, deflate, brotli).
-    Crawls that store decoded payloads (Common Crawl renames the headers) pass through."""
+def _inflate(payload: bytes, wbits: int, cap: int) -> bytes:
+    dobj = zlib.decompressobj(wbits)
+    out = dobj.decompress(payload, cap + 1)
+    if len(out) > cap:
+        raise PayloadTooLarge({"max_bytes": cap})
+    if not dobj.eof:
+        raise EOFError("compressed payload ends before its end-of-stream marker")
+    return out
+
+
+def _unbrotli(payload: bytes, cap: int) -> bytes:
+    import brotli
+
+    dobj = brotli.Decompressor()
+    out = dobj.process(payload, output_buffer_limit=cap + 1)
+    if len(out) > cap:
+        raise PayloadTooLarge({"max_bytes": cap})
+    if not dobj.is_finished():
+        raise EOFError("compressed payload ends before its end-of-stream marker")
+    return out
+
+
+def payload_cap(compressed_bytes: int, max_compression_ratio: float = 0.0) -> int:
+    """The most bytes a payload may decompress to: ``MAX_PAYLOAD_BYTES``, and within the ratio
+    limit past ``RATIO_CHECK_AFTER`` bytes, as for whole files (``transforms.read.limits``)."""
+    if not max_compression_ratio:
+        return MAX_PAYLOAD_BYTES
+    return min(MAX_PAYLOAD_BYTES, max(RATIO_CHECK_AFTER, int(max_compression_ratio * compressed_bytes)))
+
+
+def http_body(payload: bytes, transfer_encoding: str | None, content_encoding: str | None,
+              max_bytes: int | None = None) -> bytes:
+    """The page's bytes from an HTTP payload stored as sent (chunked, gzip, deflate, brotli),
+    decompressed to at most ``max_bytes`` (``payload_cap``; else ``PayloadTooLarge``). Crawls that
+    store decoded payloads (Common Crawl renames the headers) pass through."""
     if transfer_encoding and "chunked" in transfer_encoding.lower():
         payload = _dechunk(payload)
+    cap = payload_cap(len(payload)) if max_bytes is None else max_bytes
     encoding = (content_encoding or "").strip().lower()
     if encoding in ("gzip", "x-gzip"):
-        return gzip.decompress(payload)
+        return _inflate(payload, 16 + zlib.MAX_WBITS, cap)
     if encoding == "deflate":
         try:
-            return zlib.decompress(payload)
+            return _inflate(payload, zlib.MAX_WBITS, cap)
         except zlib.error:  # raw deflate, as some servers send it
-            return zlib.decompress(payload, -zlib.MAX_WBITS)
+            return _inflate(payload, -zlib.MAX_WBITS, cap)
     if encoding == "br":
-        import brotli
-
-        return brotli.decompress(payload)
+        return _unbrotli(payload, cap)
     return payload
 
 
@@ -163,62 +188,78 @@ def _codec_name(encoding: str) -> str:
         return encoding
 
 
-def iter_warc(stream: BinaryIO, src: Source, relpath: str) -> Iterator[Item]:
-    """Every record of a WARC/WET stream (already decompressed), one at a time: documents,
-    ``skipped`` records and quarantine rows; never raises on bad data."""
-    from fastwarc.warc import ArchiveIterator
-
-    guarded = _Guarded(stream)
-    position, cut = 0, False
-    try:
-        for record in ArchiveIterator(guarded, parse_http=True, auto_decode="none", stream_detect=False):
-            position += 1
-            item = _record_item(record, src, relpath, position)
-            cut = item[0] == "removed" and item[1]["reason"] == "truncated_record"
-            yield item
-            if cut:
-                return
-    except Exception as e:  # fastwarc's OSError on a header it cannot parse (a cut inside it)
-        guarded.error = guarded.error or e
-    if guarded.error is None and guarded.tail and not guarded.tail.endswith((b"\r\n\r\n", b"\n\n")):
-        # bytes after the last record that fastwarc passed over: the start of a record, cut
-        guarded.error = EOFError("the file ends inside a record (truncated)")
-    if guarded.error is not None:
-        yield _quarantine(src, relpath, position + 1, "corrupt_file",
-                          error=f"{type(guarded.error).__name__}: {guarded.error}", records_read=position)
+def _http_head(block: bytes) -> tuple[int | None, dict[str, str], int]:
+    """The HTTP status, head fields (lower-case names, the first of repeated ones) and where the
+    payload starts; status ``None`` when the block starts with no readable HTTP head."""
+    end = blank_line(block, 0, MAX_HEADER_BYTES) if block.startswith(b"HTTP/") else -1
+    if end < 0:
+        return None, {}, 0
+    lines = block[:end].decode("latin-1").split("\n")
+    status_line = lines[0].split()
+    status = int(status_line[1]) if len(status_line) > 1 and status_line[1].isdigit() and len(status_line[1]) == 3 \
+        else None
+    fields: dict[str, str] = {}
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if sep:
+            fields.setdefault(name.strip().lower(), value.strip())
+    return status, fields, end + (3 if block[end:end + 3] == b"\n\r\n" else 2)
 
 
-def _record_item(record: Any, src: Source, relpath: str, position: int) -> Item:
-    """One record as a document, a ``skipped`` kind or a quarantine row. Only a document's payload
-    is read into memory; any other record's is consumed, counted for the truncation check."""
-    warc_headers = record.headers
-    raw_id = (warc_headers.get("WARC-Record-ID") or "").strip().strip("<>")
-    doc_id = raw_id or f"{src.name}:{relpath}:{position}"
-    if warc_headers.get("Content-Length") is None:  # the file ends inside the record's header
-        return _quarantine(src, relpath, position, "truncated_record", doc_id, bytes_read=0, content_length=None)
-    warc_type = str(record.record_type)
-    http = record.http_headers if record.is_http else None
-    content_type = http.get("Content-Type") if http is not None else warc_headers.get("Content-Type")
-    skip = classify(warc_type, http.status_code if http is not None else None, content_type)
+def iter_warc(stream: BinaryIO, src: Source, relpath: str, limits: ReadLimits = ReadLimits(),
+              damage: Sequence[Damage] = ()) -> Iterator[Item]:
+    """Every record of a WARC/WET stream (already decompressed; ``damage``: what a gzip member
+    reader lost), one at a time: documents, ``skipped`` records and quarantine rows; never raises
+    on bad data."""
+    position = 0
+    for record in iter_records(stream, damage):
+        position += 1
+        if isinstance(record, BadRecord):
+            rid = record.headers.get("warc-record-id", "").strip().strip("<>") or None
+            yield _quarantine(src, relpath, position, record.reason, rid, offset=record.offset, **record.details)
+            continue
+        try:
+            yield _record_item(record, src, relpath, position, limits)
+        except MarkupTooDeep as e:
+            yield _quarantine(src, relpath, position, "markup_too_deep", _record_id(record, src, relpath, position),
+                              **e.details)
+        except Exception as e:  # anything else one record can break: that record only
+            yield _quarantine(src, relpath, position, "unreadable_record", _record_id(record, src, relpath, position),
+                              error=f"{type(e).__name__}: {e}"[:300])
+
+
+def _record_id(record: RawRecord, src: Source, relpath: str, position: int) -> str:
+    return record.headers.get("warc-record-id", "").strip().strip("<>") or f"{src.name}:{relpath}:{position}"
+
+
+def _record_item(record: RawRecord, src: Source, relpath: str, position: int, limits: ReadLimits) -> Item:
+    """One well-framed record as a document, a ``skipped`` kind or a quarantine row."""
+    headers = record.headers
+    doc_id = _record_id(record, src, relpath, position)
+    warc_type = headers.get("warc-type", "").strip().lower()
+    warc_type = warc_type if warc_type in _WARC_TYPES else "unknown"
+    is_http = warc_type in ("response", "request") and headers.get("content-type", "").lower().startswith(
+        "application/http")
+    status, http, payload_start = _http_head(record.block) if is_http else (None, {}, 0)
+    content_type = http.get("content-type") if is_http else headers.get("content-type")
+    skip = classify(warc_type, status, content_type)
     if skip:
-        consumed = record.reader.consume()
-        if consumed < record.content_length:
-            return _quarantine(src, relpath, position, "truncated_record", doc_id, bytes_read=consumed,
-                               content_length=record.content_length)
         return "skipped", {"source": src.name, "kind": skip}
-    payload = record.reader.read(MAX_PAYLOAD_BYTES + 1)
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        return _quarantine(src, relpath, position, "record_too_large", doc_id, bytes=record.content_length,
+    payload_bytes = record.content_length - payload_start
+    if not record.complete or payload_bytes > MAX_PAYLOAD_BYTES:
+        return _quarantine(src, relpath, position, "record_too_large", doc_id, bytes=payload_bytes,
                            max_bytes=MAX_PAYLOAD_BYTES)
-    if len(payload) < record.content_length:
-        return _quarantine(src, relpath, position, "truncated_record", doc_id, bytes_read=len(payload),
-                           content_length=record.content_length)
+    payload = record.block[payload_start:]
     try:
-        body = http_body(payload, http.get("Transfer-Encoding"), http.get("Content-Encoding")) if http else payload
+        body = http_body(payload, http.get("transfer-encoding"), http.get("content-encoding"),
+                         payload_cap(len(payload), limits.max_compression_ratio)) if is_http else payload
+    except PayloadTooLarge as e:
+        return _quarantine(src, relpath, position, "record_too_large", doc_id, bytes=len(payload),
+                           max_compression_ratio=limits.max_compression_ratio, **e.details)
     except Exception as e:  # bad chunk sizes, corrupt gzip/brotli: the page is unreadable
         return _quarantine(src, relpath, position, "undecodable_payload", doc_id, error=f"{type(e).__name__}: {e}")
-    headers = {"warc_type": warc_type, "url": warc_headers.get("WARC-Target-URI"),
-               "date": warc_headers.get("WARC-Date"), "content_type": content_type,
-               "charset": record.http_charset if http is not None else None,
-               "truncated": warc_headers.get("WARC-Truncated")}
-    return record_document(src, relpath, position, doc_id, headers, body)
+    charset = _CHARSET.search(content_type or "") if is_http else None
+    fields = {"warc_type": warc_type, "url": headers.get("warc-target-uri"), "date": headers.get("warc-date"),
+              "content_type": content_type, "charset": charset.group(1) if charset else None,
+              "truncated": headers.get("warc-truncated")}
+    return record_document(src, relpath, position, doc_id, fields, body)
