@@ -27,8 +27,9 @@ from transforms.langid.identify import LanguageIdentifier, apply_prediction
 from transforms.normalize import normalize_document
 from transforms.pii import redact
 from transforms.read.files import read_input_file
+from transforms.read.inputs import match_inputs
 from transforms.read.limits import ReadLimits
-from transforms.read.sources import InputFile, match_inputs, sources_from_inputs
+from transforms.read.sources import InputFile, sources_from_inputs
 
 _BATCH = 256
 

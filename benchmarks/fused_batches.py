@@ -79,9 +79,10 @@ def run_pipeline(corpus: Path, root: str, batched: bool) -> float:
     from transforms.langid.identify import IdentifyLanguage
     from transforms.normalize import NormalizeDocuments
     from transforms.pii import RedactPII
-    from transforms.read.files import ReadDocuments
+    from transforms.read.inputs import match_inputs
     from transforms.read.limits import ReadLimits
-    from transforms.read.sources import Source, match_inputs
+    from transforms.read.sources import Source
+    from transforms.read.stage import ReadDocuments
     from transforms.staging import BATCH, StageDocuments
 
     opts = CurateOptions([])

@@ -26,7 +26,7 @@ def fused_stages(curate_argv: list[str]) -> list[list[str]]:
 
     from pipelines.curate import build_pipeline, resolve_sources
     from pipelines.options import CurateOptions, parse_stage_list
-    from transforms.read.sources import match_inputs
+    from transforms.read.inputs import match_inputs
 
     with tempfile.TemporaryDirectory(prefix="fused-stages-") as work:
         options = PipelineOptions([f"--lake={work}/lake", *curate_argv])

@@ -30,7 +30,11 @@ REPO = Path(__file__).resolve().parents[1]
 CHILD = r"""
 import json, resource, sys, time
 from transforms.read.files import read_input_file
-from transforms.read.sources import Source, match_inputs
+from transforms.read.sources import Source
+try:
+    from transforms.read.inputs import match_inputs
+except ImportError:  # a --before commit, where sources matched the inputs
+    from transforms.read.sources import match_inputs
 [f] = match_inputs([Source(name="bench", paths=(sys.argv[1],))])
 started = time.monotonic()
 if sys.argv[2] == "list":

@@ -54,7 +54,7 @@ from transforms.filters.stage import FilterDocuments
 from transforms.langid.identify import IdentifyLanguage, LangIdConfig, check_model
 from transforms.normalize import NormalizeDocuments
 from transforms.pii import RedactPII
-from transforms.read.files import ReadDocuments
+from transforms.read.inputs import match_inputs
 from transforms.read.limits import ReadLimits
 from transforms.read.sources import (
     InputFile,
@@ -62,9 +62,9 @@ from transforms.read.sources import (
     SourceError,
     check_unique_names,
     load_sources,
-    match_inputs,
     sources_from_inputs,
 )
+from transforms.read.stage import ReadDocuments
 from transforms.shards import WriteTable, write_bytes
 from transforms.staging import STAGED_DIR, StageDocuments, WriteDocShards
 

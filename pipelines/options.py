@@ -16,7 +16,7 @@ STAGES = ("langid", "filter", "pii", "dedup-exact", "dedup-near")
 _SEED_LIMIT = 1 << 32  # the MinHash permutations come from numpy's RandomState(seed)
 # Upper bounds: past them a value is a typo that would exhaust memory or overflow a size, not a setting.
 MAX_SHARD_MB = 1024.0  # a shard's text column is one Arrow string array (32-bit offsets: < 2 GiB)
-MIN_SHARD_MB = 0.001  # about 1 KB: below it shards round to zero bytes
+MIN_SHARD_MB = 0.0001  # about 100 bytes (tests split the sample with it); below 1e-6 a target rounds to 0 bytes
 MAX_IN_MEMORY_BYTES = 1 << 30  # a line or a whole file that is read into memory at once (1 GiB)
 MAX_DOC_CHARS = 1 << 30
 MAX_FILE_BYTES = 1 << 50  # 1 PiB of decompressed bytes per file

@@ -19,7 +19,9 @@ from benchmarks.results import load_results
 from tests.conftest import REPO, shared_path
 
 # Tools that build data or configs rather than measure: they record nothing.
-NOT_BENCHMARKS = {"__init__.py", "results.py", "render.py", "langid_data.py", "langid_moves.py"}
+NOT_BENCHMARKS = {"__init__.py", "results.py", "render.py", "proctree.py",  # helpers
+                  "langid_data.py", "langid_moves.py", "langid_roots_data.py", "code_data.py",  # data builders
+                  "langid_roots_model.py"}  # trains the shipped supplementary model
 
 
 def run_benchmark(*args: str, env: dict[str, str] | None = None) -> str:

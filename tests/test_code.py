@@ -269,8 +269,10 @@ def test_pipeline_curates_a_code_tree_next_to_prose(tmp_path):
     assert stored["myrepo/pkg/json_decoder.py"] == original  # code is stored as it was read, byte for byte
     from catalog.export import dataset_card
 
-    language_line = next(line for line in dataset_card(manifest).split("\n") if line.startswith("language:"))
-    assert '"code"' in language_line and "code-python" not in language_line
+    import yaml
+
+    card = yaml.safe_load(dataset_card(manifest).split("---\n")[1])
+    assert "code" in card["language"] and "code-python" not in card["language"]
     assert sys.modules["transforms.read.code"]  # the code reader ran
 
 

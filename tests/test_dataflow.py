@@ -9,7 +9,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.curate import build_pipeline, resolve_sources, run
 from pipelines.options import CurateOptions, parse_stage_list
-from transforms.read.sources import match_inputs
+from transforms.read.inputs import match_inputs
 
 STAGE_TRANSFORMS = ["Read", "Normalize", "LangId", "Filter", "RedactPII", "ExactDedup", "NearDedup",
                     "WriteShards", "WriteRemovedTable"]

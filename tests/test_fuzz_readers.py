@@ -26,7 +26,8 @@ from hypothesis import strategies as st
 
 from tests.warc_fixtures import record_id, warc_record
 from transforms.read.files import iter_jsonl, read_input_file
-from transforms.read.sources import Source, match_inputs
+from transforms.read.inputs import match_inputs
+from transforms.read.sources import Source
 from transforms.read.warc import classify
 
 EXAMPLES = int(os.environ.get("CURATION_FUZZ_EXAMPLES", "0")) or None

@@ -31,8 +31,9 @@ from pipelines.curate import main as curate_main
 from pipelines.curate import run
 from tests.conftest import REPO
 from transforms.read.files import read_input_file
+from transforms.read.inputs import match_inputs
 from transforms.read.limits import RATIO_CHECK_AFTER, ReadLimits
-from transforms.read.sources import InputFile, Source, match_inputs
+from transforms.read.sources import InputFile, Source
 
 FAST = ["--disable", "langid,filter,dedup-near"]
 

@@ -20,7 +20,8 @@ from tests.conftest import REPO
 from tests.warc_fixtures import gzip_members, request, response, warc_record, warcinfo
 from transforms.read.files import MAX_JSON_DEPTH, read_input_file
 from transforms.read.html_text import MAX_MARKUP_DEPTH, MarkupTooDeep, main_text, markup_depth, markup_to_text
-from transforms.read.sources import InputFile, Source, SourceError, match_inputs
+from transforms.read.inputs import match_inputs
+from transforms.read.sources import InputFile, Source, SourceError
 from transforms.read.warc import http_body
 
 FAST = ["--disable", "langid,filter,dedup-near"]

@@ -110,7 +110,7 @@ def test_no_import_cycle_inside_the_project():
 CATALOG_LAYERS = (
     {"catalog.contract", "catalog.errors", "catalog.names", "catalog.hashing"},
     {"catalog.lakefs"},
-    {"catalog.manifest", "catalog.artifact_records", "catalog.verify"},
+    {"catalog.manifest", "catalog.artifact_records", "catalog.verify", "catalog.schema"},
     {"catalog.objectstore"},
     {"catalog.lake"},
 )

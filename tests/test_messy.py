@@ -22,8 +22,9 @@ from tests.conftest import shared_path
 from transforms.normalize import normalize_document, normalize_text
 from transforms.read.decode import decode_bytes
 from transforms.read.files import read_input_file
+from transforms.read.inputs import match_inputs
 from transforms.read.limits import ReadLimits
-from transforms.read.sources import Source, make_uid, match_inputs
+from transforms.read.sources import Source, make_uid
 
 # No encoding identifies these: EUC-TW has no Python codec at all; the CJK codec test texts for
 # cp949 and johab are too short (346 bytes, no declaration) for charset-normalizer.

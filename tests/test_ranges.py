@@ -10,10 +10,11 @@ import pyarrow.parquet as pq
 import pytest
 from apache_beam.testing.util import assert_that, equal_to
 
-from transforms.read.files import ReadDocuments, read_input_file
+from transforms.read.files import read_input_file
 from transforms.read.limits import ReadLimits
 from transforms.read.ranges import file_index, file_units, read_unit, scan_unit
 from transforms.read.sources import InputFile, Source
+from transforms.read.stage import ReadDocuments
 
 SRC = Source("s", ("x",))
 

@@ -8,9 +8,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import zstandard
 
-from transforms.read.files import read_input_file, split_suffixes
+from transforms.read.files import read_input_file
+from transforms.read.inputs import match_inputs
 from transforms.read.limits import ReadLimits
-from transforms.read.sources import Source, load_sources, match_inputs, sources_from_inputs
+from transforms.read.sources import Source, load_sources, sources_from_inputs, split_suffixes
 
 RECORDS = [{"id": "a", "text": "first document", "url": "u1"}, {"text": "no id here"}]
 PAYLOAD = "".join(json.dumps(r) + "\n" for r in RECORDS).encode()

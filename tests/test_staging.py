@@ -90,7 +90,7 @@ def _materialised(argv: list[str], tmp_path) -> list[str]:
 
     from pipelines.curate import build_pipeline, resolve_sources
     from pipelines.options import CurateOptions, parse_stage_list
-    from transforms.read.sources import match_inputs
+    from transforms.read.inputs import match_inputs
 
     options = PipelineOptions([f"--lake={tmp_path}", *argv])
     opts = options.view_as(CurateOptions)

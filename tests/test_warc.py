@@ -14,9 +14,10 @@ import pytest
 from tests.conftest import shared_path
 from tests.warc_fixtures import conversion, gzip_members, request, response, warc_record, warcinfo
 from transforms.read.decode import codec_for_label
-from transforms.read.files import read_input_file, split_suffixes
+from transforms.read.files import read_input_file
 from transforms.read.html_text import main_text, markup_to_text, page_text
-from transforms.read.sources import Source, SourceError, load_sources, match_inputs
+from transforms.read.inputs import match_inputs
+from transforms.read.sources import Source, SourceError, load_sources, split_suffixes
 from transforms.read.warc import classify, http_body
 
 PAGE = """<!DOCTYPE html><html><head><meta charset="windows-1252"><title>Le café</title></head><body>

@@ -55,8 +55,9 @@ from transforms.code.licenses import (
 )
 from transforms.document import Document, Item, new_document, with_changes
 from transforms.read.decode import decode_bytes
+from transforms.read.files import read_input_file
 from transforms.read.limits import ReadLimits
-from transforms.read.sources import InputFile, Source, SourceError, _pattern_base
+from transforms.read.sources import InputFile, Source, SourceError, _pattern_base, make_uid, split_suffixes
 from transforms.removed import removed_row
 
 # The Stack (v1) left out files over 1 MB: larger ones are almost never hand-written source.
@@ -85,8 +86,6 @@ class Member:
 def container_kind(path: str) -> str:
     """"dir", "tar", "zip", "records" (JSONL/Parquet, read by ``transforms.read.files``) or "file" (one
     source file)."""
-    from transforms.read.files import split_suffixes
-
     lower = path.lower().rstrip("/")
     if lower.endswith(TAR_SUFFIXES):
         return "tar"
@@ -336,8 +335,6 @@ def code_document(doc: Document, path: str, repo: str, license_fallback: tuple[s
 
 
 def _read_container(f: InputFile) -> Iterator[Item]:
-    from transforms.read.files import make_uid
-
     src, layout = f.source, scan_layout(f)
     allow = frozenset(src.licenses) if src.licenses is not None else None
     for m in members(f):
@@ -364,8 +361,6 @@ def _read_container(f: InputFile) -> Iterator[Item]:
 
 def _read_records(f: InputFile, limits: ReadLimits) -> Iterator[Item]:
     """JSONL/Parquet records with ``path`` and the text field, read by the prose reader, then labelled."""
-    from transforms.read.files import read_input_file
-
     src = f.source
     allow = frozenset(src.licenses) if src.licenses is not None else None
     plain = replace(f, source=replace(src, kind="text"))
@@ -399,8 +394,6 @@ def read_code_input(f: InputFile, limits: ReadLimits = ReadLimits()) -> Iterator
     try:
         yield from _read_container(f)
     except Exception as e:  # a truncated or corrupt archive: what was read is kept, one row says where it stopped
-        from transforms.read.files import make_uid
-
         yield "removed", removed_row(f"{f.source.name}:{f.relpath}", f.source.name, STAGE_QUARANTINE,
                                      "corrupt_file", {"file": f.relpath, "error": f"{type(e).__name__}: {e}"},
                                      uid=make_uid(f.source.name, f.relpath, "corrupt"))

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import bz2
 import codecs
-import dataclasses
 import gzip
 import io
 import json
@@ -32,23 +31,24 @@ import stat
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
-import apache_beam as beam
-
 from catalog.contract import STAGE_QUARANTINE
-from transforms.document import KEPT, REMOVED, CountNested, Item, new_document
+from transforms.document import Item, new_document
 from transforms.normalize import replace_lone_surrogates
 from transforms.read.decode import decode_bytes, decode_mostly_utf8
 from transforms.read.gzip_members import GzipMembers
 from transforms.read.html_text import MarkupTooDeep, markup_kind, page_text
-from transforms.read.limits import RATIO_CHECK_AFTER, ReadLimits, apply_error_budget, limit_document
-from transforms.read.sources import InputFile, Source, file_kind, kernel_file_system, make_uid
+from transforms.read.limits import (
+    RATIO_CHECK_AFTER,
+    ReadLimitExceeded,
+    ReadLimits,
+    apply_error_budget,
+    limit_document,
+)
+from transforms.read.sources import InputFile, Source, file_kind, kernel_file_system, make_uid, split_suffixes
 from transforms.removed import removed_row
 
 # A readable binary stream: a file, a decompressor or a wrapper below (typeshed gives them no common type).
 ByteStream = Any
-JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
-WARC_SUFFIXES = (".warc", ".wet", ".warc.wet")
-COMPRESSION_SUFFIXES = (".gz", ".bz2", ".xz", ".zst")
 _WIDE_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
               (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 _DRAIN_CHUNK = 1 << 20
@@ -57,21 +57,6 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 # recursive code downstream (json.dumps of meta, pickling between Beam stages), and no text
 # corpus needs them.
 MAX_JSON_DEPTH = 100
-
-
-def split_suffixes(path: str) -> tuple[str, str | None]:
-    """Return (format, compression) for a path."""
-    lower = path.lower()
-    compression = next((c for c in COMPRESSION_SUFFIXES if lower.endswith(c)), None)
-    if compression:
-        lower = lower[: -len(compression)]
-    if lower.endswith(JSONL_SUFFIXES):
-        return "jsonl", compression
-    if lower.endswith(".parquet"):
-        return "parquet", compression
-    if lower.endswith(WARC_SUFFIXES):
-        return "warc", compression
-    return "text", compression
 
 
 def open_decompressed(raw: ByteStream, compression: str | None) -> ByteStream:
@@ -114,14 +99,6 @@ class _ZstdReader(io.RawIOBase):
         buffer[:n] = self._pending[:n]
         self._pending = self._pending[n:]
         return n
-
-
-class ReadLimitExceeded(Exception):
-    """A file went past a byte or compression-ratio limit; ``reason`` and ``details`` make its quarantine row."""
-
-    def __init__(self, reason: str, details: dict[str, Any]):
-        super().__init__(reason)
-        self.reason, self.details = reason, details
 
 
 class _Counted:
@@ -387,13 +364,8 @@ def iter_parquet(stream: BinaryIO, src: Source, relpath: str, limits: ReadLimits
 
 def read_input_file(f: InputFile, limits: ReadLimits = ReadLimits()) -> Iterator[Item]:
     """Every record of one file, as documents or quarantine rows, within ``limits``; never
-    raises on bad data. A generator that holds at most the error budget's prefix. A code source's
-    directories, archives and records are read by ``transforms.read.code``."""
-    if f.source.kind == "code":
-        from transforms.read.code import read_code_input
-
-        yield from read_code_input(f, limits)
-        return
+    raises on bad data. A generator that holds at most the error budget's prefix. (A code source's
+    directories, archives and records are read by ``transforms.read.code``.)"""
     for tag, item in apply_error_budget(_read_records(f, limits), limits, f.relpath):
         if tag == "doc":
             yield from limit_document(item, limits)
@@ -437,31 +409,3 @@ def _read_records(f: InputFile, limits: ReadLimits) -> Iterator[Item]:
 
 DECODE_DESCRIPTION = ("BOM, UTF-16/32 NUL pattern, ISO-2022/HZ escapes, UTF-8, declared charset, mostly UTF-8 "
                       "(<= 1 % bad bytes as cp1252), charset-normalizer; HTML/feeds via selectolax")
-
-
-class ReadDocuments(beam.PTransform):
-    """Input files -> {"kept": documents, "removed": quarantine rows, "skipped": one element,
-    {source: {kind: records}} of WARC records that are no documents}. Files, and the pieces of a
-    big file (``transforms.read.ranges``, ``split_bytes``), are spread over workers; records streamed."""
-
-    def __init__(self, files: list[InputFile], limits: ReadLimits, split_bytes: int | None = None):
-        super().__init__()
-        self.files, self.limits, self.split_bytes = files, limits, split_bytes
-
-    def expand(self, pbegin):
-        from transforms.read.ranges import SPLIT_BYTES, ReadFileUnits  # it reads with this module's readers
-
-        split = SPLIT_BYTES if self.split_bytes is None else self.split_bytes
-        read = pbegin | "Files" >> ReadFileUnits(self.files, self.limits, split)  # big files in pieces, streamed
-        skipped = (read.skipped
-                   | "SkippedKind" >> beam.Map(lambda s: (s["source"], s["kind"]))
-                   | "CountSkipped" >> CountNested())
-        return {KEPT: read[KEPT], REMOVED: read[REMOVED], "skipped": skipped}
-
-    def describe(self) -> dict[str, Any]:
-        record = {**dataclasses.asdict(self.limits), "decode": DECODE_DESCRIPTION}
-        if any(f.source.kind == "code" for f in self.files):
-            from transforms.read.code import describe_code_reader
-
-            record["code"] = describe_code_reader()
-        return record

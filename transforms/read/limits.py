@@ -101,6 +101,14 @@ def limit_document(doc: Document, limits: ReadLimits) -> list[Item]:
             for k, (a, b) in enumerate(zip(bounds, bounds[1:]))]
 
 
+class ReadLimitExceeded(Exception):
+    """A file went past a byte or compression-ratio limit; ``reason`` and ``details`` make its quarantine row."""
+
+    def __init__(self, reason: str, details: dict[str, Any]):
+        super().__init__(reason)
+        self.reason, self.details = reason, details
+
+
 def _drain(queue: deque) -> Iterator[Item]:
     """The queue's items, each released as soon as it is handed on."""
     while queue:

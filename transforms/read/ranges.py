@@ -29,17 +29,10 @@ from typing import Any
 import apache_beam as beam
 
 from transforms.document import KEPT, REMOVED, Item, tagged
-from transforms.read.files import (
-    _WIDE_BOMS,
-    _open_raw,
-    _quarantine,
-    iter_jsonl,
-    iter_parquet,
-    read_input_file,
-    split_suffixes,
-)
+from transforms.read.code import read_code_input
+from transforms.read.files import _WIDE_BOMS, _open_raw, _quarantine, iter_jsonl, iter_parquet, read_input_file
 from transforms.read.limits import ReadLimits, condemn, error_budget_verdict, limit_document
-from transforms.read.sources import InputFile
+from transforms.read.sources import InputFile, split_suffixes
 
 SPLIT_BYTES = 4 << 20  # pieces of a big file; small enough that two workers get even shares of a 30 MB file
 _CHUNK = 1 << 20
@@ -57,12 +50,19 @@ class ReadUnit:
     first_row: int = 0
 
 
+def read_whole_file(f: InputFile, limits: ReadLimits) -> Iterator[Item]:
+    """Every record of one file read whole: a code source's container by ``transforms.read.code``,
+    any other file by ``transforms.read.files``."""
+    return read_code_input(f, limits) if f.source.kind == "code" else read_input_file(f, limits)
+
+
 def may_split(f: InputFile, limits: ReadLimits, split_bytes: int) -> bool:
-    """Whether ``f`` may be read in pieces (from its name and size: a JSONL file always is then)."""
+    """Whether ``f`` may be read in pieces (from its name and size: a JSONL file always is then);
+    a code source's files are read whole (its records are labelled by ``transforms.read.code``)."""
     fmt, compression = split_suffixes(f.path)
     too_big = bool(limits.max_file_bytes) and f.size > limits.max_file_bytes
-    return bool(split_bytes) and not compression and not too_big and f.size > split_bytes \
-        and fmt in ("jsonl", "parquet")
+    return bool(split_bytes) and f.source.kind != "code" and not compression and not too_big \
+        and f.size > split_bytes and fmt in ("jsonl", "parquet")
 
 
 def file_units(f: InputFile, limits: ReadLimits, split_bytes: int) -> list[ReadUnit]:
@@ -253,7 +253,7 @@ def read_unit(unit: ReadUnit, index: dict[str, dict[str, Any]], limits: ReadLimi
     info = index.get(unit.file.path, {"whole": False, "verdict": None})  # row groups of a file with no budget
     if unit.kind == "whole" or info["whole"]:
         if unit.index == 0:
-            yield from read_input_file(unit.file, limits)
+            yield from read_whole_file(unit.file, limits)
         return
     items = _range_records(unit, info, limits)
     if info["verdict"] is not None:
@@ -280,7 +280,7 @@ class ReadFileUnits(beam.PTransform):
         if not any(may_split(f, limits, split_bytes) for f in self.files):
             return (files
                     | "Spread" >> beam.Reshuffle()
-                    | "Records" >> beam.FlatMap(lambda f: tagged(read_input_file(f, limits)))
+                    | "Records" >> beam.FlatMap(lambda f: tagged(read_whole_file(f, limits)))
                     .with_outputs(REMOVED, "skipped", main=KEPT))
         units = (files
                  | "Split" >> beam.FlatMap(lambda f: file_units(f, limits, split_bytes))

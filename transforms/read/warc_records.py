@@ -22,8 +22,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from transforms.read.files import ReadLimitExceeded
 from transforms.read.gzip_members import Damage
+from transforms.read.limits import ReadLimitExceeded
 
 MAX_HEADER_BYTES = 64 << 10
 KEEP_BLOCK_BYTES = (32 << 20) + MAX_HEADER_BYTES
