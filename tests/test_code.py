@@ -267,9 +267,9 @@ def test_pipeline_curates_a_code_tree_next_to_prose(tmp_path):
         stored = {r["id"]: r["text"] for r in pa.ipc.open_file(f).read_all().to_pylist()}
     original = _stdlib("json/decoder.py").read_text()
     assert stored["myrepo/pkg/json_decoder.py"] == original  # code is stored as it was read, byte for byte
-    from catalog.export import dataset_card
-
     import yaml
+
+    from catalog.export import dataset_card
 
     card = yaml.safe_load(dataset_card(manifest).split("---\n")[1])
     assert "code" in card["language"] and "code-python" not in card["language"]
