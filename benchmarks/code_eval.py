@@ -32,15 +32,14 @@ import numpy as np
 
 from benchmarks import SHARED_DATA
 from benchmarks.code_data import DEFAULT_CACHE, SETS
+from benchmarks.dedup_bench import cluster_in_process
 from benchmarks.results import add_record_argument, record
 from transforms.code.dedup import code_shingles, code_signatures
 from transforms.code.languages import detect_lang
 from transforms.dedup.minhash import MinHashConfig
-from transforms.dedup.near import band_postings, bucket_pairs, star_clusters, verify_pairs
 
 CPYTHON, PYPY = ("python-cpython-3.11", "python-cpython-3.11-minimal"), ("python-pypy-3.9",)
 THRESHOLD = 0.8
-BATCH = 2048
 
 
 def load_sets(data: Path, names: list[str] | None = None) -> dict[str, list[dict]]:
@@ -95,19 +94,10 @@ def jaccard(a: set, b: set) -> float:
 
 
 def near_dedup(texts: list[str], config: MinHashConfig) -> dict[int, int]:
-    """Our stage's functions in-process (Beam's shuffles replaced by dicts): removed index -> kept index."""
-    nodes = [((1, 0, f"{i:06d}", f"{i:06d}"), f"{i:06d}") for i in range(len(texts))]
+    """Our stage's functions in-process on code signatures (``benchmarks.dedup_bench``): removed index -> kept index."""
     sigs = code_signatures(texts, ["code-python"] * len(texts), config)
-    groups = defaultdict(list)
-    for lo in range(0, len(texts), BATCH):
-        for key, posting in band_postings(nodes[lo:lo + BATCH], sigs[lo:lo + BATCH], config):
-            groups[key].append(posting)
-    pairs = [pair for postings in groups.values() for pair in bucket_pairs(postings, config)]
-    edges = []
-    for lo in range(0, len(pairs), BATCH):
-        batch = pairs[lo:lo + BATCH]
-        edges += verify_pairs(batch, sigs[[int(a[1]) for a, _ in batch]], sigs[[int(b[1]) for _, b in batch]], config)
-    return {int(node[1]): int(kept[1]) for kept, node, _ in star_clusters(edges)}
+    removed = cluster_in_process([f"{i:06d}" for i in range(len(texts))], sigs, config)
+    return {int(node): int(kept) for node, kept in removed.items()}
 
 
 def dedup_quality(sets: dict[str, list[dict]], ngram: int) -> dict:

@@ -66,12 +66,18 @@ def speed_corpus(shared: Path) -> list[tuple[str, str]]:
 
 def ours(docs: list[tuple[str, str]], config: MinHashConfig) -> dict[str, str]:
     """Our stage's functions in-process, Beam's shuffles replaced by dicts: returns removed id -> kept id."""
-    nodes = [node_key(((1, 0, i, i), i)) for i, _ in docs]
     sigs = np.concatenate(
         [signatures([t for _, t in docs[lo : lo + BATCH]], config) for lo in range(0, len(docs), BATCH)]
     )
+    return cluster_in_process([i for i, _ in docs], sigs, config)
+
+
+def cluster_in_process(ids: list[str], sigs: np.ndarray, config: MinHashConfig) -> dict[str, str]:
+    """NearDedup's steps on given signatures (one row per id, ids in rank order), Beam's shuffles
+    replaced by dicts: removed id -> kept id."""
+    nodes = [node_key(((1, 0, i, i), i)) for i in ids]
     groups = defaultdict(list)  # GroupByBand
-    for lo in range(0, len(docs), BATCH):
+    for lo in range(0, len(ids), BATCH):
         for key, posting in band_postings(nodes[lo:lo + BATCH], sigs[lo:lo + BATCH], config):
             groups[key].append(posting)
     found: dict = defaultdict(int)  # the join by node: the bands that found each pair
