@@ -23,8 +23,9 @@ HEADER = """# Performance and quality
 Measured figures, each a ratio against (or beside) a baseline measured in the same command, since
 the machines are shared and noisy. Every row names the command that produced it, the date, the
 machine and the commit it ran on (`+dirty`: the tree had uncommitted changes). Figures marked
-*transcribed* were recorded in the documentation before results were kept as data; their date and
-commit are those of the commit that recorded them.
+*transcribed* come from the documentation's text rather than from a file a benchmark wrote; their
+date and commit are those of the git commit that recorded them, and the notes under each table say
+which.
 
 This page is generated: `python -m benchmarks.render` writes it from `benchmarks/results/*.json`,
 which each benchmark writes with `--record` (`benchmarks/results.py`); `make lint` fails when it is
