@@ -3,7 +3,7 @@
 FROM apache/beam_python3.11_sdk:2.77.0
 
 WORKDIR /opt/curation-lake
-COPY setup.py README.md ./
+COPY setup.py README.md LICENSE NOTICE ./
 COPY pipelines ./pipelines
 COPY transforms ./transforms
 COPY catalog ./catalog

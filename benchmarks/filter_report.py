@@ -34,10 +34,14 @@ from transforms.read.sources import InputFile, sources_from_inputs
 _BATCH = 256
 
 
+def input_patterns(paths: list[str]) -> list[str]:
+    """The ``--input`` patterns of these arguments; a directory stands for ``DIR/**``."""
+    return [os.path.join(glob.escape(p), "**") if os.path.isdir(p) else p for p in paths]
+
+
 def input_files(paths: list[str]) -> list[InputFile]:
-    """What the pipeline reads for these ``--input`` arguments; a directory stands for ``DIR/**``."""
-    patterns = [os.path.join(glob.escape(p), "**") if os.path.isdir(p) else p for p in paths]
-    return match_inputs(sources_from_inputs(patterns))
+    """What the pipeline reads for these ``--input`` arguments."""
+    return match_inputs(sources_from_inputs(input_patterns(paths)))
 
 
 def group_of(f: InputFile) -> str:
@@ -73,6 +77,26 @@ def evaluate(f: InputFile, config: FilterConfig, lid: LanguageIdentifier
             doc = apply_prediction(doc, *pred)
             doc, failure, skipped = filter_document(doc, config.params_for(doc["lang"], doc["source"]))
             yield doc, failure, skipped
+
+
+def record_result(args: argparse.Namespace, config: FilterConfig, per_group: dict[str, Counter],
+                  by_group_filter: dict[str, Counter], by_filter_lang: dict[str, Counter]) -> None:
+    """One row per argument (its folders summed), named after the path the user gave."""
+    labels = {src.name: os.path.basename(os.path.normpath(path))
+              for src, path in zip(sources_from_inputs(input_patterns(args.paths)), args.paths)}
+    per_source: dict[str, Counter] = defaultdict(Counter)
+    filters: dict[str, Counter] = defaultdict(Counter)
+    for group, row in per_group.items():
+        per_source[group.split("/", 1)[0]].update(row)
+        filters[group.split("/", 1)[0]].update(by_group_filter[group])
+    rows = [{"what": f"documents the shipped filters drop ({config.version}), {labels.get(name, name)} "
+                     f"({row['files']:,} files)",
+             "result": f"{row['dropped']:,} of {row['docs']:,} ({row['dropped'] / max(1, row['docs']):.2%}); main "
+                       "filters: " + (", ".join(f"{f} {n}" for f, n in filters[name].most_common(3)) or "none"),
+             "baseline": "none (a drop rate)"} for name, row in per_source.items()]
+    record("filter_report", section="Quality filters and PII", rows=rows, options=vars(args),
+           figures={"by_group": {k: dict(v) for k, v in per_group.items()},
+                    "by_filter_language": {k: dict(v) for k, v in by_filter_lang.items()}})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,13 +152,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{', '.join(sorted(skipped_by_lang[lang])) or '-'}")
     print(f"\nCPU {time.process_time() - started:.1f} s for {total['docs']} documents", file=sys.stderr)
     if args.record:
-        rows = [{"what": f"documents the shipped filters drop ({config.version}), {name}",
-                 "result": f"{row['dropped']:,} of {row['docs']:,} ({row['dropped'] / max(1, row['docs']):.2%}); "
-                           "main filters: " + ", ".join(f"{f} {n}" for f, n in by_group_filter[name].most_common(3)),
-                 "baseline": "none (a drop rate)"} for name, row in sorted(per_group.items())]
-        record("filter_report", section="Quality filters and PII", rows=rows, options=vars(args),
-               figures={"by_group": {k: dict(v) for k, v in per_group.items()},
-                        "by_filter_language": {k: dict(v) for k, v in by_filter_lang.items()}})
+        record_result(args, config, per_group, by_group_filter, by_filter_lang)
     return 0
 
 

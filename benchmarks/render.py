@@ -22,9 +22,12 @@ HEADER = """# Performance and quality
 
 Measured figures, each a ratio against (or beside) a baseline measured in the same command, since
 the machines are shared and noisy. Every row names the command that produced it, the date, the
-machine and the commit it ran on (`+dirty`: the tree had uncommitted changes). Figures marked
-*transcribed* were recorded in the documentation before results were kept as data; their date and
-commit are those of the commit that recorded them.
+machine (with its 5-minute load average when the result was recorded: on a 2-core machine a load
+above 2 means the benchmark shared the cores) and the commit it ran on (`+dirty`: the tree had
+uncommitted changes). Figures marked
+*transcribed* come from the documentation's text rather than from a file a benchmark wrote; their
+date and commit are those of the git commit that recorded them, and the notes under each table say
+which.
 
 This page is generated: `python -m benchmarks.render` writes it from `benchmarks/results/*.json`,
 which each benchmark writes with `--record` (`benchmarks/results.py`); `make lint` fails when it is
@@ -40,7 +43,8 @@ def machine_text(result: dict[str, Any]) -> str:
         return str(result["device"])
     m = result.get("machine") or {}
     memory = f", {m['memory_gib']:g} GiB" if m.get("memory_gib") else ""
-    return f"{m.get('cores', '?')}-core {m.get('cpu', '?')}{memory}"
+    load = f", load {m['load_average'][1]:g}" if m.get("load_average") else ""  # the 5-minute average
+    return f"{m.get('cores', '?')}-core {m.get('cpu', '?')}{memory}{load}"
 
 
 def commit_text(result: dict[str, Any]) -> str:

@@ -39,7 +39,7 @@ def add_record_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def machine() -> dict[str, Any]:
-    """What ran it: CPU model, cores, memory, OS, Python; a GPU's name where torch sees one."""
+    """What ran it: CPU model, cores, memory, OS, Python, and the load average when it was recorded."""
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -57,7 +57,8 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": mem_gib,
-            "os": f"{platform.system()} {platform.release()}", "python": platform.python_version()}
+            "os": f"{platform.system()} {platform.release()}", "python": platform.python_version(),
+            "load_average": [round(x, 2) for x in os.getloadavg()]}  # 1, 5, 15 min: how busy the machine was
 
 
 def commit() -> str:

@@ -37,7 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.results import add_record_argument, record  # noqa: E402
+from benchmarks.results import add_record_argument, command_line, record  # noqa: E402
 from model.allocator import current_allocator, exec_with_mimalloc  # noqa: E402
 
 if __name__ == "__main__":
@@ -186,7 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.record:
         allocator = current_allocator()
+        chosen = os.environ.get("LAKE_ALLOCATOR")  # the allocator is chosen by the environment, not a flag
         record(f"stream_bench.{allocator.split()[0].lower()}", section="Training", options=vars(args),
+               command=f"LAKE_ALLOCATOR={chosen} {command_line()}" if chosen else None,
                figures={"stream_tokens_per_s": stream_tps, "one_thread_tokens_per_s": single_tps,
                         "naive_tokens_per_s": naive_tps, "stream_cpu_s": stream_t.cpu, "stream_wall_s": stream_t.wall,
                         "tokens": produced, "allocator": allocator},

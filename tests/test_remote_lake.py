@@ -99,8 +99,8 @@ def test_gcs_store_writes_create_only():
 
 
 def test_dedup_against_a_version_on_the_object_store(s3, s3_endpoint):
-    """``--dedup-against`` on an ``s3://`` lake reads the parent's bands files from the store (they
-    used to go through local paths and memory maps): a second run of the same documents keeps none."""
+    """``--dedup-against`` on an ``s3://`` lake reads the parent's bands files from the store (not
+    through local paths and memory maps): a second run of the same documents keeps none."""
     from catalog.manifest import read_removed
     from pipelines.curate import run
 

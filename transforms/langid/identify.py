@@ -13,8 +13,8 @@ On top of the raw model, each kept because ``benchmarks.langid_eval --ablation``
   on which lid.176 is unsure (top score under 0.8): when CLD2 reliably gives most of the text to
   one of lid.176's runners-up (ranks 2 to 5) written in the text's script, that label wins.
   lid.176.ftz splits its probability between close languages (Irish read as Spanish or Catalan,
-  Malay as Indonesian, Occitan as Catalan); CLD2 tells many of those apart. It replaced CLD3
-  (``lid176-script-cld3-1``), which gained less on every evaluation file at the same cost.
+  Malay as Indonesian, Occitan as Catalan); CLD2 tells many of those apart. CLD3 in its place
+  (scorer ``lid176-script-cld3-1``) gains less on every evaluation file at the same cost.
 
 lid.176 has no label for 20 of ROOTS' languages, all Niger-Congo and written in Latin letters
 (``langcodes.ROOTS_NIGER_CONGO``). A Latin-script text on which lid.176 is unsure (top score under
@@ -30,9 +30,9 @@ The second opinion obeys a non-regression rule by construction: it may move lid.
 langid-moves-v1.json``), where each pair is listed with the evidence that it helps on data not
 used to choose it (``benchmarks/langid_moves.py`` derives it). Every other label is lid.176's
 (after the script check and threshold), and CLD2 is not even asked about a text whose label has
-no allowed move. The unrestricted rule of ``lid176-script-cld2-1`` gained on the files it was
-tuned on and lost on held-out news/wiki text (Croatian and Serbian moved to Bosnian, Cantonese
-to Chinese). The one other use of CLD2 only moves towards raw lid.176: a document whose first
+no allowed move. Why: an unrestricted rule (scorer ``lid176-script-cld2-1``) gains on the files
+it is tuned on and loses on held-out news/wiki text (Croatian and Serbian moved to Bosnian,
+Cantonese to Chinese). The one other use of CLD2 only moves towards raw lid.176: a document whose first
 choice is under its threshold keeps that label instead of ``und`` when CLD2 reliably agrees.
 """
 from __future__ import annotations

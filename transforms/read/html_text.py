@@ -13,7 +13,7 @@ HTML5's ``nav``/``aside``/``form``, ARIA landmarks that are not content, a site-
 class or id names navigation, menus, breadcrumbs, sidebars, cookie and sharing bars, and lists or
 tables that are almost only links. An element holding an ``article`` or ``main`` is never removed,
 and a page the rules would empty keeps all its text. ``python -m benchmarks.warc_bench`` compared
-them with resiliparse's and trafilatura's extractors on real pages (see the README).
+them with resiliparse's and trafilatura's extractors on real pages (docs/pipeline.md).
 
 Nesting: an HTML5 parser's work grows with the depth of the open elements at each tag (scope
 checks walk that stack), so a page of 200,000 unclosed ``<div>`` takes minutes. Before parsing,
