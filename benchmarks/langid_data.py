@@ -180,17 +180,22 @@ def pages(source: Source, roots: list[tuple[Path, str, str]]) -> Iterator[tuple[
     yield from sorted(found)
 
 
-def chunk(paras: list[str]) -> list[str]:
-    """Paragraphs packed in order into documents of about DOC_CHARS, at most MAX_DOCS_PER_PAGE."""
+def pack(texts: list[str], doc_chars: int, min_chars: int) -> list[str]:
+    """Texts joined in order into documents of about ``doc_chars`` (a last one under ``min_chars`` is dropped)."""
     docs, current = [], ""
-    for p in paras:
-        current = f"{current}\n{p}" if current else p
-        if len(current) >= DOC_CHARS:
+    for t in texts:
+        current = f"{current}\n{t}" if current else t
+        if len(current) >= doc_chars:
             docs.append(current)
             current = ""
-    if len(current) >= MIN_DOC_CHARS:
+    if len(current) >= min_chars:
         docs.append(current)
-    return docs[:MAX_DOCS_PER_PAGE]
+    return docs
+
+
+def chunk(paras: list[str]) -> list[str]:
+    """Paragraphs packed in order into documents of about DOC_CHARS, at most MAX_DOCS_PER_PAGE."""
+    return pack(paras, DOC_CHARS, MIN_DOC_CHARS)[:MAX_DOCS_PER_PAGE]
 
 
 def build(source: Source, cache: Path, labels: frozenset[str]) -> tuple[list[dict], list[dict], dict]:

@@ -36,7 +36,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from benchmarks.langid_data import _WORDS, DEFAULT_CACHE, english_share, lid176_labels
+from benchmarks.langid_data import _WORDS, DEFAULT_CACHE, english_share, lid176_labels, pack
 from transforms.langid.langcodes import NIGER_CONGO_NEIGHBOURS, ROOTS_NIGER_CONGO, to_iso639_3
 
 SET = "roots-ncg"
@@ -172,15 +172,7 @@ def split(units: list[tuple[str, str, list[str]]]) -> tuple[str, dict[str, list[
 
 def documents(unit: str, strings: list[str]) -> list[str]:
     """Strings packed in order into documents of about DOC_CHARS (a last one under MIN_DOC_CHARS is dropped)."""
-    docs, current = [], ""
-    for s in strings:
-        current = f"{current}\n{s}" if current else s
-        if len(current) >= DOC_CHARS:
-            docs.append(current)
-            current = ""
-    if len(current) >= MIN_DOC_CHARS:
-        docs.append(current)
-    return docs
+    return pack(strings, DOC_CHARS, MIN_DOC_CHARS)
 
 
 def build(cache: Path) -> tuple[dict[str, list[dict]], dict[str, dict]]:
