@@ -155,10 +155,12 @@ def filter_code_document(doc: Document, params: CodeFilterParams) -> tuple[Docum
         keep_code(scores, params)
 
 
-def _check_keys(where: str, values: Mapping[str, Any]) -> dict[str, Any]:
-    unknown = set(values) - _FIELDS
+def check_keys(where: str, values: Mapping[str, Any], fields: set[str]) -> dict[str, Any]:
+    """``values`` as a dict, or ``ValueError`` naming its keys that are none of ``fields``: a typo in a
+    filter config is refused, never a silent default (the prose and the code sections alike)."""
+    unknown = set(values) - fields
     if unknown:
-        raise ValueError(f"filter config code.{where}: unknown key(s) {sorted(unknown)}; known: {sorted(_FIELDS)}")
+        raise ValueError(f"filter config {where}: unknown key(s) {sorted(unknown)}; known: {sorted(fields)}")
     return dict(values)
 
 
@@ -196,10 +198,10 @@ def code_config(data: Mapping[str, Any] | None, base: CodeFilterConfig | None = 
     def merged(section: str) -> dict[str, dict[str, Any]]:
         out = {k: dict(v) for k, v in getattr(base, section).items()}
         for name, values in (data.get(section) or {}).items():
-            out[name] = {**out.get(name, {}), **_check_keys(f"{section}.{name}", values or {})}
+            out[name] = {**out.get(name, {}), **check_keys(f"code.{section}.{name}", values or {}, _FIELDS)}
         return out
 
     return CodeFilterConfig(
         version=str(data.get("version") or base.version),
-        default=dataclasses.replace(base.default, **_check_keys("default", data.get("default") or {})),
+        default=dataclasses.replace(base.default, **check_keys("code.default", data.get("default") or {}, _FIELDS)),
         languages=merged("languages"), sources=merged("sources"))

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from transforms.filters.code import CodeFilterConfig, code_config
+from transforms.filters.code import CodeFilterConfig, check_keys, code_config
 
 DEFAULT_CONFIG = "filters-bigscience-v1.yaml"
 
@@ -43,13 +43,6 @@ class FilterParams:
 
 
 _FIELDS = {f.name for f in dataclasses.fields(FilterParams)}
-
-
-def _check_keys(where: str, values: Mapping[str, Any]) -> dict[str, Any]:
-    unknown = set(values) - _FIELDS
-    if unknown:
-        raise ValueError(f"filter config {where}: unknown key(s) {sorted(unknown)}; known: {sorted(_FIELDS)}")
-    return dict(values)
 
 
 @dataclass(frozen=True)
@@ -101,9 +94,9 @@ def _merge_sections(base: dict[str, Any], extra: Mapping[str, Any], section: str
     for name, values in (extra or {}).items():
         values = dict(values or {})
         nested = values.pop("languages", None) if section == "sources" else None
-        entry = {**out.get(name, {}), **_check_keys(f"{section}.{name}", values)}
+        entry = {**out.get(name, {}), **check_keys(f"{section}.{name}", values, _FIELDS)}
         if nested:
-            entry["languages"] = {lang: _check_keys(f"{section}.{name}.languages.{lang}", v or {})
+            entry["languages"] = {lang: check_keys(f"{section}.{name}.languages.{lang}", v or {}, _FIELDS)
                                   for lang, v in nested.items()}
         out[name] = entry
     return out
@@ -111,7 +104,7 @@ def _merge_sections(base: dict[str, Any], extra: Mapping[str, Any], section: str
 
 def _from_mapping(data: Mapping[str, Any], base: FilterConfig | None = None,
                   override: Mapping[str, str] | None = None) -> FilterConfig:
-    default_values = _check_keys("default", data.get("default") or {})
+    default_values = check_keys("default", data.get("default") or {}, _FIELDS)
     default = dataclasses.replace(base.default if base else FilterParams(), **default_values)
     return FilterConfig(
         version=str(data.get("version") or (base.version if base else "unversioned")),
